@@ -1,0 +1,410 @@
+"""The staff's tool. Staff see and change only their own campaigns' objects; superusers all.
+
+Scoping is done once, in CampaignScopedAdmin.get_queryset: lists, change pages, actions and
+autocomplete all read through it, and an object outside it is a 404, not a redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+
+from events import selectors, services
+from events.fields import format_major
+from events.models import (
+    CURRENCY_SYMBOLS,
+    Attestation,
+    Campaign,
+    CapacityTier,
+    Event,
+    EventStatus,
+    InvalidTransition,
+    Membership,
+    Role,
+)
+
+admin.site.site_header = "Pledgecast staff"
+admin.site.site_title = "Pledgecast"
+admin.site.index_title = "Campaigns, events and donations"
+
+
+def _member_ids(request: HttpRequest, *, write: bool) -> set[int]:
+    # Cached per request: every permission check of one page asks the same question.
+    cache_name = "_pledgecast_write_ids" if write else "_pledgecast_read_ids"
+    if not hasattr(request, cache_name):
+        setattr(request, cache_name, selectors.staff_campaign_ids(user=request.user, write=write))
+    return getattr(request, cache_name)  # type: ignore[no-any-return]
+
+
+def _owner_ids(request: HttpRequest) -> set[int]:
+    if not hasattr(request, "_pledgecast_owner_ids"):
+        ids = set(
+            Membership.objects.filter(user=request.user, role=Role.OWNER).values_list(
+                "campaign_id", flat=True
+            )
+        )
+        request._pledgecast_owner_ids = ids  # type: ignore[attr-defined]
+    return request._pledgecast_owner_ids  # type: ignore[attr-defined,no-any-return]
+
+
+class CampaignScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose objects belong to a campaign through `campaign_path`."""
+
+    campaign_path = "campaign"
+
+    def _campaign_id(self, obj: Any) -> int:
+        if self.campaign_path == "pk":
+            return int(obj.pk)
+        value = obj
+        for part in self.campaign_path.split("__"):
+            value = getattr(value, part)
+        return int(value.pk)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.campaign_path}__in": _member_ids(request, write=False)})
+
+    def _is_staff(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._is_staff(request) and (
+            request.user.is_superuser or bool(_member_ids(request, write=False))
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self._is_staff(request):
+            return False
+        if request.user.is_superuser:
+            return True
+        ids = _member_ids(request, write=False)
+        return bool(ids) if obj is None else self._campaign_id(obj) in ids
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self._is_staff(request):
+            return False
+        if request.user.is_superuser:
+            return True
+        ids = _member_ids(request, write=True)
+        return bool(ids) if obj is None else self._campaign_id(obj) in ids
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self._is_staff(request):
+            return False
+        if request.user.is_superuser:
+            return True
+        ids = _owner_ids(request)
+        return bool(ids) if obj is None else self._campaign_id(obj) in ids
+
+    def _require_visible(self, request: HttpRequest, object_id: str) -> None:
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404("No such object.")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        self._require_visible(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._require_visible(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def formfield_for_foreignkey(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField | None:
+        if db_field.name == "campaign" and not request.user.is_superuser:
+            kwargs["queryset"] = Campaign.objects.filter(id__in=_member_ids(request, write=True))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MembershipForm(forms.ModelForm):
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        to_field_name="username",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        label="Username",
+        error_messages={"invalid_choice": "No active user has that username."},
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    form = MembershipForm
+    extra = 0
+    verbose_name = "staff member"
+    verbose_name_plural = "staff"
+
+    def _is_owner(self, request: HttpRequest, obj: Campaign | None) -> bool:
+        if request.user.is_superuser:
+            return True
+        return obj is not None and obj.pk in _owner_ids(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # the parent admin decides who sees the campaign
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._is_owner(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._is_owner(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._is_owner(request, obj)
+
+
+class AttestationInline(admin.TabularInline):
+    model = Attestation
+    extra = 0
+    fields = ["text", "position"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(CampaignScopedAdmin):
+    campaign_path = "pk"
+    list_display = ["name", "legal_name", "currency", "limit_display", "created_at"]
+    list_filter = ["currency"]
+    search_fields = ["name", "slug", "legal_name"]
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ["created_at"]
+    inlines = [AttestationInline, MembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "legal_name", "currency", "created_at"]}),
+        (
+            "Giving rules",
+            {
+                "fields": [
+                    "min_donation_minor",
+                    "max_donation_minor",
+                    "per_donor_limit_minor",
+                    "monthly_enabled",
+                ]
+            },
+        ),
+        (
+            "Required donor details",
+            {
+                "fields": [
+                    "require_name",
+                    "require_email",
+                    "require_address",
+                    "require_employer",
+                    "require_occupation",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
+        qs = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(id__in=_member_ids(request, write=False))
+
+    @staticmethod
+    def can_edit(request: HttpRequest, obj: Campaign) -> bool:
+        # Campaign rules (limits, required details, staff) are the owners' to change.
+        return bool(request.user.is_superuser or obj.pk in _owner_ids(request))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self._is_staff(request):
+            return False
+        if obj is None:
+            return bool(request.user.is_superuser or _owner_ids(request))
+        return self.can_edit(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # New campaigns are set up by the operator, who then names their owners.
+        return bool(self._is_staff(request) and request.user.is_superuser)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.events.exclude(status=EventStatus.DRAFT).exists():
+            # Donations are recorded in this currency: changing it would mix units.
+            fields.append("currency")
+        return fields
+
+    @admin.display(description="per-donor limit")
+    def limit_display(self, obj: Campaign) -> str:
+        if obj.per_donor_limit_minor is None:
+            return "—"
+        return CURRENCY_SYMBOLS.get(obj.currency, "") + format_major(obj.per_donor_limit_minor)
+
+
+@admin.register(CapacityTier)
+class CapacityTierAdmin(admin.ModelAdmin):
+    """Tiers are the operator's: staff may read them (to pick one), superusers change them."""
+
+    list_display = ["name", "max_attendees", "price_display"]
+    ordering = ["max_attendees"]
+    search_fields = ["name"]
+
+    @admin.display(description="price")
+    def price_display(self, obj: CapacityTier) -> str:
+        if obj.price_minor is None:
+            return "set by the operator"
+        return CURRENCY_SYMBOLS.get(obj.price_currency, "") + f"{obj.price_minor // 100:,}"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    has_add_permission = has_module_permission  # type: ignore[assignment]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+
+def _run_transition(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Event],
+    service: Any,
+    verb: str,
+) -> None:
+    done, refused = 0, []
+    write_ids = _member_ids(request, write=True)
+    for event in queryset:
+        if not request.user.is_superuser and event.campaign_id not in write_ids:
+            refused.append(f"“{event.title}”: your role on this campaign is view-only.")
+            continue
+        try:
+            service(event_id=event.pk)
+        except InvalidTransition as exc:
+            refused.append(exc.messages[0])
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, f"{done} event(s) {verb}.", messages.SUCCESS)
+    for message in refused:
+        modeladmin.message_user(request, message, messages.ERROR)
+
+
+@admin.action(description="Schedule selected events")
+def schedule_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+    _run_transition(modeladmin, request, qs, services.schedule_event, "scheduled")
+
+
+@admin.action(description="Go live with selected events")
+def start_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+    _run_transition(modeladmin, request, qs, services.start_event, "now live")
+
+
+@admin.action(description="End selected live events")
+def end_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+    _run_transition(modeladmin, request, qs, services.end_event, "ended")
+
+
+@admin.action(description="Cancel selected events")
+def cancel_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+    _run_transition(modeladmin, request, qs, services.cancel_event, "cancelled")
+
+
+@admin.register(Event)
+class EventAdmin(CampaignScopedAdmin):
+    list_display = [
+        "title",
+        "campaign",
+        "status",
+        "starts_at",
+        "capacity_tier",
+        "goal_display",
+        "visibility",
+    ]
+    list_filter = [
+        "status",
+        "visibility",
+        "registration_required",
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+        "capacity_tier",
+    ]
+    list_select_related = ["campaign", "capacity_tier"]
+    search_fields = ["title", "slug", "campaign__name"]
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ["campaign"]
+    prepopulated_fields = {"slug": ("title",)}
+    actions = [schedule_events, start_events, end_events, cancel_events]
+    fieldsets = [
+        (None, {"fields": ["campaign", "title", "slug", "description", "visibility"]}),
+        ("When", {"fields": ["starts_at", "ends_at"]}),
+        (
+            "Audience and money",
+            {
+                "fields": [
+                    "capacity_tier",
+                    "registration_required",
+                    "goal_minor",
+                    "suggested_amounts",
+                ]
+            },
+        ),
+        (
+            "Status",
+            {"fields": ["status", "went_live_at", "ended_at", "created_at", "updated_at"]},
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = ["status", "went_live_at", "ended_at", "created_at", "updated_at"]
+        if obj is not None:
+            # An event's donations belong to its campaign: it never moves to another one.
+            fields.append("campaign")
+            if obj.status != EventStatus.DRAFT:
+                # Its address has been shared once it is scheduled.
+                fields.append("slug")
+            if obj.status in (EventStatus.ENDED, EventStatus.CANCELLED):
+                fields += ["starts_at", "ends_at", "capacity_tier", "goal_minor"]
+        return fields
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
+        if obj is not None and obj.status != EventStatus.DRAFT:
+            return {}
+        return dict(self.prepopulated_fields)
+
+    @admin.display(description="goal", ordering="goal_minor")
+    def goal_display(self, obj: Event) -> str:
+        return CURRENCY_SYMBOLS.get(obj.campaign.currency, "") + f"{obj.goal_minor // 100:,}"

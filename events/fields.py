@@ -1,0 +1,112 @@
+"""Model fields that store integer minor units and let staff type whole currency amounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+
+MINOR_PER_MAJOR = 100  # every currency we accept has two decimal places
+
+
+def format_major(amount_minor: int) -> str:
+    """5000 → '50', 1250 → '12.50'."""
+    major, minor = divmod(amount_minor, MINOR_PER_MAJOR)
+    return f"{major}" if minor == 0 else f"{major}.{minor:02d}"
+
+
+class MajorUnitsFormField(forms.CharField):
+    """Shows minor units as a currency amount ('50,000.00' style input), cleans to minor units."""
+
+    default_error_messages = {
+        "invalid": "Enter an amount such as 25 or 25.50.",
+        "precision": "Use at most two decimal places.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("max_length", None)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("inputmode", "decimal")
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int):
+            return format_major(value)
+        return value
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            amount = Decimal(str(text).replace(",", "").replace("$", "").strip())
+        except InvalidOperation:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not amount.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        minor = amount * MINOR_PER_MAJOR
+        if minor != minor.to_integral_value():
+            raise ValidationError(self.error_messages["precision"], code="precision")
+        return int(minor)
+
+
+class MoneyField(models.PositiveBigIntegerField):
+    """Integer minor units in the database; a currency amount in forms."""
+
+    def formfield(self, **kwargs: Any) -> forms.Field | None:
+        defaults: dict[str, Any] = {"form_class": MajorUnitsFormField}
+        defaults.update(kwargs)
+        defaults["form_class"] = MajorUnitsFormField
+        defaults.pop("min_value", None)
+        defaults.pop("max_value", None)
+        defaults.pop("step_size", None)
+        return models.Field.formfield(self, **defaults)
+
+
+class SuggestedAmountsFormField(forms.CharField):
+    """'25, 50, 100' (whole currency units) ↔ [2500, 5000, 10000] (minor units)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        kwargs.setdefault(
+            "help_text", "Whole amounts in the campaign's currency, separated by commas: 25, 50"
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(
+                format_major(v) if isinstance(v, int) and not isinstance(v, bool) else str(v)
+                for v in value
+            )
+        return value
+
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        amounts: list[int] = []
+        for raw in (part.strip() for part in text.split(",")):
+            if not raw:
+                continue
+            cleaned = raw.replace("$", "").strip()
+            if not cleaned.isdigit() or int(cleaned) <= 0:
+                raise ValidationError(
+                    f"Suggested amounts must be positive whole numbers: {raw!r} is not.",
+                    code="invalid",
+                )
+            amounts.append(int(cleaned) * MINOR_PER_MAJOR)
+        return amounts
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(data) != (initial or [])
+        except ValidationError:
+            return True
+
+
+class SuggestedAmountsField(models.JSONField):
+    def formfield(self, **kwargs: Any) -> forms.Field | None:
+        kwargs["form_class"] = SuggestedAmountsFormField
+        return models.Field.formfield(self, **kwargs)

@@ -1,0 +1,266 @@
+"""Campaigns, their staff, capacity tiers and events with their lifecycle.
+
+This is the base layer: it imports neither `donations` nor `streaming`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from events.fields import MoneyField, SuggestedAmountsField
+
+# Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
+CURRENCY_CHOICES = [
+    ("usd", "US dollar (USD)"),
+    ("cad", "Canadian dollar (CAD)"),
+    ("eur", "Euro (EUR)"),
+    ("gbp", "Pound sterling (GBP)"),
+    ("aud", "Australian dollar (AUD)"),
+]
+CURRENCY_SYMBOLS = {"usd": "$", "cad": "CA$", "eur": "€", "gbp": "£", "aud": "A$"}
+
+DEFAULT_MIN_DONATION_MINOR = 500
+
+
+class Campaign(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    legal_name = models.CharField(
+        max_length=300, help_text="The committee's legal name, printed on receipts."
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="usd")
+    min_donation_minor = MoneyField(
+        "minimum donation",
+        default=DEFAULT_MIN_DONATION_MINOR,
+        validators=[MinValueValidator(50, "The minimum donation must be at least 0.50.")],
+        help_text="Stripe's own minimum is 0.50.",
+    )
+    max_donation_minor = MoneyField(
+        "maximum single donation",
+        null=True,
+        blank=True,
+        help_text="Empty: no maximum other than the per-donor limit.",
+    )
+    per_donor_limit_minor = MoneyField(
+        "per-donor contribution limit",
+        null=True,
+        blank=True,
+        help_text="The most one donor (same email) may give to this campaign in total.",
+    )
+    require_name = models.BooleanField(default=True)
+    require_email = models.BooleanField(default=True)
+    require_address = models.BooleanField("require postal address", default=False)
+    require_employer = models.BooleanField(default=False)
+    require_occupation = models.BooleanField(default=False)
+    monthly_enabled = models.BooleanField("offer monthly giving", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if (
+            self.max_donation_minor is not None
+            and self.max_donation_minor < self.min_donation_minor
+        ):
+            raise ValidationError(
+                {"max_donation_minor": "The maximum donation must be at least the minimum."}
+            )
+
+    @property
+    def required_donor_fields(self) -> list[str]:
+        fields = []
+        for name in ("name", "email", "address", "employer", "occupation"):
+            if getattr(self, f"require_{name}"):
+                fields.append(name)
+        return fields
+
+
+class Attestation(models.Model):
+    """A statement a donor must tick before giving, e.g. a citizenship statement."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="attestations")
+    text = models.CharField(max_length=500)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """A staff user's role on one campaign. Staff see only the campaigns they belong to."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MANAGER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "campaign"], name="one_membership_per_campaign")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) on {self.campaign}"
+
+
+class CapacityTier(models.Model):
+    """How many simultaneous attendees an event may admit, and what the tier costs."""
+
+    name = models.CharField(max_length=50, unique=True)
+    max_attendees = models.PositiveIntegerField(unique=True)
+    price_minor = MoneyField("price", null=True, blank=True, help_text="Empty until set.")
+    price_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="usd")
+
+    class Meta:
+        ordering = ["max_attendees"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.max_attendees:,} attendees)"
+
+
+class EventStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    ENDED = "ended", "Ended"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The lifecycle: which status may follow which.
+TRANSITIONS: dict[str, set[str]] = {
+    EventStatus.DRAFT: {EventStatus.SCHEDULED, EventStatus.CANCELLED},
+    EventStatus.SCHEDULED: {EventStatus.LIVE, EventStatus.CANCELLED},
+    EventStatus.LIVE: {EventStatus.ENDED},
+    EventStatus.ENDED: set(),
+    EventStatus.CANCELLED: set(),
+}
+
+_HINTS = {
+    (EventStatus.DRAFT, EventStatus.LIVE): "schedule it first.",
+    (EventStatus.DRAFT, EventStatus.ENDED): "it never went live.",
+    (EventStatus.SCHEDULED, EventStatus.ENDED): "it never went live; cancel it instead.",
+    (EventStatus.LIVE, EventStatus.CANCELLED): "it is live; end it instead.",
+    (EventStatus.LIVE, EventStatus.SCHEDULED): "it is already live.",
+}
+
+
+class InvalidTransition(ValidationError):
+    """An event status change that the lifecycle does not allow."""
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public: listed on the home page"
+    UNLISTED = "unlisted", "Unlisted: reachable by its link only"
+
+
+class Event(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="events")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=80, unique=True, help_text="The event's address: /events/<slug>/."
+    )
+    description = models.TextField(blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    capacity_tier = models.ForeignKey(CapacityTier, on_delete=models.PROTECT)
+    goal_minor = MoneyField(
+        "fundraising goal",
+        validators=[MinValueValidator(1, "The goal must be a positive amount.")],
+        help_text="In the campaign's currency.",
+    )
+    # Stored in minor units; staff type whole amounts ("25, 50, 100").
+    suggested_amounts = SuggestedAmountsField(default=list, blank=True)
+    registration_required = models.BooleanField(default=False)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    status = models.CharField(
+        max_length=10, choices=EventStatus.choices, default=EventStatus.DRAFT, editable=False
+    )
+    went_live_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["status", "visibility", "starts_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="event_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(goal_minor__gt=0), name="event_goal_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("events:detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The event must end after it starts."
+        try:
+            validate_suggested_amounts(self.suggested_amounts)
+        except ValidationError as exc:
+            errors["suggested_amounts"] = exc.messages[0]
+        if errors:
+            raise ValidationError(errors)
+
+    def check_transition(self, to: str) -> None:
+        """Raise InvalidTransition, with a message for staff, unless `to` may follow now."""
+        current = EventStatus(self.status)
+        target = EventStatus(to)
+        if target in TRANSITIONS[current]:
+            return
+        hint = _HINTS.get((current, target))
+        if hint is None:
+            hint = (
+                "it is over."
+                if current in (EventStatus.ENDED, EventStatus.CANCELLED)
+                else f"it is already {current.label.lower()}."
+            )
+        raise InvalidTransition(
+            f"“{self.title}” cannot become {target.label.lower()} "
+            f"while {current.label.lower()}: {hint}",
+            code="invalid_transition",
+        )
+
+    @property
+    def is_publicly_reachable(self) -> bool:
+        return self.status != EventStatus.DRAFT
+
+
+def validate_suggested_amounts(value: object) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Suggested amounts must be a list of positive whole numbers.")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
+            raise ValidationError(
+                f"Suggested amounts must be positive whole numbers: {item!r} is not."
+            )
+    if len(value) > 8:
+        raise ValidationError("Offer at most 8 suggested amounts.")

@@ -1,0 +1,52 @@
+"""Reads for campaigns and events, with the permission checks that go with them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from events.models import Campaign, Event, EventStatus, Role, Visibility
+
+
+def public_events() -> QuerySet[Event]:
+    """Listed on the home page: public events that are live, or scheduled and not over."""
+    now = timezone.now()
+    return (
+        Event.objects.filter(visibility=Visibility.PUBLIC)
+        .filter(status__in=[EventStatus.LIVE, EventStatus.SCHEDULED], ends_at__gt=now)
+        .select_related("campaign")
+        .order_by("status", "starts_at")  # "live" sorts before "scheduled"
+    )
+
+
+def access_public_event(*, slug: str) -> Event:
+    """The event behind a public URL. Drafts do not exist for the public: Http404."""
+    try:
+        return Event.objects.select_related("campaign", "capacity_tier").get(
+            slug=slug, status__in=[s for s in EventStatus if s != EventStatus.DRAFT]
+        )
+    except Event.DoesNotExist:
+        raise Http404("No such event.") from None
+
+
+def staff_campaigns(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Campaign]:
+    """Campaigns a staff user may see: all for superusers, their memberships otherwise."""
+    if not user.is_authenticated or not user.is_active:
+        return Campaign.objects.none()
+    if user.is_superuser:  # type: ignore[union-attr]
+        return Campaign.objects.all()
+    return Campaign.objects.filter(memberships__user=user)
+
+
+def staff_campaign_ids(*, user: AbstractBaseUser | AnonymousUser, write: bool = False) -> set[int]:
+    """Ids of the campaigns the user may see, or with write=True may change."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:  # type: ignore[union-attr]
+        return set(Campaign.objects.values_list("id", flat=True))
+    memberships = user.memberships.all()  # type: ignore[union-attr]
+    if write:
+        memberships = memberships.exclude(role=Role.VIEWER)
+    return set(memberships.values_list("campaign_id", flat=True))
