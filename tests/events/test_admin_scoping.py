@@ -1,0 +1,155 @@
+"""Staff see and change only their own campaigns' objects: everything else is a 404."""
+
+import pytest
+from django.urls import reverse
+
+from events.models import Event, EventStatus
+from tests.factories import CampaignFactory, EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_campaigns():
+    a = CampaignFactory(name="Alpha for Congress")
+    b = CampaignFactory(name="Bravo for Senate")
+    return a, b
+
+
+@pytest.fixture
+def manager_of_a(client, two_campaigns, staff_factory):
+    client.force_login(staff_factory(two_campaigns[0], "manager"))
+    return client
+
+
+def test_a_manager_gets_404_on_another_campaigns_event_change_page(manager_of_a, two_campaigns):
+    theirs = EventFactory(campaign=two_campaigns[1])
+    url = reverse("admin:events_event_change", args=[theirs.pk])
+    assert manager_of_a.get(url).status_code == 404
+
+
+def test_a_manager_gets_404_on_another_campaigns_delete_and_history_pages(
+    manager_of_a, two_campaigns
+):
+    theirs = EventFactory(campaign=two_campaigns[1])
+    for name in ("admin:events_event_delete", "admin:events_event_history"):
+        assert manager_of_a.get(reverse(name, args=[theirs.pk])).status_code == 404
+    assert Event.objects.filter(pk=theirs.pk).exists()
+
+
+def test_a_manager_gets_404_on_another_campaign(manager_of_a, two_campaigns):
+    url = reverse("admin:events_campaign_change", args=[two_campaigns[1].pk])
+    assert manager_of_a.get(url).status_code == 404
+
+
+def test_a_manager_opens_their_own_event(manager_of_a, two_campaigns):
+    ours = EventFactory(campaign=two_campaigns[0])
+    url = reverse("admin:events_event_change", args=[ours.pk])
+    assert manager_of_a.get(url).status_code == 200
+
+
+def test_the_event_list_shows_only_their_campaigns_events(manager_of_a, two_campaigns):
+    ours = EventFactory(campaign=two_campaigns[0], title="Our rally")
+    EventFactory(campaign=two_campaigns[1], title="Their rally")
+    response = manager_of_a.get(reverse("admin:events_event_changelist"))
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [ours]
+    assert "Their rally" not in response.content.decode()
+    # The campaign filter lists only campaigns that are visible.
+    assert "Bravo for Senate" not in response.content.decode()
+
+
+def test_the_campaign_list_shows_only_their_campaigns(manager_of_a, two_campaigns):
+    response = manager_of_a.get(reverse("admin:events_campaign_changelist"))
+    assert list(response.context["cl"].result_list) == [two_campaigns[0]]
+
+
+def test_an_action_cannot_touch_another_campaigns_event(manager_of_a, two_campaigns):
+    ours = EventFactory(campaign=two_campaigns[0])
+    theirs = EventFactory(campaign=two_campaigns[1])
+    response = manager_of_a.post(
+        reverse("admin:events_event_changelist"),
+        {"action": "schedule_events", "_selected_action": [ours.pk, theirs.pk]},
+    )
+    assert response.status_code == 302
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert ours.status == EventStatus.SCHEDULED
+    assert theirs.status == EventStatus.DRAFT
+
+
+def test_an_action_with_only_another_campaigns_event_changes_nothing(manager_of_a, two_campaigns):
+    theirs = EventFactory(campaign=two_campaigns[1])
+    manager_of_a.post(
+        reverse("admin:events_event_changelist"),
+        {"action": "cancel_events", "_selected_action": [theirs.pk]},
+    )
+    theirs.refresh_from_db()
+    assert theirs.status == EventStatus.DRAFT
+
+
+def test_autocomplete_offers_only_their_campaigns(manager_of_a, two_campaigns):
+    response = manager_of_a.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "events", "model_name": "event", "field_name": "campaign", "term": "for"},
+    )
+    assert response.status_code == 200
+    names = [r["text"] for r in response.json()["results"]]
+    assert names == ["Alpha for Congress"]
+
+
+def test_a_manager_cannot_create_an_event_in_another_campaign(manager_of_a, two_campaigns):
+    from tests.events.test_admin_validation import form_data
+
+    response = manager_of_a.post(reverse("admin:events_event_add"), form_data(two_campaigns[1]))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["campaign"] == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert not Event.objects.exists()
+
+
+def test_a_viewer_can_read_but_not_change_or_act(client, two_campaigns, staff_factory):
+    client.force_login(staff_factory(two_campaigns[0], "viewer"))
+    ours = EventFactory(campaign=two_campaigns[0], title="Rally")
+    url = reverse("admin:events_event_change", args=[ours.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert not response.context["has_change_permission"]
+    response = client.post(url, {"title": "Renamed"})
+    assert response.status_code == 403
+    client.post(
+        reverse("admin:events_event_changelist"),
+        {"action": "schedule_events", "_selected_action": [ours.pk]},
+    )
+    ours.refresh_from_db()
+    assert (ours.title, ours.status) == ("Rally", EventStatus.DRAFT)
+
+
+def test_a_failed_transition_in_an_action_is_shown_to_staff(manager_of_a, two_campaigns):
+    ours = EventFactory(campaign=two_campaigns[0], title="Rally")
+    response = manager_of_a.post(
+        reverse("admin:events_event_changelist"),
+        {"action": "end_events", "_selected_action": [ours.pk]},
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages == ["“Rally” cannot become ended while draft: it never went live."]
+
+
+def test_a_superuser_sees_every_campaigns_events(client, superuser, two_campaigns):
+    client.force_login(superuser)
+    EventFactory(campaign=two_campaigns[0])
+    EventFactory(campaign=two_campaigns[1])
+    response = client.get(reverse("admin:events_event_changelist"))
+    assert response.context["cl"].result_count == 2
+
+
+def test_a_staff_user_without_membership_sees_no_campaign_models(client, db):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert response.context["app_list"] == []
+    assert client.get(reverse("admin:events_event_changelist")).status_code == 403
