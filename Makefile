@@ -21,7 +21,7 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput -v0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	DEBUG=$${DEBUG:-1} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
-		--ws-per-message-deflate false --no-access-log
+		--ws-per-message-deflate false --no-access-log --lifespan off
 
 # Lint, then the whole suite against the real PostgreSQL and Redis on 127.0.0.1
 # (tests/testenv.py points at them; pytest-django creates the test database).
