@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -154,6 +155,12 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ["user", "role"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # The field is keyed by username: show the username, not the primary key.
+            self.initial["user"] = self.instance.user.get_username()
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership
@@ -184,6 +191,9 @@ class AttestationInline(admin.TabularInline):
     model = Attestation
     extra = 0
     fields = ["text", "position"]
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 90})},
+    }
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
@@ -254,6 +264,10 @@ class CampaignAdmin(CampaignScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # New campaigns are set up by the operator, who then names their owners.
+        return bool(self._is_staff(request) and request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A campaign carries its donation records: only the operator removes one.
         return bool(self._is_staff(request) and request.user.is_superuser)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -399,6 +413,12 @@ class EventAdmin(CampaignScopedAdmin):
             if obj.status in (EventStatus.ENDED, EventStatus.CANCELLED):
                 fields += ["starts_at", "ends_at", "capacity_tier", "goal_minor"]
         return fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only an event that never happened can be deleted; the others are history.
+        if obj is not None and obj.status not in (EventStatus.DRAFT, EventStatus.CANCELLED):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
         if obj is not None and obj.status != EventStatus.DRAFT:

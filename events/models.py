@@ -175,7 +175,7 @@ class Event(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="events")
     title = models.CharField(max_length=200)
     slug = models.SlugField(
-        max_length=80, unique=True, help_text="The event's address: /events/<slug>/."
+        max_length=80, unique=True, help_text="The event's address: /events/this-slug/."
     )
     description = models.TextField(blank=True)
     starts_at = models.DateTimeField()

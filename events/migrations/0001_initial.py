@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('title', models.CharField(max_length=200)),
-                ('slug', models.SlugField(help_text="The event's address: /events/<slug>/.", max_length=80, unique=True)),
+                ('slug', models.SlugField(help_text="The event's address: /events/this-slug/.", max_length=80, unique=True)),
                 ('description', models.TextField(blank=True)),
                 ('starts_at', models.DateTimeField()),
                 ('ends_at', models.DateTimeField()),

@@ -153,3 +153,93 @@ def test_a_staff_user_without_membership_sees_no_campaign_models(client, db):
     assert response.status_code == 200
     assert response.context["app_list"] == []
     assert client.get(reverse("admin:events_event_changelist")).status_code == 403
+
+
+def campaign_form(campaign, memberships, new_rows=()):
+    data = {
+        "name": campaign.name,
+        "slug": campaign.slug,
+        "legal_name": campaign.legal_name,
+        "currency": campaign.currency,
+        "min_donation_minor": "5",
+        "max_donation_minor": "",
+        "per_donor_limit_minor": "",
+        "require_name": "on",
+        "require_email": "on",
+        "attestations-TOTAL_FORMS": "0",
+        "attestations-INITIAL_FORMS": "0",
+        "memberships-TOTAL_FORMS": str(len(memberships) + len(new_rows)),
+        "memberships-INITIAL_FORMS": str(len(memberships)),
+        "_save": "Save",
+    }
+    rows = [(m.pk, m.user.username, m.role) for m in memberships]
+    rows += [("", username, role) for username, role in new_rows]
+    for i, (pk, username, role) in enumerate(rows):
+        data.update(
+            {
+                f"memberships-{i}-id": pk,
+                f"memberships-{i}-campaign": campaign.pk,
+                f"memberships-{i}-user": username,
+                f"memberships-{i}-role": role,
+            }
+        )
+    return data
+
+
+def test_an_owner_adds_staff_by_username(client, two_campaigns, staff_factory):
+    from tests.factories import UserFactory
+
+    campaign = two_campaigns[0]
+    owner = staff_factory(campaign, "owner", username="olivia")
+    UserFactory(username="nate")
+    client.force_login(owner)
+    url = reverse("admin:events_campaign_change", args=[campaign.pk])
+    assert 'value="olivia"' in client.get(url).content.decode()
+    existing = list(campaign.memberships.all())
+    response = client.post(url, campaign_form(campaign, existing, [("nate", "viewer")]))
+    assert response.status_code == 302
+    assert sorted(campaign.memberships.values_list("user__username", "role")) == [
+        ("nate", "viewer"),
+        ("olivia", "owner"),
+    ]
+
+
+def test_adding_an_unknown_username_says_so_and_adds_nobody(client, two_campaigns, staff_factory):
+    campaign = two_campaigns[0]
+    owner = staff_factory(campaign, "owner", username="olivia")
+    client.force_login(owner)
+    url = reverse("admin:events_campaign_change", args=[campaign.pk])
+    existing = list(campaign.memberships.all())
+    response = client.post(url, campaign_form(campaign, existing, [("nobody", "manager")]))
+    assert response.status_code == 200
+    assert "No active user has that username." in response.content.decode()
+    assert campaign.memberships.count() == 1
+
+
+def test_a_manager_cannot_change_the_campaigns_staff(client, two_campaigns, staff_factory):
+    from tests.factories import UserFactory
+
+    campaign = two_campaigns[0]
+    manager = staff_factory(campaign, "manager", username="mia")
+    UserFactory(username="nate")
+    client.force_login(manager)
+    url = reverse("admin:events_campaign_change", args=[campaign.pk])
+    existing = list(campaign.memberships.all())
+    response = client.post(url, campaign_form(campaign, existing, [("nate", "owner")]))
+    assert response.status_code == 403
+    assert list(campaign.memberships.values_list("user__username", flat=True)) == ["mia"]
+
+
+def test_only_the_operator_may_delete_a_campaign(client, two_campaigns, staff_factory):
+    client.force_login(staff_factory(two_campaigns[0], "owner"))
+    url = reverse("admin:events_campaign_delete", args=[two_campaigns[0].pk])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert two_campaigns[0].__class__.objects.filter(pk=two_campaigns[0].pk).exists()
+
+
+def test_an_event_that_has_been_scheduled_cannot_be_deleted(client, two_campaigns, staff_factory):
+    client.force_login(staff_factory(two_campaigns[0], "owner"))
+    event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED)
+    url = reverse("admin:events_event_delete", args=[event.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert Event.objects.filter(pk=event.pk).exists()
