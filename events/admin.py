@@ -12,14 +12,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
 from events import selectors, services
 from events.fields import format_major
 from events.models import (
     CURRENCY_SYMBOLS,
+    TRANSITIONS,
     Attestation,
     Campaign,
     CapacityTier,
@@ -413,6 +417,60 @@ class EventAdmin(CampaignScopedAdmin):
             if obj.status in (EventStatus.ENDED, EventStatus.CANCELLED):
                 fields += ["starts_at", "ends_at", "capacity_tier", "goal_minor"]
         return fields
+
+    # The lifecycle buttons on the change page: (target status, label, service).
+    LIFECYCLE = [
+        (EventStatus.SCHEDULED, "Schedule", services.schedule_event),
+        (EventStatus.LIVE, "Go live now", services.start_event),
+        (EventStatus.ENDED, "End the event", services.end_event),
+        (EventStatus.CANCELLED, "Cancel the event", services.cancel_event),
+    ]
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(require_POST(self.transition_view))
+        return [
+            path("<int:object_id>/transition/<str:to>/", view, name="events_event_transition"),
+            *super().get_urls(),
+        ]
+
+    def transition_view(self, request: HttpRequest, object_id: int, to: str) -> HttpResponse:
+        event = self.get_object(request, str(object_id))
+        if event is None:
+            raise Http404("No such event.")
+        if not self.has_change_permission(request, event):
+            raise PermissionDenied
+        services_by_status = {status: service for status, _, service in self.LIFECYCLE}
+        if to not in services_by_status:
+            raise Http404("No such status.")
+        try:
+            services_by_status[EventStatus(to)](event_id=event.pk)
+        except InvalidTransition as exc:
+            self.message_user(request, exc.messages[0], messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"“{event.title}” is now {EventStatus(to).label.lower()}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None and self.has_change_permission(request, obj):
+            allowed = TRANSITIONS[EventStatus(obj.status)]
+            context["lifecycle_actions"] = [
+                {"to": status.value, "label": label, "default": status != EventStatus.CANCELLED}
+                for status, label, _ in self.LIFECYCLE
+                if status in allowed
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Only an event that never happened can be deleted; the others are history.

@@ -243,3 +243,57 @@ def test_an_event_that_has_been_scheduled_cannot_be_deleted(client, two_campaign
     url = reverse("admin:events_event_delete", args=[event.pk])
     assert client.post(url, {"post": "yes"}).status_code == 403
     assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_the_change_page_offers_the_next_lifecycle_steps(manager_of_a, two_campaigns):
+    event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED)
+    response = manager_of_a.get(reverse("admin:events_event_change", args=[event.pk]))
+    labels = [a["label"] for a in response.context["lifecycle_actions"]]
+    assert labels == ["Go live now", "Cancel the event"]
+
+
+def test_a_manager_goes_live_from_the_change_page(manager_of_a, two_campaigns):
+    event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED, title="Rally")
+    url = reverse("admin:events_event_transition", args=[event.pk, "live"])
+    response = manager_of_a.post(url, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["“Rally” is now live."]
+    event.refresh_from_db()
+    assert event.status == EventStatus.LIVE
+
+
+def test_a_refused_lifecycle_step_is_explained_and_changes_nothing(manager_of_a, two_campaigns):
+    event = EventFactory(campaign=two_campaigns[0], title="Rally")
+    url = reverse("admin:events_event_transition", args=[event.pk, "ended"])
+    response = manager_of_a.post(url, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "“Rally” cannot become ended while draft: it never went live."
+    ]
+    event.refresh_from_db()
+    assert event.status == EventStatus.DRAFT
+
+
+def test_a_lifecycle_step_on_another_campaigns_event_is_404(manager_of_a, two_campaigns):
+    theirs = EventFactory(campaign=two_campaigns[1], status=EventStatus.SCHEDULED)
+    url = reverse("admin:events_event_transition", args=[theirs.pk, "live"])
+    assert manager_of_a.post(url).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == EventStatus.SCHEDULED
+
+
+def test_a_lifecycle_step_needs_post_and_a_known_status(manager_of_a, two_campaigns):
+    event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED)
+    url = reverse("admin:events_event_transition", args=[event.pk, "live"])
+    assert manager_of_a.get(url).status_code == 405
+    bogus = reverse("admin:events_event_transition", args=[event.pk, "paused"])
+    assert manager_of_a.post(bogus).status_code == 404
+    event.refresh_from_db()
+    assert event.status == EventStatus.SCHEDULED
+
+
+def test_a_viewer_cannot_take_a_lifecycle_step(client, two_campaigns, staff_factory):
+    client.force_login(staff_factory(two_campaigns[0], "viewer"))
+    event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED)
+    url = reverse("admin:events_event_transition", args=[event.pk, "live"])
+    assert client.post(url).status_code == 403
+    event.refresh_from_db()
+    assert event.status == EventStatus.SCHEDULED
