@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -20,6 +21,9 @@ from config.env import (
     env_str,
     redis_dependent_settings,
 )
+
+# Lets generic Django classes be subscripted at run time (ModelAdmin[Event]) for mypy.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -50,7 +50,7 @@ def _member_ids(request: HttpRequest, *, write: bool) -> set[int]:
 def _owner_ids(request: HttpRequest) -> set[int]:
     if not hasattr(request, "_pledgecast_owner_ids"):
         ids = set(
-            Membership.objects.filter(user=request.user, role=Role.OWNER).values_list(
+            Membership.objects.filter(user_id=request.user.pk or 0, role=Role.OWNER).values_list(
                 "campaign_id", flat=True
             )
         )
@@ -58,7 +58,7 @@ def _owner_ids(request: HttpRequest) -> set[int]:
     return request._pledgecast_owner_ids  # type: ignore[attr-defined,no-any-return]
 
 
-class CampaignScopedAdmin(admin.ModelAdmin):
+class CampaignScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """A ModelAdmin whose objects belong to a campaign through `campaign_path`."""
 
     campaign_path = "campaign"
@@ -140,14 +140,14 @@ class CampaignScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
-    ) -> forms.ModelChoiceField | None:
+    ) -> forms.ModelChoiceField[Any] | None:
         if db_field.name == "campaign" and not request.user.is_superuser:
             kwargs["queryset"] = Campaign.objects.filter(id__in=_member_ids(request, write=True))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class MembershipForm(forms.ModelForm):
-    user = forms.ModelChoiceField(
+class MembershipForm(forms.ModelForm[Membership]):
+    user: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True),
         to_field_name="username",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
@@ -166,7 +166,7 @@ class MembershipForm(forms.ModelForm):
             self.initial["user"] = self.instance.user.get_username()
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Campaign]):
     model = Membership
     form = MembershipForm
     extra = 0
@@ -191,7 +191,7 @@ class MembershipInline(admin.TabularInline):
         return self._is_owner(request, obj)
 
 
-class AttestationInline(admin.TabularInline):
+class AttestationInline(admin.TabularInline[Attestation, Campaign]):
     model = Attestation
     extra = 0
     fields = ["text", "position"]
@@ -289,7 +289,7 @@ class CampaignAdmin(CampaignScopedAdmin):
 
 
 @admin.register(CapacityTier)
-class CapacityTierAdmin(admin.ModelAdmin):
+class CapacityTierAdmin(admin.ModelAdmin[CapacityTier]):
     """Tiers are the operator's: staff may read them (to pick one), superusers change them."""
 
     list_display = ["name", "max_attendees", "price_display"]
@@ -311,14 +311,14 @@ class CapacityTierAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
 
-    has_add_permission = has_module_permission  # type: ignore[assignment]
+    has_add_permission = has_module_permission
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
 
 
 def _run_transition(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[Event],
     request: HttpRequest,
     queryset: QuerySet[Event],
     service: Any,
@@ -343,22 +343,30 @@ def _run_transition(
 
 
 @admin.action(description="Schedule selected events")
-def schedule_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+def schedule_events(
+    modeladmin: admin.ModelAdmin[Event], request: HttpRequest, qs: QuerySet[Event]
+) -> None:
     _run_transition(modeladmin, request, qs, services.schedule_event, "scheduled")
 
 
 @admin.action(description="Go live with selected events")
-def start_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+def start_events(
+    modeladmin: admin.ModelAdmin[Event], request: HttpRequest, qs: QuerySet[Event]
+) -> None:
     _run_transition(modeladmin, request, qs, services.start_event, "now live")
 
 
 @admin.action(description="End selected live events")
-def end_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+def end_events(
+    modeladmin: admin.ModelAdmin[Event], request: HttpRequest, qs: QuerySet[Event]
+) -> None:
     _run_transition(modeladmin, request, qs, services.end_event, "ended")
 
 
 @admin.action(description="Cancel selected events")
-def cancel_events(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: QuerySet) -> None:
+def cancel_events(
+    modeladmin: admin.ModelAdmin[Event], request: HttpRequest, qs: QuerySet[Event]
+) -> None:
     _run_transition(modeladmin, request, qs, services.cancel_event, "cancelled")
 
 

@@ -52,7 +52,7 @@ class MajorUnitsFormField(forms.CharField):
         return int(minor)
 
 
-class MoneyField(models.PositiveBigIntegerField):
+class MoneyField(models.PositiveBigIntegerField):  # type: ignore[type-arg]
     """Integer minor units in the database; a currency amount in forms."""
 
     def formfield(self, **kwargs: Any) -> forms.Field | None:

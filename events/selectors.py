@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from events.models import Campaign, Event, EventStatus, Role, Visibility
+from events.models import Campaign, Event, EventStatus, Membership, Role, Visibility
 
 
 def public_events() -> QuerySet[Event]:
@@ -31,22 +31,22 @@ def access_public_event(*, slug: str) -> Event:
         raise Http404("No such event.") from None
 
 
-def staff_campaigns(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Campaign]:
+def staff_campaigns(*, user: User | AnonymousUser) -> QuerySet[Campaign]:
     """Campaigns a staff user may see: all for superusers, their memberships otherwise."""
     if not user.is_authenticated or not user.is_active:
         return Campaign.objects.none()
-    if user.is_superuser:  # type: ignore[union-attr]
+    if user.is_superuser:
         return Campaign.objects.all()
     return Campaign.objects.filter(memberships__user=user)
 
 
-def staff_campaign_ids(*, user: AbstractBaseUser | AnonymousUser, write: bool = False) -> set[int]:
+def staff_campaign_ids(*, user: User | AnonymousUser, write: bool = False) -> set[int]:
     """Ids of the campaigns the user may see, or with write=True may change."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    if user.is_superuser:  # type: ignore[union-attr]
+    if user.is_superuser:
         return set(Campaign.objects.values_list("id", flat=True))
-    memberships = user.memberships.all()  # type: ignore[union-attr]
+    memberships = Membership.objects.filter(user_id=user.pk)
     if write:
         memberships = memberships.exclude(role=Role.VIEWER)
     return set(memberships.values_list("campaign_id", flat=True))

@@ -77,7 +77,7 @@ class Command(BaseCommand):
                     ),
                     starts_at=now - timedelta(minutes=5),
                     ends_at=now + timedelta(days=30),
-                    capacity_tier=CapacityTier.objects.order_by("max_attendees").first(),
+                    capacity_tier=CapacityTier.objects.order_by("max_attendees")[0],
                     goal_minor=5_000_000,
                     suggested_amounts=[1_000, 2_500, 5_000, 10_000, 25_000],
                 )
