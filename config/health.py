@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -47,8 +48,14 @@ async def _roundtrip_channel_layer() -> str:
     if layer is None:
         raise RuntimeError("no channel layer configured")
     channel = await layer.new_channel("healthz.")
-    await layer.send(channel, {"type": "healthz.ping"})
-    message = await asyncio.wait_for(layer.receive(channel), timeout=PROBE_TIMEOUT_S)
+    try:
+        await layer.send(channel, {"type": "healthz.ping"})
+        message = await asyncio.wait_for(layer.receive(channel), timeout=PROBE_TIMEOUT_S)
+    finally:
+        # A layer drops a channel's subscription when a receive on it is cancelled (that is
+        # how consumers leave). Do that, or a probe every few seconds leaks a subscription.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(layer.receive(channel), timeout=0.05)
     if message.get("type") != "healthz.ping":
         raise RuntimeError("channel layer returned the wrong message")
     return "ok"

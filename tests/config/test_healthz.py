@@ -53,3 +53,28 @@ def test_it_says_redis_is_not_configured_on_embedded_defaults(client):
 
 def test_it_refuses_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_the_channel_layer_probe_leaves_no_subscription_behind(settings):
+    import asyncio
+    import time
+
+    import redis.asyncio
+
+    from config.health import _roundtrip_channel_layer
+
+    async def scenario():
+        for _ in range(3):
+            assert await _roundtrip_channel_layer() == "ok"
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        deadline = time.monotonic() + 5
+        try:
+            while True:
+                left = await client.pubsub_channels("*healthz*")
+                if not left or time.monotonic() > deadline:
+                    return left
+                await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(scenario()) == []
