@@ -1,7 +1,11 @@
-"""WebSocket routes. The live room's consumer is added here by the events app."""
+"""WebSocket routes: the live room of each event (events/consumers.py)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from events.consumers import LiveRoomConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/events/<slug:slug>/", LiveRoomConsumer.as_asgi(), name="live-room"),
+]

@@ -96,6 +96,20 @@ _redis = redis_dependent_settings(REDIS_URL, pool_size=REDIS_POOL_SIZE)
 CHANNEL_LAYERS = _redis["CHANNEL_LAYERS"]
 CACHES = _redis["CACHES"]
 
+# --- Live room (events/live): real-time tally, ticker and viewer count ------------------------
+# At most this many snapshots per second per event, for the whole deployment.
+LIVE_SNAPSHOTS_PER_SECOND = env_int("LIVE_SNAPSHOTS_PER_SECOND", 2, minimum=1)
+# A web process reports its viewer count every third of this; a dead process's viewers leave
+# the count after at most this long (plus one report interval). Kept ≤ 30 s by a test.
+LIVE_PRESENCE_TTL_SECONDS = env_int("LIVE_PRESENCE_TTL_SECONDS", 15, minimum=1)
+# The hub's own Redis pool (admission leases, snapshots); a blocking pool, so a burst of
+# connects waits for a connection instead of failing its handshake.
+LIVE_REDIS_POOL_SIZE = env_int("LIVE_REDIS_POOL_SIZE", 200, minimum=4)
+# Inbound WebSocket messages: larger ones, or more than the rate (bursts: twice that),
+# close the socket.
+LIVE_INBOUND_MAX_BYTES = env_int("LIVE_INBOUND_MAX_BYTES", 1024, minimum=16)
+LIVE_INBOUND_PER_SECOND = env_int("LIVE_INBOUND_PER_SECOND", 5, minimum=1)
+
 CELERY_BROKER_URL = _redis["CELERY_BROKER_URL"]
 CELERY_TASK_ALWAYS_EAGER = _redis["CELERY_TASK_ALWAYS_EAGER"]
 CELERY_TASK_EAGER_PROPAGATES = True

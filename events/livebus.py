@@ -4,36 +4,106 @@ A small module that imports no app, so `events`, `donations` and `streaming` ser
 call it without importing the live room that sits on top of them. Call it from
 `transaction.on_commit` so that nobody hears of a change that was rolled back.
 
-What travels is only "what changed for which event": the live room re-reads state through
-the selectors and broadcasts whole snapshots, so a lost or duplicated message costs nothing.
+What travels is only "what changed for which event". With Redis, `publish_change` bumps the
+event's change counter and publishes a one-line notice on the live room's single channel; the
+web processes' hubs (events/live/) elect one publisher per event, which re-reads the state
+through the selectors and broadcasts a whole snapshot, coalesced to a few per second. A lost
+or duplicated notice costs nothing: the counter is compared with the last snapshot's, and the
+next snapshot carries everything. Without Redis (the embedded default) the notice goes to the
+hub of this process through `add_local_listener`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Literal
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import redis
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-ChangeKind = Literal["tally", "stream", "status"]
+ChangeKind = Literal["tally", "stream", "status", "viewers"]
+
+# The one pub/sub channel of the live room: `c|<event_id>|<kind>` notices and
+# `s|<event_id>|<version>|<snapshot json>` snapshots. One subscription per web process.
+CHANNEL = "pc:live"
 
 
-def event_group(event_id: int) -> str:
-    return f"event.{event_id}"
+def key(event_id: int, name: str) -> str:
+    """A per-event Redis key. The `{id}` hash tag keeps an event's keys in one Cluster slot,
+    so the hub's Lua scripts may touch them together."""
+    return f"pc:live:{{{event_id}}}:{name}"
+
+
+def notice(event_id: int, kind: str) -> str:
+    return f"c|{event_id}|{kind}"
+
+
+_client: redis.Redis | None = None
+_client_lock = threading.Lock()
+
+# Embedded mode (no REDIS_URL): the change counters and the listeners of this process.
+_local_lock = threading.Lock()
+_local_changes: defaultdict[int, int] = defaultdict(int)
+_local_listeners: list[Callable[[int, str], None]] = []
+
+
+def _redis() -> redis.Redis:
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                max_connections=settings.LIVE_REDIS_POOL_SIZE,
+                socket_connect_timeout=2,
+                socket_timeout=2,
+            )
+        return _client
+
+
+def add_local_listener(listener: Callable[[int, str], None]) -> None:
+    """Embedded mode: `listener(event_id, kind)` is called, in the publisher's thread, for
+    every change. It must be thread-safe and quick (the hub hands it to its event loop)."""
+    with _local_lock:
+        _local_listeners.append(listener)
+
+
+def remove_local_listener(listener: Callable[[int, str], None]) -> None:
+    with _local_lock:
+        if listener in _local_listeners:
+            _local_listeners.remove(listener)
+
+
+def local_changes(event_id: int) -> int:
+    """Embedded mode: how many changes were published for the event in this process."""
+    with _local_lock:
+        return _local_changes[event_id]
 
 
 def publish_change(*, event_id: int, kind: ChangeKind) -> None:
     """Tell the live room that `kind` changed for the event. Never raises: the change is
-    already committed, and a missed notification is healed by the next snapshot."""
-    layer = get_channel_layer()
-    if layer is None:
+    already committed, and a missed notification is healed by the next snapshot.
+
+    One Redis round trip (INCR and PUBLISH pipelined), whatever the number of viewers."""
+    if not settings.REDIS_URL:
+        with _local_lock:
+            _local_changes[event_id] += 1
+            listeners = list(_local_listeners)
+        for listener in listeners:
+            try:
+                listener(event_id, kind)
+            except Exception:
+                log.exception("live change not delivered", extra={"event_id": event_id})
         return
     try:
-        async_to_sync(layer.group_send)(
-            event_group(event_id), {"type": "live.changed", "event_id": event_id, "kind": kind}
-        )
+        pipe = _redis().pipeline(transaction=False)
+        pipe.incr(key(event_id, "changes"))
+        pipe.expire(key(event_id, "changes"), 7 * 24 * 3600)
+        pipe.publish(CHANNEL, notice(event_id, kind))
+        pipe.execute()
     except Exception:
         log.exception("live change not published", extra={"event_id": event_id, "kind": kind})

@@ -7,4 +7,5 @@ app_name = "events"
 urlpatterns = [
     path("", views.home, name="home"),
     path("events/<slug:slug>/", views.event_detail, name="detail"),
+    path("events/<slug:slug>/tally.json", views.event_tally, name="tally"),
 ]

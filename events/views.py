@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from events import selectors
+from events.live import selectors as live_selectors
 
 
 @require_GET
@@ -29,4 +30,27 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if event.visibility == "unlisted":
         # Reachable by link, but kept out of search engines.
         response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# Clients without WebSockets poll this, and a CDN may cache it for a second.
+TALLY_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5"
+
+
+@require_GET
+def event_tally(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live room's current snapshot as JSON, with an ETag (its version) and 304s."""
+    event = selectors.access_public_event(slug=slug)
+    version, text = live_selectors.current_snapshot(event_id=event.pk)
+    etag = f'"{version}"'
+    offered = [
+        tag.strip().removeprefix("W/")
+        for tag in request.headers.get("If-None-Match", "").split(",")
+    ]
+    if etag in offered or "*" in offered:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(text, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = TALLY_CACHE_CONTROL
     return response

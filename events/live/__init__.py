@@ -1,0 +1,1 @@
+"""The live room: per-process hub, snapshots, presence and admission (see hub.py)."""

@@ -1,0 +1,351 @@
+"""The per-process hub of the live room: admission, presence, coalescing and fan-out.
+
+One hub per web process (per event loop). It replaces a channel-layer group per connection:
+
+- Fan-out: the backend delivers every snapshot to the hub once per process (ONE Redis pub/sub
+  subscription); the hub builds the ASGI message once and offers it to the one-slot outbox of
+  each of its sockets for that event (events/live/outbox.py).
+- Coalescing: a change notice (from `events.livebus.publish_change`) makes every hub try to
+  become the event's publisher for one interval (`SET NX PX`, 1/LIVE_SNAPSHOTS_PER_SECOND).
+  The winner builds the snapshot from the database and publishes it once for the deployment;
+  the others, and the winner itself, look again when the interval is over and publish once
+  more if the change counter moved past the last snapshot's: the last change always gets out.
+- Presence and admission: each hub counts its own sockets per event and, every third of
+  LIVE_PRESENCE_TTL_SECONDS, reports the count with an expiry. Admission takes slots from a
+  lease granted in blocks of 0.5% of the capacity, so there is no Redis write per connection
+  and the sum of all leases never exceeds the capacity.
+- Connect: event facts and the latest snapshot are kept in memory; the database is read once
+  per event per process (and again after a status change), never once per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from events.live import snapshot as snapshots
+from events.live.backend import LocalBackend, RedisBackend, process_id
+from events.live.outbox import Message, Outbox
+from events.live.snapshot import EventInfo
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INFO_TTL_S = 30.0
+MISSING_TTL_S = 5.0
+FULL_RECHECK_S = 1.0
+FANOUT_YIELD_EVERY = 1000
+
+
+def lease_block(capacity: int) -> int:
+    """Admission slots a process takes from Redis at a time: 0.5% of the capacity, so the
+    slots leased but unused across processes stay small against the tier."""
+    return max(1, capacity // 200)
+
+
+class Hub:
+    def __init__(
+        self,
+        backend: RedisBackend | LocalBackend,
+        *,
+        snapshots_per_second: int,
+        presence_ttl_s: float,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.backend = backend
+        self.pid = process_id()
+        self.interval_s = 1.0 / snapshots_per_second
+        self.presence_ttl_s = presence_ttl_s
+        self.rooms: dict[int, dict[Outbox, None]] = {}
+        self.latest: dict[int, tuple[int, Message, int]] = {}  # version, message, viewers
+        self.counts: dict[int, int] = {}
+        self.leases: dict[int, int] = {}
+        self.capacity: dict[int, int] = {}
+        self.started = asyncio.Event()
+        self._info: dict[str, tuple[float, EventInfo | None]] = {}
+        self._loading: dict[object, asyncio.Future[Any]] = {}
+        self._admit_locks: dict[int, asyncio.Lock] = {}
+        self._full_until: dict[int, float] = {}
+        self._rechecks: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._presence: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.backend.start(self._on_wire)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.backend.subscribed.wait(), timeout=5)
+        self._presence = asyncio.create_task(self._presence_loop(), name="live-hub-presence")
+        self.started.set()
+        log.info("live hub started", extra={"pid": self.pid})
+
+    async def close(self) -> None:
+        for handle in self._rechecks.values():
+            handle.cancel()
+        tasks = [t for t in (self._presence, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.backend.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _once(self, key: object, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run `factory()` once for concurrent callers with the same key (a burst of connects
+        to a cold event shares one database read)."""
+        future = self._loading.get(key)
+        if future is None:
+            future = asyncio.ensure_future(factory())
+            self._loading[key] = future
+            future.add_done_callback(lambda _f: self._loading.pop(key, None))
+        return await asyncio.shield(future)
+
+    # -- connect / disconnect ------------------------------------------------------------------
+    async def event_info(self, slug: str) -> EventInfo | None:
+        cached = self._info.get(slug)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+
+        async def load() -> EventInfo | None:
+            info = await sync_to_async(snapshots.event_info)(slug=slug)
+            ttl = INFO_TTL_S if info is not None else MISSING_TTL_S
+            self._info[slug] = (time.monotonic() + ttl, info)
+            return info
+
+        return await self._once(("info", slug), load)
+
+    async def admit(self, info: EventInfo) -> bool:
+        """Take one admission slot for the event, or False when it is at capacity."""
+        eid = info.event_id
+        self.capacity[eid] = info.capacity
+        if self.counts.get(eid, 0) < self.leases.get(eid, 0):
+            self.counts[eid] = self.counts.get(eid, 0) + 1
+            return True
+        if self._full_until.get(eid, 0.0) > time.monotonic():
+            return False  # refused a second ago: no Redis round trip per refused attempt
+        lock = self._admit_locks.setdefault(eid, asyncio.Lock())
+        async with lock:
+            count = self.counts.get(eid, 0)
+            if count >= self.leases.get(eid, 0):
+                await self._report(eid, want=count + lease_block(info.capacity))
+            if count < self.leases.get(eid, 0):
+                self.counts[eid] = self.counts.get(eid, 0) + 1
+                return True
+            self._full_until[eid] = time.monotonic() + FULL_RECHECK_S
+            return False
+
+    async def snapshot(self, event_id: int) -> None:
+        """Make sure the latest snapshot of the event is in memory (one read per process)."""
+        if event_id in self.latest:
+            return
+
+        async def load() -> None:
+            found = await self.backend.get_snapshot(event_id)
+            if found is None:
+                await self._publish(event_id)
+            else:
+                self._remember(event_id, *found)
+
+        await self._once(("snap", event_id), load)
+
+    def join(self, event_id: int, outbox: Outbox) -> None:
+        """Add an admitted socket to the event's room and offer it the current snapshot."""
+        self.rooms.setdefault(event_id, {})[outbox] = None
+        latest = self.latest.get(event_id)
+        if latest is not None:
+            outbox.offer(latest[0], latest[1])
+
+    def leave(self, event_id: int, outbox: Outbox | None) -> None:
+        """Give back the admission slot of a socket that was admitted (joined or not)."""
+        if outbox is not None:
+            outbox.close()
+            room = self.rooms.get(event_id)
+            if room is not None:
+                room.pop(outbox, None)
+        self.counts[event_id] = max(0, self.counts.get(event_id, 0) - 1)
+
+    # -- wire: notices and snapshots from the backend ------------------------------------------
+    def _on_wire(self, wire: str) -> object:
+        kind, _, rest = wire.partition("|")
+        if kind == "s":
+            eid_s, version_s, text = rest.split("|", 2)
+            eid = int(eid_s)
+            if eid in self.rooms or eid in self.latest:
+                version = int(version_s)
+                if self._remember(eid, version, text):
+                    return self._fanout(eid)
+            return None
+        if kind == "c":
+            eid_s, _, change = rest.partition("|")
+            eid = int(eid_s)
+            if change == "status":
+                for slug, (_, info) in list(self._info.items()):
+                    if info is not None and info.event_id == eid:
+                        del self._info[slug]
+            self._on_change(eid)
+            return None
+        if kind == "r":  # (re)subscribed: snapshots may have been missed meanwhile
+            for eid in list(self.rooms):
+                self._spawn(self._resync(eid))
+        return None
+
+    def _remember(self, event_id: int, version: int, text: str) -> bool:
+        current = self.latest.get(event_id)
+        if current is not None and current[0] >= version:
+            return False
+        try:
+            viewers = int(json.loads(text).get("viewers", 0))
+        except (ValueError, AttributeError):
+            viewers = 0
+        self.latest[event_id] = (version, {"type": "websocket.send", "text": text}, viewers)
+        return True
+
+    async def _resync(self, event_id: int) -> None:
+        found = await self.backend.get_snapshot(event_id)
+        if found is not None and self._remember(event_id, *found):
+            await self._fanout(event_id)
+
+    async def _fanout(self, event_id: int) -> None:
+        latest = self.latest.get(event_id)
+        room = self.rooms.get(event_id)
+        if latest is None or not room:
+            return
+        version, message, _ = latest
+        for i, outbox in enumerate(list(room)):
+            outbox.offer(version, message)
+            if i % FANOUT_YIELD_EVERY == FANOUT_YIELD_EVERY - 1:
+                # Let connects, pings and the subscription breathe during a big room.
+                await asyncio.sleep(0)
+                if self.latest[event_id][0] != version:
+                    return  # a newer snapshot started its own fan-out
+
+    # -- coalescing: one publisher per event per interval --------------------------------------
+    def _on_change(self, event_id: int) -> None:
+        if event_id in self._rechecks:
+            return  # a look is already scheduled for the end of the interval
+        self._spawn(self._lead(event_id))
+
+    async def _lead(self, event_id: int) -> None:
+        try:
+            left_ms = await self.backend.try_lead(event_id, max(1, round(self.interval_s * 1000)))
+            if left_ms:
+                self._recheck_in(event_id, left_ms / 1000)
+                return
+            await self._publish(event_id)
+            self._recheck_in(event_id, self.interval_s)
+        except Exception:
+            log.exception("live snapshot not published", extra={"event_id": event_id})
+            self._recheck_in(event_id, self.interval_s)
+
+    def _recheck_in(self, event_id: int, delay_s: float) -> None:
+        if event_id not in self._rechecks:
+            self._rechecks[event_id] = self.loop.call_later(delay_s, self._recheck, event_id)
+
+    def _recheck(self, event_id: int) -> None:
+        self._rechecks.pop(event_id, None)
+
+        async def look() -> None:
+            try:
+                if await self.backend.changes(event_id) > await self.backend.built(event_id):
+                    await self._lead(event_id)
+            except Exception:
+                log.exception("live recheck failed", extra={"event_id": event_id})
+                self._recheck_in(event_id, self.interval_s)
+
+        self._spawn(look())
+
+    async def _publish(self, event_id: int) -> None:
+        """Build the snapshot from the database and publish it to every process."""
+        seq = await self.backend.changes(event_id)
+        viewers = await self._total_viewers(event_id)
+        version = await self.backend.next_version(event_id)
+        built = await sync_to_async(snapshots.build_snapshot)(
+            event_id=event_id, version=version, viewers=viewers
+        )
+        text = snapshots.encode(built)
+        await self.backend.publish_snapshot(event_id, version, text, seq)
+        self._remember(event_id, version, text)
+        log.info("live snapshot published", extra={"event_id": event_id, "version": version})
+
+    # -- presence ------------------------------------------------------------------------------
+    async def _report(self, event_id: int, *, want: int) -> int:
+        lease, total = await self.backend.report(
+            event_id,
+            pid=self.pid,
+            count=self.counts.get(event_id, 0),
+            want=want,
+            capacity=self.capacity.get(event_id, 0),
+            ttl_ms=round(self.presence_ttl_s * 1000),
+        )
+        self.leases[event_id] = lease
+        return total
+
+    async def _total_viewers(self, event_id: int) -> int:
+        return await self._report(event_id, want=self.leases.get(event_id, 0))
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence_ttl_s / 3)
+            for eid in list(self.capacity):
+                try:
+                    await self._presence_tick(eid)
+                except Exception:
+                    log.exception("live presence report failed", extra={"event_id": eid})
+
+    async def _presence_tick(self, event_id: int) -> None:
+        count = self.counts.get(event_id, 0)
+        want = count + lease_block(self.capacity[event_id]) if count else 0
+        total = await self._report(event_id, want=want)
+        latest = self.latest.get(event_id)
+        if latest is not None and latest[2] != total:
+            await self.backend.notify(event_id, "viewers")
+        if count == 0 and not self.rooms.get(event_id):
+            # Nobody here any more: forget the event (its lease was just given back).
+            for table in (self.rooms, self.latest, self.counts, self.leases, self.capacity):
+                table.pop(event_id, None)
+
+
+_hub: Hub | None = None
+
+
+async def get_hub() -> Hub:
+    """The hub of the running event loop, started on first use."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop:
+        backend: RedisBackend | LocalBackend
+        if settings.REDIS_URL:
+            backend = RedisBackend(settings.REDIS_URL, pool_size=settings.LIVE_REDIS_POOL_SIZE)
+        else:
+            backend = LocalBackend()
+        _hub = Hub(
+            backend,
+            snapshots_per_second=settings.LIVE_SNAPSHOTS_PER_SECOND,
+            presence_ttl_s=settings.LIVE_PRESENCE_TTL_SECONDS,
+        )
+        hub = _hub
+        await hub.start()
+        return hub
+    hub = _hub
+    await hub.started.wait()
+    return hub
+
+
+async def close_hub() -> None:
+    """Stop this loop's hub (tests, shutdown). The next `get_hub()` starts a fresh one."""
+    global _hub
+    hub, _hub = _hub, None
+    if hub is not None and hub.loop is asyncio.get_running_loop():
+        await hub.close()

@@ -1,0 +1,45 @@
+"""Synchronous reads of the live room, for HTTP views (tally.json)."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+
+from events import livebus
+from events.live import backend, snapshot
+
+
+def current_snapshot(*, event_id: int) -> tuple[int, str]:
+    """(version, JSON text) of the event's latest snapshot: one Redis read. When no snapshot
+    exists yet (nobody has watched the event), one is built from the database and stored, so
+    the WebSocket hubs and this view agree on versions. Raises redis.RedisError if Redis is
+    configured and down."""
+    if settings.REDIS_URL:
+        client = livebus._redis()
+        raw = client.get(livebus.key(event_id, "snap"))
+        if raw is not None:
+            version, _, text = backend.as_text(raw).partition("|")
+            return int(version), text
+        return _build_and_store(client, event_id)
+    with backend._local_lock:
+        found = backend.LOCAL_SNAPSHOTS.get(event_id)
+        if found is not None:
+            return found
+        text = snapshot.encode(snapshot.build_snapshot(event_id=event_id, version=1, viewers=0))
+        backend.LOCAL_SNAPSHOTS[event_id] = (1, text)
+        return 1, text
+
+
+def _build_and_store(client: redis.Redis, event_id: int) -> tuple[int, str]:
+    version = int(client.incr(livebus.key(event_id, "version")))
+    text = snapshot.encode(snapshot.build_snapshot(event_id=event_id, version=version, viewers=0))
+    # Only if still missing: a hub may have published a newer one meanwhile.
+    if client.set(
+        livebus.key(event_id, "snap"), f"{version}|{text}", nx=True, ex=backend.SNAPSHOT_TTL_S
+    ):
+        return version, text
+    raw = client.get(livebus.key(event_id, "snap"))
+    if raw is None:
+        return version, text
+    stored_version, _, stored = backend.as_text(raw).partition("|")
+    return int(stored_version), stored

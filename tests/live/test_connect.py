@@ -1,0 +1,88 @@
+"""Connecting to the live room: admission of a known event, the snapshot at once, from memory."""
+
+import json
+
+from asgiref.sync import async_to_sync, sync_to_async
+
+from events.consumers import CLOSE_NOT_FOUND
+from events.live.hub import close_hub
+from events.models import EventStatus
+from tests.factories import EventFactory
+from tests.live.conftest import Communicator
+
+
+def test_it_sends_the_current_snapshot_on_connect(live_redis):
+    event = EventFactory(status=EventStatus.LIVE, goal_minor=2_500_000, slug="rally")
+
+    async def scenario():
+        ws = Communicator("rally")
+        accepted = await ws.connect()
+        snapshot = json.loads(await ws.receive_text())
+        await ws.disconnect()
+        await close_hub()
+        return accepted, snapshot
+
+    accepted, snapshot = async_to_sync(scenario)()
+    assert accepted["type"] == "websocket.accept"
+    assert snapshot == {
+        "version": 1,
+        "status": "live",
+        "currency": "usd",
+        "goal": 2_500_000,
+        "raised": 0,
+        "donors": 0,
+        "donations": 0,
+        "viewers": 1,  # the connecting viewer counts
+        "recent": [],
+    }
+    assert event.slug == "rally"
+
+
+def test_a_further_connection_is_served_from_memory_without_a_query(
+    live_redis, django_assert_num_queries
+):
+    EventFactory(status=EventStatus.LIVE, slug="warm")
+
+    async def scenario():
+        first = Communicator("warm")
+        await first.connect()
+        await first.receive_text()
+        # The hub's database reads run in this (the test's) thread: count them there.
+        counting = django_assert_num_queries(0)
+        await sync_to_async(counting.__enter__)()
+        second = Communicator("warm")
+        accepted = await second.connect()
+        snapshot = json.loads(await second.receive_text())
+        await sync_to_async(counting.__exit__)(None, None, None)
+        await first.disconnect()
+        await second.disconnect()
+        await close_hub()
+        return accepted, snapshot
+
+    accepted, snapshot = async_to_sync(scenario)()
+    assert accepted["type"] == "websocket.accept"
+    assert snapshot["version"] == 1
+
+
+def test_it_closes_an_unknown_event_with_4404(live_redis):
+    async def scenario():
+        ws = Communicator("no-such-event")
+        await ws.connect()
+        closed = await ws.receive_output(5)
+        await close_hub()
+        return closed
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+
+
+def test_it_closes_a_draft_event_with_4404(live_redis):
+    EventFactory(status=EventStatus.DRAFT, slug="secret")
+
+    async def scenario():
+        ws = Communicator("secret")
+        await ws.connect()
+        closed = await ws.receive_output(5)
+        await close_hub()
+        return closed
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
