@@ -276,7 +276,9 @@ class Hub:
         )
         text = snapshots.encode(built)
         await self.backend.publish_snapshot(event_id, version, text, seq)
-        self._remember(event_id, version, text)
+        # Our own copy may come back on the subscription after this: fan out now, once.
+        if self._remember(event_id, version, text):
+            await self._fanout(event_id)
         log.info("live snapshot published", extra={"event_id": event_id, "version": version})
 
     # -- presence ------------------------------------------------------------------------------

@@ -196,3 +196,17 @@ def capacity_tiers(transactional_db) -> None:
     room's tests are transactional because its web processes read committed rows."""
     for name, attendees in (("10k", 10_000), ("50k", 50_000)):
         CapacityTier.objects.get_or_create(max_attendees=attendees, defaults={"name": name})
+
+
+async def in_thread(fn, *args, **kwargs):
+    """Run ORM code (and the on-commit publishing it triggers) from an async scenario, in a
+    worker thread that closes its database connection afterwards."""
+    from django.db import connections
+
+    def run():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(run)

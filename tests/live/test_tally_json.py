@@ -1,0 +1,49 @@
+"""GET /events/<slug>/tally.json: the live snapshot over HTTP, cacheable for a second."""
+
+import json
+
+from events.models import EventStatus
+from tests.factories import EventFactory
+
+
+def test_it_serves_the_snapshot_with_cache_headers_and_an_etag(client, live_redis):
+    event = EventFactory(status=EventStatus.LIVE, goal_minor=3_000_000)
+    response = client.get(f"/events/{event.slug}/tally.json")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "public, max-age=1, stale-while-revalidate=5"
+    assert response["ETag"] == '"1"'
+    assert json.loads(response.content) == {
+        "version": 1,
+        "status": "live",
+        "currency": "usd",
+        "goal": 3_000_000,
+        "raised": 0,
+        "donors": 0,
+        "donations": 0,
+        "viewers": 0,
+        "recent": [],
+    }
+
+
+def test_it_answers_304_without_a_body_when_the_etag_matches(client, live_redis):
+    event = EventFactory(status=EventStatus.LIVE)
+    etag = client.get(f"/events/{event.slug}/tally.json")["ETag"]
+    response = client.get(f"/events/{event.slug}/tally.json", HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+    assert response["Cache-Control"] == "public, max-age=1, stale-while-revalidate=5"
+
+
+def test_it_answers_200_when_the_etag_is_stale(client, live_redis):
+    event = EventFactory(status=EventStatus.LIVE)
+    response = client.get(f"/events/{event.slug}/tally.json", HTTP_IF_NONE_MATCH='"0"')
+    assert response.status_code == 200
+    assert response["ETag"] == '"1"'
+
+
+def test_it_is_a_404_for_a_draft_event(client, live_redis):
+    event = EventFactory(status=EventStatus.DRAFT)
+    response = client.get(f"/events/{event.slug}/tally.json")
+    assert response.status_code == 404
