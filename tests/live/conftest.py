@@ -79,6 +79,7 @@ def start_server(database_name: str) -> Server:
         "DATABASE_URL": database_url,
         "REDIS_URL": settings.REDIS_URL,
         "LIVE_PRESENCE_TTL_SECONDS": str(SERVER_PRESENCE_TTL_S),
+        "SERVE_STATIC": "1",  # the page's liveroom.js, for the browser tests
         "LOG_LEVEL": "WARNING",
     }
     port = free_port()

@@ -53,7 +53,7 @@ def test_a_client_that_floods_is_closed_with_1008_and_its_slot_given_back(live_r
         ws = Communicator(event.slug)
         await ws.connect()
         await ws.receive_text()
-        for _ in range(20):  # a burst allows 2 × 5
+        for _ in range(20):  # a burst allows twice the rate of 5
             await ws.send_text("ping")
         closed = await ws.receive_output(5)
         await ws.disconnect()

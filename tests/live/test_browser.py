@@ -1,0 +1,89 @@
+"""The event page in headless Chromium: the panel moves live, names are text, full is said."""
+
+import json
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connections
+
+from events import livebus
+from events.models import CapacityTier, EventStatus
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.browser
+
+PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
+    # still plain synchronous code (Django's documented switch for this case).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+        # The ORM's connection of this (event-loop) context is not the one pytest-django
+        # closes: close it, or the test database cannot be dropped at the end.
+        connections.close_all()
+
+
+def publish(event_id: int, version: int, **fields) -> None:
+    """A snapshot on the live room's channel, as the event's elected publisher sends it."""
+    snapshot = {
+        "version": version, "status": "live", "currency": "usd", "goal": 100_000,
+        "raised": 0, "donors": 0, "donations": 0, "viewers": 1, "recent": [], **fields,
+    }  # fmt: skip
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.publish(livebus.CHANNEL, f"s|{event_id}|{version}|{json.dumps(snapshot)}")
+    client.close()
+
+
+def test_donor_names_and_messages_in_the_ticker_are_text_not_html(web_processes, browser):
+    event = EventFactory(status=EventStatus.LIVE)
+    page = browser.new_page()
+    page.goto(f"{web_processes[0].origin}{event.get_absolute_url()}")
+    page.wait_for_selector("[data-live-room][data-version]")
+    publish(
+        event.pk, 1_000, raised=12_345, donors=1, donations=1,
+        recent=[{"name": PAYLOAD, "amount": 2_500, "message": PAYLOAD}],
+    )  # fmt: skip
+    page.wait_for_selector('[data-live-room][data-version="1000"]')
+    assert page.text_content('[data-live="ticker"] .live-name') == PAYLOAD
+    assert page.text_content('[data-live="ticker"] .live-message') == PAYLOAD
+    assert page.locator('[data-live="ticker"] img, [data-live="ticker"] script').count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert page.text_content('[data-live="donors"]') == "1"
+
+
+def test_the_total_moves_to_the_new_amount(web_processes, browser):
+    event = EventFactory(status=EventStatus.LIVE)
+    page = browser.new_page()
+    page.goto(f"{web_processes[1].origin}{event.get_absolute_url()}")
+    page.wait_for_selector("[data-live-room][data-version]")
+    publish(event.pk, 2_000, raised=50_000)
+    deadline = time.monotonic() + 10
+    while page.text_content('[data-live="raised"]') != "$500.00":
+        assert time.monotonic() < deadline, page.text_content('[data-live="raised"]')
+        page.wait_for_timeout(50)
+    assert page.get_attribute('[data-live="progress"]', "aria-valuenow") == "50"
+
+
+def test_the_page_says_the_event_is_full_when_refused(web_processes, browser):
+    tier = CapacityTier.objects.create(name="solo", max_attendees=1)
+    event = EventFactory(status=EventStatus.LIVE, capacity_tier=tier)
+    first = browser.new_page()
+    first.goto(f"{web_processes[0].origin}{event.get_absolute_url()}")
+    first.wait_for_selector("[data-live-room][data-version]")
+    second = browser.new_page()
+    second.goto(f"{web_processes[0].origin}{event.get_absolute_url()}")
+    second.wait_for_selector('[data-live-room][data-full="true"]')
+    assert "This event is full." in second.text_content('[data-live="state"]')
+    # It still shows the tally, from tally.json.
+    second.wait_for_selector("[data-live-room][data-version]")
