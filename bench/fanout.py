@@ -29,6 +29,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -270,9 +271,15 @@ class System:
     def __init__(self, name: str, cmd: list[str], port: int, path: str, event_id: int) -> None:
         self.name, self.cmd, self.port, self.path, self.event_id = name, cmd, port, path, event_id
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log: tempfile._TemporaryFileWrapper[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=server_env(), start_new_session=True)
+        # The server's own log goes to a file, printed only if it fails to start.
+        self.log = tempfile.NamedTemporaryFile(prefix=f"fanout-{self.name}-")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=server_env(), start_new_session=True,
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -280,6 +287,8 @@ class System:
                 return
             except OSError:
                 if self.proc.poll() is not None:
+                    self.log.seek(0)
+                    sys.stderr.write(self.log.read().decode(errors="replace")[-4000:])
                     raise RuntimeError(f"{self.name} server exited") from None
                 time.sleep(0.05)
         raise RuntimeError(f"{self.name} server did not listen")
@@ -292,6 +301,8 @@ class System:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.log is not None:
+            self.log.close()
 
     async def publish(self, redis: object, layer: object, version: int) -> float:
         body = json.dumps(

@@ -43,6 +43,7 @@ INFO_TTL_S = 30.0
 MISSING_TTL_S = 5.0
 FULL_RECHECK_S = 1.0
 FANOUT_YIELD_EVERY = 1000
+ERROR_RETRY_S = 5.0
 
 
 def lease_block(capacity: int) -> int:
@@ -246,8 +247,9 @@ class Hub:
             await self._publish(event_id)
             self._recheck_in(event_id, self.interval_s)
         except Exception:
+            # Database or Redis trouble: try again later, not at the coalescing pace.
             log.exception("live snapshot not published", extra={"event_id": event_id})
-            self._recheck_in(event_id, self.interval_s)
+            self._recheck_in(event_id, ERROR_RETRY_S)
 
     def _recheck_in(self, event_id: int, delay_s: float) -> None:
         if event_id not in self._rechecks:
@@ -262,7 +264,7 @@ class Hub:
                     await self._lead(event_id)
             except Exception:
                 log.exception("live recheck failed", extra={"event_id": event_id})
-                self._recheck_in(event_id, self.interval_s)
+                self._recheck_in(event_id, ERROR_RETRY_S)
 
         self._spawn(look())
 
@@ -315,7 +317,10 @@ class Hub:
             await self.backend.notify(event_id, "viewers")
         if count == 0 and not self.rooms.get(event_id):
             # Nobody here any more: forget the event (its lease was just given back).
-            for table in (self.rooms, self.latest, self.counts, self.leases, self.capacity):
+            for table in (
+                self.rooms, self.latest, self.counts, self.leases, self.capacity,
+                self._admit_locks, self._full_until,
+            ):  # fmt: skip
                 table.pop(event_id, None)
 
 
