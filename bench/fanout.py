@@ -440,6 +440,7 @@ def main() -> None:
     parser.add_argument("--client", nargs=3, metavar=("PORT", "PATH", "COUNT"))
     parser.add_argument("--bare", type=int, metavar="PORT")
     parser.add_argument("--sockets", type=int, nargs="*")
+    parser.add_argument("--only", nargs="*", help="systems to run (live, live_deflate, ...)")
     args = parser.parse_args()
     if args.client:
         asyncio.run(run_client("127.0.0.1", int(args.client[0]), args.client[1],
@@ -464,6 +465,8 @@ def main() -> None:
             plan.insert(1, "live_deflate")
         if n != sizes[0]:
             plan = ["live", "bare"]  # the naive baseline needs minutes at this size
+        if args.only:
+            plan = [name for name in plan if name in args.only]
         for name in plan:
             system = systems(event_id)[name]
             count = 3 if name == "naive" else broadcasts
@@ -472,6 +475,9 @@ def main() -> None:
             print(f"N={n:>6} {name:<13} " + " ".join(f"{k}={v}" for k, v in row.items()),
                   flush=True)  # fmt: skip
     first = table[str(sizes[0])]
+    if not {"live", "bare", "naive"} <= set(first):
+        print(json.dumps({"bench": "fanout", "cpus": os.cpu_count(), "results": table}))
+        return
     live, bare, naive = first["live"], first["bare"], first["naive"]
     results: dict[str, object] = {
         "sockets": live["sockets"],
