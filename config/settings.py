@@ -186,3 +186,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# --- Donations (donations/): ledger, webhooks, limits -----------------------------------------
+# Stripe's API address; only tests and benchmarks point it at a local fake.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+# The "cover the fees" gross-up: percent in basis points plus a fixed part (Stripe's card price).
+DONATION_FEE_PERCENT_BP = env_int("DONATION_FEE_PERCENT_BP", 290, minimum=0)
+DONATION_FEE_FIXED_MINOR = env_int("DONATION_FEE_FIXED_MINOR", 30, minimum=0)
+# Card-testing defence: donation starts allowed per IP and per email in a 10-minute window.
+DONATION_STARTS_PER_IP = env_int("DONATION_STARTS_PER_IP", 20, minimum=1)
+DONATION_STARTS_PER_EMAIL = env_int("DONATION_STARTS_PER_EMAIL", 8, minimum=1)
+# How long the donate panel's signed page token stays valid.
+DONATION_PAGE_TOKEN_MAX_AGE = env_int("DONATION_PAGE_TOKEN_MAX_AGE", 12 * 3600, minimum=60)
+# How long starting a donation keeps retrying Stripe's 429s (jittered backoff, same key).
+DONATION_PROVIDER_RETRY_SECONDS = env_int("DONATION_PROVIDER_RETRY_SECONDS", 8, minimum=0)
+# Webhook bodies larger than this are refused (413).
+STRIPE_WEBHOOK_MAX_BYTES = env_int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
+CELERY_BEAT_SCHEDULE["donations-reconcile"] = {
+    "task": "donations.tasks.reconcile_payments",
+    "schedule": 300.0,
+}
+CELERY_BEAT_SCHEDULE["donations-sweep"] = {
+    "task": "donations.tasks.apply_unapplied_events",
+    "schedule": 60.0,
+}
+

@@ -1,0 +1,235 @@
+"""The donation ledger: donations, the provider events applied to them, the issues staff must
+look at, and the tally shards. Four tables of our own (no dj-stripe).
+
+A donation's money state is built only from facts that never go back (a success was seen, the
+highest refunded amount seen, the latest dispute state), so applying the same provider events
+in any order, any number of times, gives the same row: see `Donation.recompute_state`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from events.models import CURRENCY_CHOICES, Campaign, Event
+
+
+class DonationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+    DISPUTED = "disputed", "Disputed"
+    FAILED = "failed", "Failed"
+
+
+class DisputeState(models.TextChoices):
+    NONE = "", "None"
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+# Later dispute states win whatever order the events came in.
+DISPUTE_RANK = {
+    DisputeState.NONE: 0,
+    DisputeState.OPEN: 1,
+    DisputeState.WON: 2,
+    DisputeState.LOST: 2,
+}
+
+
+class Donation(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="donations")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="donations")
+    # The browser's id for one donation attempt: a double click or a retried request finds the
+    # same row (unique), and the provider call reuses the same idempotency key.
+    attempt_key = models.UUIDField(unique=True, editable=False)
+    provider = models.CharField(max_length=20, editable=False)
+    payment_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    charge_id = models.CharField(max_length=255, blank=True, default="")
+
+    gift_minor = models.PositiveBigIntegerField(help_text="What the donor chose to give.")
+    fee_minor = models.PositiveBigIntegerField(default=0, help_text="Fees the donor covered.")
+    amount_minor = models.PositiveBigIntegerField(help_text="Charged: gift plus covered fees.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+
+    # Monotone facts from the provider (see the module docstring).
+    succeeded_seen = models.BooleanField(default=False)
+    failed_seen = models.BooleanField(default=False)
+    refunded_minor = models.PositiveBigIntegerField(default=0)
+    dispute_id = models.CharField(max_length=255, blank=True, default="")
+    dispute_state = models.CharField(
+        max_length=4, choices=DisputeState.choices, blank=True, default=""
+    )
+    disputed_minor = models.PositiveBigIntegerField(default=0)
+    # Derived from the facts above by recompute_state(); stored for filters and the tally.
+    status = models.CharField(
+        max_length=20, choices=DonationStatus.choices, default=DonationStatus.PENDING
+    )
+    net_minor = models.BigIntegerField(
+        default=0, help_text="What counts toward the tally: charged minus refunds and disputes."
+    )
+
+    email = models.EmailField()
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    employer = models.CharField(max_length=200, blank=True)
+    occupation = models.CharField(max_length=200, blank=True)
+    attestations = models.JSONField(default=list, blank=True, help_text="The texts ticked.")
+
+    ticker_opt_in = models.BooleanField("show in the ticker", default=False)
+    anonymous = models.BooleanField(default=False)
+    hide_amount = models.BooleanField(default=False)
+    display_name = models.CharField(max_length=60, blank=True)
+    message = models.CharField(max_length=140, blank=True)
+    refcode = models.CharField(max_length=100, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["campaign", "email"]),
+            models.Index(fields=["event", "status"]),
+            models.Index(fields=["campaign", "created_at"]),
+            models.Index(fields=["refcode"]),
+            models.Index(
+                fields=["event", "-succeeded_at", "-id"],
+                condition=Q(ticker_opt_in=True, net_minor__gt=0),
+                name="donation_ticker",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor=models.F("gift_minor") + models.F("fee_minor")),
+                name="donation_amount_is_gift_plus_fee",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Donation {self.pk}"
+
+    @property
+    def counted(self) -> bool:
+        """Counts as a donation in the tally: succeeded, not fully refunded or disputed."""
+        return self.net_minor > 0
+
+    def recompute_state(self) -> None:
+        """Derive status and net_minor from the monotone facts. Pure; order-independent."""
+        disputed = (
+            self.disputed_minor
+            if self.dispute_state in (DisputeState.OPEN, DisputeState.LOST)
+            else 0
+        )
+        if self.succeeded_seen:
+            self.net_minor = max(0, self.amount_minor - self.refunded_minor - disputed)
+            if disputed:
+                self.status = DonationStatus.DISPUTED
+            elif self.refunded_minor >= self.amount_minor:
+                self.status = DonationStatus.REFUNDED
+            elif self.refunded_minor > 0:
+                self.status = DonationStatus.PARTIALLY_REFUNDED
+            else:
+                self.status = DonationStatus.SUCCEEDED
+        else:
+            self.net_minor = 0
+            self.status = DonationStatus.FAILED if self.failed_seen else DonationStatus.PENDING
+
+
+class ProviderEvent(models.Model):
+    """A provider event (a Stripe webhook, a reconciliation finding or a simulated payment),
+    stored by its id before it has any effect: a second delivery is a no-op."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    source = models.CharField(max_length=20, default="webhook")
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    donation = models.ForeignKey(
+        Donation, on_delete=models.SET_NULL, null=True, blank=True, related_name="provider_events"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(applied_at__isnull=True),
+                name="provider_event_unapplied",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class IssueKind(models.TextChoices):
+    UNKNOWN_DONATION = "unknown_donation", "Unknown donation"
+    AMOUNT_MISMATCH = "amount_mismatch", "Amount disagrees with our record"
+    CURRENCY_MISMATCH = "currency_mismatch", "Currency disagrees with our record"
+
+
+class LedgerIssue(models.Model):
+    """Something a provider told us that we did not count, for staff to look at."""
+
+    kind = models.CharField(max_length=30, choices=IssueKind.choices)
+    provider_event = models.ForeignKey(ProviderEvent, on_delete=models.CASCADE)
+    donation = models.ForeignKey(Donation, on_delete=models.SET_NULL, null=True, blank=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True)
+    detail = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_event", "kind"], name="one_issue_per_event_and_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.provider_event.event_id})"
+
+
+TALLY_SHARDS = 16
+
+
+class TallyShard(models.Model):
+    """One of TALLY_SHARDS counters per scope (`e:<event id>` or `c:<campaign id>`): a donation
+    changes the shard its id picks, so concurrent donations rarely wait on the same row. A scope's
+    tally is the sum of its shards; `recompute_tallies` rebuilds them from the ledger."""
+
+    scope = models.CharField(max_length=24)
+    shard = models.PositiveSmallIntegerField()
+    raised_minor = models.BigIntegerField(default=0)
+    donors = models.IntegerField(default=0)
+    donations = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "shard"], name="one_tally_shard"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}#{self.shard}"
+
+
+def event_scope(event_id: int) -> str:
+    return f"e:{event_id}"
+
+
+def campaign_scope(campaign_id: int) -> str:
+    return f"c:{campaign_id}"

@@ -1,0 +1,91 @@
+"""The payment provider interface: the rest of the code talks to this, never to `stripe`.
+
+Boundary objects are dataclasses; failures are the exceptions below, each with a message a
+donor or staff member can read.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class ProviderError(Exception):
+    """The provider could not do what we asked (outage, bad answer). Safe to retry later."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider asked us to slow down (HTTP 429). Retry with backoff, same idempotency key."""
+
+
+class PaymentDeclined(ProviderError):
+    """The provider refused the payment itself (HTTP 402); `message` is meant for the donor."""
+
+
+class BadWebhook(Exception):
+    """A webhook whose signature, timestamp or body we refuse."""
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    payment_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RemotePayment:
+    """A payment as the provider lists it (for reconciliation)."""
+
+    payment_id: str
+    status: str  # "succeeded", "canceled", "requires_payment_method", "processing", …
+    amount_received: int
+    amount: int
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    latest_charge: str = ""
+    created: datetime | None = None
+    failed: bool = False
+
+
+class PaymentProvider(abc.ABC):
+    name: str
+    # Shown on the donate panel when no real money moves.
+    simulated: bool = False
+    publishable_key: str = ""
+
+    @abc.abstractmethod
+    def create_payment(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str,
+    ) -> CreatedPayment:
+        """Create (or, with the same idempotency key, find again) a payment to confirm in the
+        browser. Raises ProviderRateLimited, PaymentDeclined or ProviderError."""
+
+    @abc.abstractmethod
+    def refund(
+        self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
+    ) -> RefundResult:
+        """Refund all (None) or part of a payment. Raises ProviderError."""
+
+    @abc.abstractmethod
+    def list_recent_payments(self, *, created_after: datetime) -> Iterator[RemotePayment]:
+        """Every payment created after the time, following the provider's pagination."""
+
+    @abc.abstractmethod
+    def verify_webhook(self, *, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """The event in a webhook body once its signature and timestamp check out; raises
+        BadWebhook otherwise."""

@@ -1,0 +1,157 @@
+"""Stripe, through the official library's StripeClient with a pinned API version.
+
+The only module that imports `stripe`. The library's own retries are off
+(max_network_retries=0): callers retry with jittered backoff under the same idempotency key,
+which the library does not do for a 429.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe as stripe_lib
+
+from donations.providers.base import (
+    BadWebhook,
+    CreatedPayment,
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderError,
+    ProviderRateLimited,
+    RefundResult,
+    RemotePayment,
+)
+
+# The version our payloads are read with; Stripe answers and signs events in it.
+API_VERSION = "2026-10-28.endive"
+# Webhooks signed more than this long ago, or this far in the future, are refused.
+WEBHOOK_TOLERANCE_S = 300
+
+
+def _translate(exc: stripe_lib.StripeError) -> ProviderError:
+    if isinstance(exc, stripe_lib.RateLimitError):
+        return ProviderRateLimited("Stripe is rate limiting us.")
+    if isinstance(exc, stripe_lib.CardError):
+        return PaymentDeclined(exc.user_message or "Your card was declined.")
+    return ProviderError(f"Stripe error: {type(exc).__name__} (HTTP {exc.http_status})")
+
+
+class StripeProvider(PaymentProvider):
+    name = "stripe"
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        publishable_key: str,
+        webhook_secret: str,
+        api_base: str = "",
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.publishable_key = publishable_key
+        self._webhook_secret = webhook_secret
+        http_client = stripe_lib.RequestsClient(timeout=timeout_s)
+        self._client = stripe_lib.StripeClient(
+            secret_key,
+            stripe_version=API_VERSION,
+            base_addresses={"api": api_base} if api_base else {},
+            max_network_retries=0,
+            http_client=http_client,
+        )
+
+    def create_payment(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str,
+    ) -> CreatedPayment:
+        try:
+            intent = self._client.v1.payment_intents.create(
+                params={
+                    "amount": amount_minor,
+                    "currency": currency,
+                    "automatic_payment_methods": {"enabled": True},
+                    "metadata": metadata,
+                    "description": description,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        return CreatedPayment(payment_id=intent.id, client_secret=intent.client_secret or "")
+
+    def refund(
+        self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
+    ) -> RefundResult:
+        params: dict[str, Any] = {"payment_intent": payment_id}
+        if amount_minor is not None:
+            params["amount"] = amount_minor
+        try:
+            refund = self._client.v1.refunds.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        return RefundResult(refund_id=refund.id, status=refund.status or "")
+
+    def list_recent_payments(self, *, created_after: datetime) -> Iterator[RemotePayment]:
+        try:
+            page = self._client.v1.payment_intents.list(
+                params={"created": {"gte": int(created_after.timestamp())}, "limit": 100}
+            )
+            for intent in page.auto_paging_iter():
+                yield RemotePayment(
+                    payment_id=intent.id,
+                    status=intent.status,
+                    amount=intent.amount,
+                    amount_received=intent.amount_received or 0,
+                    currency=intent.currency,
+                    metadata=dict(intent.metadata or {}),  # type: ignore[arg-type]
+                    latest_charge=str(getattr(intent, "latest_charge", None) or ""),
+                    created=datetime.fromtimestamp(intent.created, tz=UTC),
+                    failed=intent.last_payment_error is not None,
+                )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def verify_webhook(self, *, payload: bytes, signature: str | None) -> dict[str, Any]:
+        if not self._webhook_secret:
+            raise BadWebhook("No webhook secret is configured.")
+        try:
+            stripe_lib.WebhookSignature.verify_header(
+                payload, signature, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
+            )
+        except stripe_lib.SignatureVerificationError as exc:
+            raise BadWebhook(str(exc).split(".")[0]) from exc
+        except UnicodeDecodeError as exc:
+            raise BadWebhook("The body is not UTF-8.") from exc
+        # The library checks only the past; a timestamp from the future is as suspect.
+        timestamp = _signature_timestamp(signature or "")
+        if timestamp > time.time() + WEBHOOK_TOLERANCE_S:
+            raise BadWebhook("Timestamp is in the future")
+        try:
+            event = json.loads(payload)
+        except ValueError as exc:
+            raise BadWebhook("The body is not JSON.") from exc
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+            raise BadWebhook("The body is not a Stripe event.")
+        return event
+
+
+def _signature_timestamp(header: str) -> int:
+    for item in header.split(","):
+        name, _, value = item.partition("=")
+        if name.strip() == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0

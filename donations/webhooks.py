@@ -1,0 +1,313 @@
+"""Provider events: stored by id before any effect, then applied through a `{type: handler}`
+table. Webhooks, reconciliation findings and simulated payments all come through here.
+
+Applying is idempotent and order-independent: each handler only adds monotone facts to the
+donation (a success was seen, the highest refunded amount, the latest dispute state), and
+`services.commit_donation_state` moves the tallies by the difference it makes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from donations import services
+from donations.models import (
+    DISPUTE_RANK,
+    DisputeState,
+    Donation,
+    IssueKind,
+    LedgerIssue,
+    ProviderEvent,
+)
+from donations.providers.base import PaymentProvider
+
+log = logging.getLogger(__name__)
+
+# Events older than this and still unapplied are the sweep's (a crash between store and apply).
+SWEEP_AFTER = timedelta(seconds=30)
+
+
+def record_event(*, event: dict[str, Any], source: str) -> tuple[ProviderEvent, bool]:
+    """Store the event by its id. Returns (row, created); a second delivery is (row, False)."""
+    try:
+        with transaction.atomic():
+            row = ProviderEvent.objects.create(
+                event_id=event["id"],
+                type=str(event.get("type", ""))[:100],
+                source=source,
+                payload=event,
+            )
+    except IntegrityError:
+        return ProviderEvent.objects.get(event_id=event["id"]), False
+    return row, True
+
+
+def receive_event(*, event: dict[str, Any], source: str) -> ProviderEvent:
+    """Store, then apply at once. A failure to apply is logged and left to the sweep: the
+    event is stored, so the sender gets its 2xx either way."""
+    row, created = record_event(event=event, source=source)
+    if created:
+        try:
+            apply_event(provider_event_id=row.pk)
+        except Exception as exc:
+            log.exception("event not applied event_id=%s type=%s", row.event_id, row.type)
+            ProviderEvent.objects.filter(pk=row.pk).update(last_error=type(exc).__name__)
+    return row
+
+
+@transaction.atomic
+def apply_event(*, provider_event_id: int) -> bool:
+    """Apply a stored event once (the row is locked; an applied event is skipped). Returns
+    whether this call applied it."""
+    row = ProviderEvent.objects.select_for_update().get(pk=provider_event_id)
+    if row.applied_at is not None:
+        return False
+    handler = HANDLERS.get(row.type)
+    if handler is not None:
+        handler(row, row.payload.get("data", {}).get("object", {}))
+    row.applied_at = timezone.now()
+    row.attempts += 1
+    row.save(update_fields=["applied_at", "attempts", "donation"])
+    return True
+
+
+def apply_unapplied_events(*, older_than: timedelta = SWEEP_AFTER, limit: int = 500) -> int:
+    """The sweep: apply stored events that were never applied. Returns how many it applied."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        ProviderEvent.objects.filter(applied_at=None, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    applied = 0
+    for pk in ids:
+        try:
+            applied += apply_event(provider_event_id=pk)
+        except Exception as exc:
+            log.exception("sweep could not apply provider_event=%s", pk)
+            ProviderEvent.objects.filter(pk=pk).update(last_error=type(exc).__name__)
+    if applied:
+        log.info("sweep applied events=%s", applied)
+    return applied
+
+
+# --- Handlers ---------------------------------------------------------------------------------
+
+
+def _issue(row: ProviderEvent, kind: IssueKind, detail: str, donation: Donation | None) -> None:
+    LedgerIssue.objects.get_or_create(
+        provider_event=row,
+        kind=kind,
+        defaults={
+            "detail": detail,
+            "donation": donation,
+            "campaign_id": donation.campaign_id if donation else None,
+        },
+    )
+    log.warning(
+        "ledger issue kind=%s event_id=%s donation_id=%s",
+        kind,
+        row.event_id,
+        donation.pk if donation else None,
+    )
+
+
+def _find_donation(row: ProviderEvent, payment_id: str | None) -> int | None:
+    donation_id = (
+        Donation.objects.filter(payment_id=payment_id).values_list("pk", flat=True).first()
+        if payment_id
+        else None
+    )
+    if donation_id is None:
+        _issue(
+            row,
+            IssueKind.UNKNOWN_DONATION,
+            f"{row.type} for payment {payment_id or '(none)'} matches no donation.",
+            None,
+        )
+    return donation_id
+
+
+def _with_donation(
+    change: Callable[[ProviderEvent, dict[str, Any], Donation], bool],
+    payment_field: str,
+) -> Callable[[ProviderEvent, dict[str, Any]], None]:
+    """Find the donation, lock it with its donor's other donations, let `change` add facts
+    (returning False to leave it untouched), then commit the new state and tally."""
+
+    def handler(row: ProviderEvent, obj: dict[str, Any]) -> None:
+        donation_id = _find_donation(row, obj.get(payment_field))
+        if donation_id is None:
+            return
+        donation, others = services.lock_donor_donations(donation_id=donation_id)
+        row.donation = donation
+        before = services.MoneyState(net_minor=donation.net_minor)
+        if change(row, obj, donation):
+            services.commit_donation_state(donation=donation, before=before, others=others)
+
+    return handler
+
+
+def _matches(row: ProviderEvent, donation: Donation, *, amount: Any, currency: Any) -> bool:
+    if str(currency).lower() != donation.currency:
+        _issue(
+            row,
+            IssueKind.CURRENCY_MISMATCH,
+            f"{row.type} is in {currency}; the donation is in {donation.currency}.",
+            donation,
+        )
+        return False
+    if amount != donation.amount_minor:
+        _issue(
+            row,
+            IssueKind.AMOUNT_MISMATCH,
+            f"{row.type} is for {amount}; the donation is for {donation.amount_minor}.",
+            donation,
+        )
+        return False
+    return True
+
+
+def _payment_succeeded(row: ProviderEvent, obj: dict[str, Any], donation: Donation) -> bool:
+    if not _matches(row, donation, amount=obj.get("amount_received"), currency=obj.get("currency")):
+        return False
+    donation.succeeded_seen = True
+    if isinstance(obj.get("latest_charge"), str):
+        donation.charge_id = obj["latest_charge"]
+    return True
+
+
+def _payment_failed(row: ProviderEvent, obj: dict[str, Any], donation: Donation) -> bool:
+    donation.failed_seen = True  # a success, before or after, still wins
+    return True
+
+
+def _charge_refunded(row: ProviderEvent, obj: dict[str, Any], donation: Donation) -> bool:
+    if not _matches(row, donation, amount=obj.get("amount"), currency=obj.get("currency")):
+        return False
+    refunded = obj.get("amount_refunded")
+    if not isinstance(refunded, int) or refunded < 0:
+        return False
+    # A refunded charge was paid, even if its success event has not arrived yet.
+    donation.succeeded_seen = True
+    donation.charge_id = donation.charge_id or str(obj.get("id", ""))
+    # amount_refunded is cumulative: the largest seen is the truth, whatever the order.
+    donation.refunded_minor = min(max(donation.refunded_minor, refunded), donation.amount_minor)
+    return True
+
+
+def _dispute(state_of: Callable[[dict[str, Any]], DisputeState]) -> Callable[..., bool]:
+    def change(row: ProviderEvent, obj: dict[str, Any], donation: Donation) -> bool:
+        amount = obj.get("amount")
+        if str(obj.get("currency", "")).lower() != donation.currency:
+            return _matches(row, donation, amount=amount, currency=obj.get("currency"))
+        state = state_of(obj)
+        donation.succeeded_seen = True  # only a paid charge can be disputed
+        if DISPUTE_RANK[state] > DISPUTE_RANK[DisputeState(donation.dispute_state)]:
+            donation.dispute_state = state
+            donation.dispute_id = str(obj.get("id", ""))
+        if isinstance(amount, int) and amount > 0:
+            donation.disputed_minor = min(
+                max(donation.disputed_minor, amount), donation.amount_minor
+            )
+        return True
+
+    return change
+
+
+def _closed_state(obj: dict[str, Any]) -> DisputeState:
+    return DisputeState.LOST if obj.get("status") == "lost" else DisputeState.WON
+
+
+HANDLERS: dict[str, Callable[[ProviderEvent, dict[str, Any]], None]] = {
+    "payment_intent.succeeded": _with_donation(_payment_succeeded, "id"),
+    "payment_intent.payment_failed": _with_donation(_payment_failed, "id"),
+    "charge.refunded": _with_donation(_charge_refunded, "payment_intent"),
+    "charge.dispute.created": _with_donation(
+        _dispute(lambda _: DisputeState.OPEN), "payment_intent"
+    ),
+    "charge.dispute.closed": _with_donation(_dispute(_closed_state), "payment_intent"),
+}
+
+
+# --- Events we make ourselves: reconciliation and simulated payments --------------------------
+
+
+def _synthetic(event_id: str, type_: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": type_,
+        "created": int(timezone.now().timestamp()),
+        "data": {"object": obj},
+    }
+
+
+def reconcile_payments(*, provider: PaymentProvider, since: datetime) -> int:
+    """List the provider's payments created since `since` (all pages) and apply what the
+    webhooks missed, as events of our own (`recon_<payment>_<outcome>`). Idempotent: a payment
+    already known gives an event id already stored, or facts already held. Returns how many
+    new events it recorded."""
+    recorded = 0
+    for payment in provider.list_recent_payments(created_after=since):
+        if "donation_id" not in payment.metadata:
+            continue  # not one of ours
+        obj = {
+            "id": payment.payment_id,
+            "object": "payment_intent",
+            "amount": payment.amount,
+            "amount_received": payment.amount_received,
+            "currency": payment.currency,
+            "metadata": payment.metadata,
+            "latest_charge": payment.latest_charge or None,
+            "status": payment.status,
+        }
+        if payment.status == "succeeded":
+            type_, outcome = "payment_intent.succeeded", "succeeded"
+        elif payment.failed:
+            type_, outcome = "payment_intent.payment_failed", "failed"
+        else:
+            continue
+        event = _synthetic(f"recon_{payment.payment_id}_{outcome}", type_, obj)
+        row, created = record_event(event=event, source="reconcile")
+        if created:
+            recorded += 1
+            apply_event(provider_event_id=row.pk)
+    log.info("reconciliation done recorded=%s", recorded)
+    return recorded
+
+
+def record_simulated_outcome(*, donation: Donation, succeed: bool) -> ProviderEvent:
+    """The simulated provider's confirmation: the same event Stripe would send, applied the
+    same way."""
+    obj = {
+        "id": donation.payment_id,
+        "object": "payment_intent",
+        "amount": donation.amount_minor,
+        "amount_received": donation.amount_minor if succeed else 0,
+        "currency": donation.currency,
+        "metadata": {"donation_id": str(donation.pk)},
+        "latest_charge": f"sim_ch_{donation.pk}" if succeed else None,
+    }
+    outcome = "succeeded" if succeed else "payment_failed"
+    event = _synthetic(f"sim_{donation.payment_id}_{outcome}", f"payment_intent.{outcome}", obj)
+    return receive_event(event=event, source="simulated")
+
+
+def record_simulated_refund(*, donation: Donation, refunded_minor: int, refund_id: str) -> None:
+    obj = {
+        "id": donation.charge_id or f"sim_ch_{donation.pk}",
+        "object": "charge",
+        "payment_intent": donation.payment_id,
+        "amount": donation.amount_minor,
+        "amount_refunded": refunded_minor,
+        "currency": donation.currency,
+        "paid": True,
+    }
+    receive_event(event=_synthetic(f"sim_{refund_id}", "charge.refunded", obj), source="simulated")
