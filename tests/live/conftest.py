@@ -211,3 +211,19 @@ async def in_thread(fn, *args, **kwargs):
             connections.close_all()
 
     return await asyncio.to_thread(run)
+
+
+def collect_snapshots(listener, event_id: int, after_version: int, quiet_s: float = 1.0):
+    """Snapshots of the event newer than `after_version` that `listener` (subscribed to the
+    live channel beforehand) got, read until `quiet_s` from now; a trailing snapshot comes
+    within one coalescing interval (0.5 s)."""
+    prefix = f"s|{event_id}|"
+    found = []
+    deadline = time.monotonic() + quiet_s
+    while time.monotonic() < deadline:
+        message = listener.get_message(timeout=0.1)
+        if message is not None and message["data"].decode().startswith(prefix):
+            snapshot = json.loads(message["data"].decode().split("|", 3)[3])
+            if snapshot["version"] > after_version:
+                found.append(snapshot)
+    return found
