@@ -7,4 +7,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("events.urls")),
+    # /donations/… (start a donation, Stripe's webhook, exports)
+    path("donations/", include("donations.urls")),
 ]

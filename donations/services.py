@@ -526,3 +526,48 @@ def recompute_tallies(*, event_ids: list[int] | None = None) -> int:
 def _ledger_sums(rows: QuerySet[Donation]) -> tuple[int, int, int]:
     raised = rows.aggregate(total=Sum("net_minor"))["total"] or 0
     return raised, rows.values("email").distinct().count(), rows.count()
+
+
+class RefundRefused(Exception):
+    """A refund staff asked for that we cannot do; the message says why."""
+
+
+def refund_donation(*, donation_id: int, user_id: int | None) -> str:
+    """Ask the provider to refund what is left of a succeeded donation. The ledger changes
+    when the provider's `charge.refunded` event is applied (for the simulated provider, at
+    once, through the same path). Returns the provider's refund id; raises RefundRefused."""
+    donation = Donation.objects.get(pk=donation_id)
+    remaining = donation.amount_minor - donation.refunded_minor
+    if not donation.succeeded_seen or not donation.payment_id or remaining <= 0:
+        raise RefundRefused(f"Donation {donation.pk} has nothing to refund.")
+    provider: PaymentProvider | None
+    if donation.provider == "simulated":
+        from donations.providers.simulated import SimulatedProvider
+
+        provider = SimulatedProvider()
+    else:
+        provider = get_provider()
+        if provider is None or provider.name != donation.provider:
+            raise RefundRefused("The payment provider of this donation is not configured.")
+    try:
+        result = provider.refund(
+            payment_id=donation.payment_id,
+            amount_minor=remaining,
+            # Same donation, same already-refunded amount: the same refund, never two.
+            idempotency_key=f"pc-refund-{donation.pk}-{donation.refunded_minor}",
+        )
+    except ProviderError as exc:
+        raise RefundRefused(f"The provider refused the refund: {exc}") from exc
+    log.info(
+        "refund requested donation_id=%s refund_id=%s user_id=%s",
+        donation.pk,
+        result.refund_id,
+        user_id,
+    )
+    if provider.simulated:
+        from donations.webhooks import record_simulated_refund
+
+        record_simulated_refund(
+            donation=donation, refunded_minor=donation.amount_minor, refund_id=result.refund_id
+        )
+    return result.refund_id

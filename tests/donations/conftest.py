@@ -119,3 +119,34 @@ def _tiers(transactional_db: None) -> None:
     from events.models import CapacityTier
 
     CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
+
+
+def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:
+    """A valid start-donation body for the event (the factory campaign requires name and
+    email only)."""
+    import uuid
+
+    from donations.services import issue_page_token
+
+    body = {
+        "attempt_key": str(uuid.uuid4()),
+        "page_token": issue_page_token(event_id=event.pk),
+        "amount_minor": 2_500,
+        "currency": event.campaign.currency,
+        "cover_fees": False,
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "attestations": [],
+    }
+    body.update(overrides)
+    return body
+
+
+def post_start(client: Client, event: Any, body: dict[str, Any], **extra: Any) -> Any:
+    return client.post(
+        f"/donations/events/{event.slug}/start/",
+        data=json.dumps(body),
+        content_type="application/json",
+        **extra,
+    )

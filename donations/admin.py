@@ -1,0 +1,130 @@
+"""Donations in the staff admin: read-only ledger rows scoped to the staff's campaigns, a
+refund action, the CSV export link, and the ledger issues staff must look at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html_join
+
+from donations import services
+from donations.models import Donation, LedgerIssue, ProviderEvent
+from events.admin import CampaignScopedAdmin, _member_ids
+from events.models import Campaign
+
+
+@admin.action(description="Refund the selected donations (in full)")
+def refund_donations(
+    modeladmin: DonationAdmin, request: HttpRequest, queryset: QuerySet[Donation]
+) -> None:
+    writable = _member_ids(request, write=True)
+    done = 0
+    for donation in queryset:
+        if not request.user.is_superuser and donation.campaign_id not in writable:
+            messages.error(request, f"You may not refund donation {donation.pk}.")
+            continue
+        try:
+            services.refund_donation(donation_id=donation.pk, user_id=request.user.pk)
+        except services.RefundRefused as exc:
+            messages.error(request, str(exc))
+            continue
+        done += 1
+    if done:
+        messages.success(
+            request,
+            f"Refund requested for {done} donation(s). The tally changes when the payment "
+            "provider confirms the refund.",
+        )
+
+
+class DonationAdmin(CampaignScopedAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "event",
+        "amount_display",
+        "status",
+        "email",
+        "refcode",
+    ]
+    list_filter = ["status", "event", "refcode", "created_at", "provider"]
+    search_fields = ["=id", "email", "last_name", "payment_id"]
+    date_hierarchy = "created_at"
+    actions = [refund_donations]
+    list_select_related = ["event"]
+    show_full_result_count = False  # no COUNT(*) over a large ledger on every page
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Donation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount_display(self, obj: Donation) -> str:
+        return services.money(obj.amount_minor, obj.currency)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        campaigns = Campaign.objects.filter(pk__in=_member_ids(request, write=False))
+        if request.user.is_superuser:
+            campaigns = Campaign.objects.all()
+        links = format_html_join(
+            " · ",
+            '<a href="{}">Export {} (CSV)</a>',
+            (
+                (reverse("donations:export", args=[c.pk]), c.name)
+                for c in campaigns.only("pk", "name")[:20]
+            ),
+        )
+        extra = {"title": "Donations", "subtitle": links, **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+
+class LedgerIssueAdmin(CampaignScopedAdmin):
+    list_display = ["created_at", "kind", "donation", "detail"]
+    list_filter = ["kind"]
+    campaign_path = "campaign"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in LedgerIssue._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
+    """Raw provider events: the operator's view (superusers only)."""
+
+    list_display = ["received_at", "type", "event_id", "source", "applied_at", "donation_id"]
+    list_filter = ["type", "source"]
+    search_fields = ["=event_id"]
+    show_full_result_count = False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+admin.site.register(Donation, DonationAdmin)
+admin.site.register(LedgerIssue, LedgerIssueAdmin)
+admin.site.register(ProviderEvent, ProviderEventAdmin)

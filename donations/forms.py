@@ -1,0 +1,132 @@
+"""The start-donation request: JSON from the donate panel, checked field by field before the
+campaign's own rules (services.start_donation) see it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from donations.services import DonationRequest, DonorDetails
+
+MAX_AMOUNT_MINOR = 99_999_999  # Stripe's ceiling for one charge in these currencies
+
+
+class StartDonationForm(forms.Form):
+    attempt_key = forms.UUIDField(error_messages={"required": "Reload the page and try again."})
+    page_token = forms.CharField(
+        max_length=500, error_messages={"required": "Reload the event page and try again."}
+    )
+    amount_minor = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_AMOUNT_MINOR,
+        error_messages={
+            "required": "Choose an amount.",
+            "invalid": "Enter the amount as a whole number of cents.",
+            "min_value": "Choose an amount.",
+            "max_value": "That amount is too large.",
+        },
+    )
+    currency = forms.CharField(
+        max_length=3, error_messages={"required": "The currency is missing."}
+    )
+    cover_fees = forms.BooleanField(required=False)
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={
+            "required": "Your email address is required for your receipt.",
+            "invalid": "Enter a valid email address.",
+        },
+    )
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    address_line1 = forms.CharField(max_length=200, required=False)
+    address_line2 = forms.CharField(max_length=200, required=False)
+    city = forms.CharField(max_length=100, required=False)
+    region = forms.CharField(max_length=100, required=False)
+    postal_code = forms.CharField(max_length=20, required=False)
+    country = forms.CharField(max_length=2, required=False)
+    employer = forms.CharField(max_length=200, required=False)
+    occupation = forms.CharField(max_length=200, required=False)
+    attestations = forms.JSONField(required=False)
+    ticker_opt_in = forms.BooleanField(required=False)
+    anonymous = forms.BooleanField(required=False)
+    hide_amount = forms.BooleanField(required=False)
+    display_name = forms.CharField(
+        max_length=60,
+        required=False,
+        error_messages={"max_length": "Keep your display name to %(limit_value)d characters."},
+    )
+    message = forms.CharField(
+        max_length=140,
+        required=False,
+        error_messages={"max_length": "Keep your message to %(limit_value)d characters."},
+    )
+    refcode = forms.CharField(max_length=100, required=False)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        # JSON booleans and numbers arrive typed; the form fields want strings or bools.
+        prepared = {
+            k: (v if isinstance(v, bool | str) or v is None else _jsonish(k, v))
+            for k, v in data.items()
+        }
+        super().__init__(prepared)
+
+    def clean_attestations(self) -> frozenset[int]:
+        value = self.cleaned_data.get("attestations") or []
+        if not isinstance(value, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in value
+        ):
+            raise forms.ValidationError("Please confirm each statement above the Donate button.")
+        return frozenset(value)
+
+    def clean_amount_minor(self) -> int:
+        value = self.data.get("amount_minor")
+        if isinstance(value, str) and not value.isdigit():
+            raise forms.ValidationError("Enter the amount as a whole number of cents.")
+        amount: int = self.cleaned_data["amount_minor"]
+        return amount
+
+    def to_request(self) -> DonationRequest:
+        d = self.cleaned_data
+        return DonationRequest(
+            attempt_key=d["attempt_key"],
+            gift_minor=d["amount_minor"],
+            currency=d["currency"].lower(),
+            cover_fees=d["cover_fees"],
+            donor=DonorDetails(
+                email=d["email"].strip().lower(),
+                first_name=d["first_name"].strip(),
+                last_name=d["last_name"].strip(),
+                address_line1=d["address_line1"].strip(),
+                address_line2=d["address_line2"].strip(),
+                city=d["city"].strip(),
+                region=d["region"].strip(),
+                postal_code=d["postal_code"].strip(),
+                country=d["country"].strip().upper(),
+                employer=d["employer"].strip(),
+                occupation=d["occupation"].strip(),
+            ),
+            attestation_ids=d["attestations"],
+            ticker_opt_in=d["ticker_opt_in"],
+            anonymous=d["anonymous"],
+            hide_amount=d["hide_amount"],
+            display_name=d["display_name"].strip(),
+            message=d["message"].strip(),
+            refcode=d["refcode"].strip(),
+        )
+
+    def first_error(self) -> tuple[str, str]:
+        """(field, message) of the first problem, for the donor."""
+        for name, errors in self.errors.items():
+            return name, str(errors[0])
+        return "", "Please check the form."
+
+
+def _jsonish(name: str, value: Any) -> Any:
+    if name == "attestations":
+        return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, float) and name == "amount_minor":
+        return "x"  # fractions of a cent are refused, not rounded
+    return str(value)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from donations import views
+
+app_name = "donations"
+
+urlpatterns = [
+    path("events/<slug:slug>/start/", views.start_donation, name="start"),
+    path("simulated/confirm/", views.confirm_simulated, name="confirm_simulated"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+    path("campaigns/<int:campaign_id>/export.csv", views.export_donations, name="export"),
+]

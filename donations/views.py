@@ -1,0 +1,195 @@
+"""HTTP: start a donation (JSON), confirm a simulated payment, Stripe's webhook, the staff's
+CSV export. Views parse and translate; the services decide."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from donations import selectors, services, webhooks
+from donations.forms import StartDonationForm
+from donations.models import Donation
+from donations.providers import get_provider
+from donations.providers.base import BadWebhook
+from events import selectors as event_selectors
+from events.models import Campaign
+
+log = logging.getLogger(__name__)
+
+
+def _refuse(message: str, status: int, field: str = "") -> JsonResponse:
+    return JsonResponse({"error": message, "field": field}, status=status)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@require_POST
+def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
+    event = event_selectors.access_public_event(slug=slug)
+    data = _json_body(request)
+    if data is None:
+        return _refuse("The request was not understood. Reload the page and try again.", 400)
+    form = StartDonationForm(data)
+    if not form.is_valid():
+        field, message = form.first_error()
+        return _refuse(message, 400, field)
+    req = form.to_request()
+    try:
+        services.check_page_token(token=form.cleaned_data["page_token"], event_id=event.pk)
+        services.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=req.donor.email)
+        started = services.start_donation(event=event, req=req)
+    except services.DonationRefused as exc:
+        return _refuse(exc.message, exc.status, exc.field)
+    provider = get_provider()
+    return JsonResponse(
+        {
+            "donation_id": started.donation_id,
+            "provider": started.provider,
+            "client_secret": started.client_secret,
+            "publishable_key": provider.publishable_key if provider else "",
+            "gift_minor": started.gift_minor,
+            "fee_minor": started.fee_minor,
+            "amount_minor": started.amount_minor,
+            "currency": started.currency,
+        }
+    )
+
+
+@require_POST
+def confirm_simulated(request: HttpRequest) -> JsonResponse:
+    """The simulated provider's stand-in for the Payment Element's confirm step."""
+    provider = get_provider()
+    if provider is None or not provider.simulated:
+        raise Http404("No simulated payments here.")
+    data = _json_body(request) or {}
+    secret = data.get("client_secret")
+    donation_id = data.get("donation_id")
+    donation = (
+        Donation.objects.filter(pk=donation_id, provider="simulated").first()
+        if isinstance(donation_id, int) and isinstance(secret, str)
+        else None
+    )
+    if donation is None or secret != f"{donation.payment_id}_secret_sim":
+        return _refuse("This payment was not found. Reload the page and try again.", 404)
+    succeed = data.get("outcome", "succeed") != "decline"
+    webhooks.record_simulated_outcome(donation=donation, succeed=succeed)
+    donation.refresh_from_db()
+    if not succeed:
+        return _refuse("Your card was declined (simulated).", 402)
+    return JsonResponse({"status": donation.status, "donation_id": donation.pk})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Verify the signature on the raw body, store the event by id (a repeat is a no-op),
+    apply it, answer 200. Only a refused webhook gets a 4xx (Stripe then retries)."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    limit = settings.STRIPE_WEBHOOK_MAX_BYTES
+    if not declared.isdigit() or int(declared) > limit:
+        return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+    payload = request.body
+    if len(payload) > limit:
+        return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+    provider = get_provider()
+    if provider is None:
+        return HttpResponse("Webhooks are not configured.", status=400, content_type="text/plain")
+    try:
+        event = provider.verify_webhook(
+            payload=payload, signature=request.headers.get("Stripe-Signature")
+        )
+    except BadWebhook as exc:
+        log.warning("webhook refused reason=%s", str(exc)[:80])
+        return HttpResponse(f"{exc}.", status=400, content_type="text/plain")
+    webhooks.receive_event(event=event, source="webhook")
+    return HttpResponse("ok", content_type="text/plain")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+EXPORT_COLUMNS: list[tuple[str, Callable[[Donation], object]]] = [
+    ("donation_id", lambda d: d.pk),
+    ("created_at", lambda d: d.created_at.isoformat()),
+    ("succeeded_at", lambda d: d.succeeded_at.isoformat() if d.succeeded_at else ""),
+    ("event", lambda d: d.event.title),
+    ("status", lambda d: d.status),
+    ("currency", lambda d: d.currency),
+    ("gift_minor", lambda d: d.gift_minor),
+    ("fee_minor", lambda d: d.fee_minor),
+    ("amount_minor", lambda d: d.amount_minor),
+    ("refunded_minor", lambda d: d.refunded_minor),
+    ("net_minor", lambda d: d.net_minor),
+    ("email", lambda d: d.email),
+    ("first_name", lambda d: d.first_name),
+    ("last_name", lambda d: d.last_name),
+    ("address_line1", lambda d: d.address_line1),
+    ("address_line2", lambda d: d.address_line2),
+    ("city", lambda d: d.city),
+    ("region", lambda d: d.region),
+    ("postal_code", lambda d: d.postal_code),
+    ("country", lambda d: d.country),
+    ("employer", lambda d: d.employer),
+    ("occupation", lambda d: d.occupation),
+    ("attestations", lambda d: " | ".join(d.attestations)),
+    ("display_name", lambda d: d.display_name),
+    ("message", lambda d: d.message),
+    ("anonymous", lambda d: "yes" if d.anonymous else "no"),
+    ("refcode", lambda d: d.refcode),
+    ("payment_id", lambda d: d.payment_id or ""),
+]
+
+
+def csv_cell(value: object) -> str:
+    """Text a spreadsheet will not run: a cell that starts like a formula gets a leading '."""
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(campaign: Campaign) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
+    for donation in selectors.iter_campaign_donations(campaign=campaign):
+        yield writer.writerow([csv_cell(get(donation)) for _, get in EXPORT_COLUMNS])
+
+
+@staff_member_required
+@require_GET
+def export_donations(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
+    """Every donation of one of the staff member's campaigns, streamed row by row. Another
+    campaign is a 404."""
+    allowed = event_selectors.staff_campaign_ids(user=request.user)
+    if campaign_id not in allowed:
+        raise Http404("No such campaign.")
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    log.info("donations exported campaign_id=%s user_id=%s", campaign.pk, request.user.pk)
+    response = StreamingHttpResponse(_csv_rows(campaign), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{campaign.slug}-donations-{stamp}.csv"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
