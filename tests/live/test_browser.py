@@ -8,12 +8,16 @@ import redis
 from django.conf import settings
 from django.db import connections
 
+from donations import webhooks
 from events import livebus
 from events.models import CapacityTier, EventStatus
+from tests.donations.conftest import succeeded
+from tests.donations.factories import DonationFactory
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.browser
 
+NAME = '<img src=x onerror="window.__xss=1">'
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
@@ -50,13 +54,14 @@ def test_donor_names_and_messages_in_the_ticker_are_text_not_html(web_processes,
     page = browser.new_page()
     page.goto(f"{web_processes[0].origin}{event.get_absolute_url()}")
     page.wait_for_selector("[data-live-room][data-version]")
-    publish(
-        event.pk, 1_000, raised=12_345, donors=1, donations=1,
-        recent=[{"name": PAYLOAD, "amount": 2_500, "message": PAYLOAD}],
-    )  # fmt: skip
-    page.wait_for_selector('[data-live-room][data-version="1000"]')
-    assert page.text_content('[data-live="ticker"] .live-name') == PAYLOAD
+    donation = DonationFactory(
+        event=event, gift_minor=2_500, ticker_opt_in=True, display_name=NAME, message=PAYLOAD
+    )
+    webhooks.receive_event(event=succeeded(donation), source="webhook")  # a real gift
+    page.wait_for_selector('[data-live="ticker"] .live-name')
+    assert page.text_content('[data-live="ticker"] .live-name') == NAME
     assert page.text_content('[data-live="ticker"] .live-message') == PAYLOAD
+    assert page.text_content('[data-live="ticker"] .live-amount') == "$25.00"
     assert page.locator('[data-live="ticker"] img, [data-live="ticker"] script').count() == 0
     assert page.evaluate("window.__xss") is None
     assert page.text_content('[data-live="donors"]') == "1"
