@@ -10,6 +10,7 @@ Close codes (the browser client acts on them):
   at once.
 - 1009: an inbound message over LIVE_INBOUND_MAX_BYTES.
 - 1008: more inbound messages than LIVE_INBOUND_PER_SECOND allows.
+- 1011: Redis or the database is unreachable; the client retries with backoff.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_FULL = 4429
 CLOSE_TOO_BIG = 1009
 CLOSE_FLOOD = 1008
+CLOSE_UNAVAILABLE = 1011
 
 
 class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -64,13 +66,21 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.hub = hub = await get_hub()
-        info = await hub.event_info(slug)
+        try:
+            self.hub = hub = await get_hub()
+            info = await hub.event_info(slug)
+            admitted = info is not None and await hub.admit(info)
+        except Exception:
+            # Redis or the database is down: the client retries later, with backoff.
+            log.exception("live room unavailable", extra={"slug": slug})
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
         if info is None:
             await self.accept()
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        if not await hub.admit(info):
+        if not admitted:
             log.info("live room full", extra={"event_id": info.event_id})
             await self.accept()
             await self.close(code=CLOSE_FULL)

@@ -83,7 +83,7 @@ class Hub:
     async def start(self) -> None:
         await self.backend.start(self._on_wire)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.backend.subscribed.wait(), timeout=5)
+            await asyncio.wait_for(self.backend.subscribed.wait(), timeout=2)
         self._presence = asyncio.create_task(self._presence_loop(), name="live-hub-presence")
         self.started.set()
         log.info("live hub started", extra={"pid": self.pid})

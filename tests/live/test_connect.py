@@ -1,10 +1,12 @@
 """Connecting to the live room: admission of a known event, the snapshot at once, from memory."""
 
 import json
+import socket
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.test import override_settings
 
-from events.consumers import CLOSE_NOT_FOUND
+from events.consumers import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE
 from events.live.hub import close_hub
 from events.models import EventStatus
 from tests.factories import EventFactory
@@ -86,3 +88,21 @@ def test_it_closes_a_draft_event_with_4404(live_redis):
         return closed
 
     assert async_to_sync(scenario)() == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+
+
+def test_it_closes_with_1011_when_redis_is_down_so_the_client_retries_later():
+    EventFactory(status=EventStatus.LIVE, slug="no-redis")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+
+    async def scenario():
+        ws = Communicator("no-redis")
+        await ws.connect()
+        closed = await ws.receive_output(5)
+        await close_hub()
+        return closed
+
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{closed_port}/0"):
+        closed = async_to_sync(scenario)()
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAVAILABLE}
