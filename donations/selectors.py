@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from donations.models import Donation, TallyShard, campaign_scope, event_scope
-from events.models import Campaign, Event
+from donations.providers import get_provider
+from donations.services import issue_page_token
+from events.models import CURRENCY_SYMBOLS, Campaign, Event
 
 RECENT_DONORS = 5
 ANONYMOUS = "Anonymous"
@@ -118,3 +121,57 @@ def campaign_donations(*, campaign: Campaign) -> QuerySet[Donation]:
 def iter_campaign_donations(*, campaign: Campaign, chunk_size: int = 2000) -> Iterator[Donation]:
     """Streams rows with a server-side cursor, so 100,000 rows never sit in memory at once."""
     return campaign_donations(campaign=campaign).iterator(chunk_size=chunk_size)
+
+
+@dataclass(frozen=True)
+class DonatePanel:
+    """What the event page's donate panel needs (templates/donations/donate_panel.html)."""
+
+    open: bool  # the event takes donations and a provider is configured
+    simulated: bool
+    publishable_key: str
+    page_token: str
+    currency: str
+    currency_symbol: str
+    suggested_minor: list[int]
+    min_minor: int
+    max_minor: int | None
+    fee_percent_bp: int
+    fee_fixed_minor: int
+    required_fields: list[str]
+    attestations: list[tuple[int, str]]
+
+    def config(self) -> dict[str, object]:
+        """The JSON the panel's script reads (json_script: inert in the page)."""
+        return {
+            "simulated": self.simulated,
+            "publishableKey": self.publishable_key,
+            "pageToken": self.page_token,
+            "currency": self.currency,
+            "symbol": self.currency_symbol,
+            "minMinor": self.min_minor,
+            "maxMinor": self.max_minor,
+            "feePercentBp": self.fee_percent_bp,
+            "feeFixedMinor": self.fee_fixed_minor,
+        }
+
+
+def donate_panel(*, event: Event) -> DonatePanel:
+    """The panel for a public event page (one query: the campaign's attestations)."""
+    campaign = event.campaign
+    provider = get_provider()
+    return DonatePanel(
+        open=provider is not None and event.status in ("live", "scheduled"),
+        simulated=bool(provider and provider.simulated),
+        publishable_key=provider.publishable_key if provider else "",
+        page_token=issue_page_token(event_id=event.pk),
+        currency=campaign.currency,
+        currency_symbol=CURRENCY_SYMBOLS.get(campaign.currency, ""),
+        suggested_minor=list(event.suggested_amounts),
+        min_minor=campaign.min_donation_minor,
+        max_minor=campaign.max_donation_minor,
+        fee_percent_bp=settings.DONATION_FEE_PERCENT_BP,
+        fee_fixed_minor=settings.DONATION_FEE_FIXED_MINOR,
+        required_fields=campaign.required_donor_fields,
+        attestations=[(a.pk, a.text) for a in campaign.attestations.all()],
+    )

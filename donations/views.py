@@ -117,7 +117,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         )
     except BadWebhook as exc:
         log.warning("webhook refused reason=%s", str(exc)[:80])
-        return HttpResponse(f"{exc}.", status=400, content_type="text/plain")
+        return HttpResponse(str(exc).rstrip(".") + ".", status=400, content_type="text/plain")
     webhooks.receive_event(event=event, source="webhook")
     return HttpResponse("ok", content_type="text/plain")
 

@@ -6,8 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from donations import selectors as donation_selectors
 from events import selectors
 from events.live import selectors as live_selectors
+from events.models import EventStatus
 
 
 @require_GET
@@ -26,7 +28,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     event = selectors.access_public_event(slug=slug)
-    response = render(request, "events/event_detail.html", {"event": event})
+    # The donate panel, for events that take donations (live or scheduled).
+    donate = (
+        donation_selectors.donate_panel(event=event)
+        if event.status in (EventStatus.LIVE, EventStatus.SCHEDULED)
+        else None
+    )
+    response = render(request, "events/event_detail.html", {"event": event, "donate": donate})
     if event.visibility == "unlisted":
         # Reachable by link, but kept out of search engines.
         response["X-Robots-Tag"] = "noindex"

@@ -114,7 +114,7 @@ class StripeProvider(PaymentProvider):
                     amount=intent.amount,
                     amount_received=intent.amount_received or 0,
                     currency=intent.currency,
-                    metadata=dict(intent.metadata or {}),  # type: ignore[arg-type]
+                    metadata=intent.metadata.to_dict() if intent.metadata else {},
                     latest_charge=str(getattr(intent, "latest_charge", None) or ""),
                     created=datetime.fromtimestamp(intent.created, tz=UTC),
                     failed=intent.last_payment_error is not None,

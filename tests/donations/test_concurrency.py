@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import threading
+
+from django.core import mail
+from django.db import connection
+from django.test import Client
+
+from donations.models import Donation, ProviderEvent
+from donations.selectors import event_tally, ledger_tally
+from tests.donations.conftest import post_webhook, succeeded
+from tests.donations.factories import DonationFactory
+from tests.donations.test_webhooks import live_changes
+
+
+def in_threads(count: int, target) -> list[object]:
+    """Start `count` threads at one barrier; return what each returned (or raised)."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target()
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_the_same_event_delivered_20_times_at_once_counts_once(stripe_settings):
+    donation = DonationFactory(gift_minor=5_000)
+    event = succeeded(donation)
+
+    results = in_threads(20, lambda: post_webhook(Client(enforce_csrf_checks=True), event))
+
+    assert [getattr(r, "status_code", r) for r in results] == [200] * 20
+    assert ProviderEvent.objects.count() == 1
+    donation.refresh_from_db()
+    assert donation.status == "succeeded"
+    tally = event_tally(event_id=donation.event_id)
+    assert (tally.raised_minor, tally.donors, tally.donations) == (5_000, 1, 1)
+    assert live_changes(donation.event_id) == 1
+    assert len(mail.outbox) == 1
+
+
+def test_concurrent_gifts_from_one_donor_count_one_donor(stripe_settings):
+    first = DonationFactory(gift_minor=1_000, email="same@example.com")
+    others = [
+        DonationFactory(event=first.event, gift_minor=1_000, email="same@example.com")
+        for _ in range(9)
+    ]
+    events = iter([succeeded(d) for d in [first, *others]])
+    lock = threading.Lock()
+
+    def deliver():
+        with lock:
+            event = next(events)
+        return post_webhook(Client(), event).status_code
+
+    assert in_threads(10, deliver) == [200] * 10
+    tally = event_tally(event_id=first.event_id)
+    assert (tally.raised_minor, tally.donors, tally.donations) == (10_000, 1, 10)
+    assert ledger_tally(event_id=first.event_id).donors == 1
+    assert Donation.objects.filter(status="succeeded").count() == 10

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import csv
+import io
+
+from donations.views import csv_cell
+from tests.donations.factories import DonationFactory
+
+
+def rows(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(body)))
+
+
+def test_staff_export_their_campaigns_donations_with_every_donor_field(client, staff_factory):
+    donation = DonationFactory(
+        employer="Analytical Engines Ltd", occupation="Mathematician", refcode="sms-1"
+    )
+    client.force_login(staff_factory(donation.campaign, role="viewer"))
+
+    response = client.get(f"/donations/campaigns/{donation.campaign_id}/export.csv")
+
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    header, row = rows(response)
+    record = dict(zip(header, row, strict=True))
+    assert (record["email"], record["employer"], record["occupation"], record["refcode"]) == (
+        donation.email,
+        "Analytical Engines Ltd",
+        "Mathematician",
+        "sms-1",
+    )
+
+
+def test_staff_get_a_404_for_another_campaigns_export(client, staff_factory):
+    mine = DonationFactory()
+    theirs = DonationFactory()
+    client.force_login(staff_factory(mine.campaign))
+
+    response = client.get(f"/donations/campaigns/{theirs.campaign_id}/export.csv")
+
+    assert response.status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client):
+    donation = DonationFactory()
+
+    response = client.get(f"/donations/campaigns/{donation.campaign_id}/export.csv")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_formula_like_cells_are_escaped(client, staff_factory):
+    donation = DonationFactory(
+        first_name='=HYPERLINK("http://evil.example","click")',
+        last_name="+1+2",
+        employer="@SUM(A1)",
+        occupation="-3",
+        display_name="\t=1",
+    )
+    client.force_login(staff_factory(donation.campaign))
+
+    header, row = rows(client.get(f"/donations/campaigns/{donation.campaign_id}/export.csv"))
+
+    record = dict(zip(header, row, strict=True))
+    assert record["first_name"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert record["last_name"] == "'+1+2"
+    assert record["employer"] == "'@SUM(A1)"
+    assert record["occupation"] == "'-3"
+    assert record["display_name"] == "'\t=1"
+
+
+def test_plain_cells_are_left_alone():
+    assert [csv_cell(v) for v in ("Ada", 2500, "a=b")] == ["Ada", "2500", "a=b"]
+
+
+def test_the_export_has_one_row_per_donation_after_the_header(client, staff_factory):
+    first = DonationFactory()
+    DonationFactory.create_batch(999, event=first.event)
+    client.force_login(staff_factory(first.campaign))
+
+    response = client.get(f"/donations/campaigns/{first.campaign_id}/export.csv")
+
+    assert len(rows(response)) == 1_001
