@@ -314,7 +314,8 @@ class System:
         )  # fmt: skip
         sent = time.monotonic()
         if self.name.startswith("live"):
-            await redis.publish("pc:live", f"s|{self.event_id}|{version}|{body}")  # type: ignore[attr-defined]
+            channel = f"pc:live:db{REDIS_URL.rsplit('/', 1)[1]}"  # events.livebus.channel()
+            await redis.publish(channel, f"s|{self.event_id}|{version}|{body}")  # type: ignore[attr-defined]
         elif self.name == "bare":
             await redis.publish(BARE_CHANNEL, body)  # type: ignore[attr-defined]
         else:

@@ -20,6 +20,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 import redis
 from django.conf import settings
@@ -28,9 +29,15 @@ log = logging.getLogger(__name__)
 
 ChangeKind = Literal["tally", "stream", "status", "viewers"]
 
-# The one pub/sub channel of the live room: `c|<event_id>|<kind>` notices and
-# `s|<event_id>|<version>|<snapshot json>` snapshots. One subscription per web process.
-CHANNEL = "pc:live"
+
+def channel() -> str:
+    """The one pub/sub channel of the live room: `c|<event_id>|<kind>` notices and
+    `s|<event_id>|<version>|<snapshot json>` snapshots; one subscription per web process.
+    Redis pub/sub ignores database numbers, so the number is part of the name: deployments
+    (and test runs) on other databases of the same Redis server never hear each other."""
+    parts = urlsplit(settings.REDIS_URL)
+    db = parse_qs(parts.query).get("db", [parts.path.strip("/") or "0"])[-1]
+    return f"pc:live:db{db}"
 
 
 def key(event_id: int, name: str) -> str:
@@ -103,7 +110,7 @@ def publish_change(*, event_id: int, kind: ChangeKind) -> None:
         pipe = _redis().pipeline(transaction=False)
         pipe.incr(key(event_id, "changes"))
         pipe.expire(key(event_id, "changes"), 7 * 24 * 3600)
-        pipe.publish(CHANNEL, notice(event_id, kind))
+        pipe.publish(channel(), notice(event_id, kind))
         pipe.execute()
     except Exception:
         log.exception("live change not published", extra={"event_id": event_id, "kind": kind})

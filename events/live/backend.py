@@ -62,9 +62,9 @@ return {lease, total}
 """
 
 # Stores the snapshot unless a newer one is there, records the counter it was built from,
-# and publishes it. KEYS: snap, built; ARGV: version, json, changes seen, wire message, ttl s.
-_PUBLISH_LUA = (
-    """
+# and publishes it. KEYS: snap, built; ARGV: version, json, changes seen, wire message, ttl s,
+# channel.
+_PUBLISH_LUA = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local v = tonumber(string.match(cur, '^(%d+)|'))
@@ -73,12 +73,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[5])
 local built = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[3]) > built then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[5]) end
-redis.call('PUBLISH', '"""
-    + livebus.CHANNEL
-    + """', ARGV[4])
+redis.call('PUBLISH', ARGV[6], ARGV[4])
 return 1
 """
-)
 
 
 def process_id() -> str:
@@ -107,6 +104,7 @@ class RedisBackend:
         self._publish = self.redis.register_script(_PUBLISH_LUA)
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
+        self.channel = livebus.channel()
 
     async def start(self, on_wire: Callable[[str], object]) -> None:
         self._listener = asyncio.create_task(self._listen(on_wire), name="live-hub-subscription")
@@ -116,7 +114,7 @@ class RedisBackend:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(livebus.CHANNEL)
+                await pubsub.subscribe(self.channel)
                 self.subscribed.set()
                 delay = 0.1
                 # After a reconnect, snapshots may have been missed: ask for a resync.
@@ -154,7 +152,7 @@ class RedisBackend:
     async def notify(self, event_id: int, kind: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.incr(livebus.key(event_id, "changes"))
-        pipe.publish(livebus.CHANNEL, livebus.notice(event_id, kind))
+        pipe.publish(self.channel, livebus.notice(event_id, kind))
         await pipe.execute()
 
     async def try_lead(self, event_id: int, ms: int) -> int:
@@ -181,7 +179,14 @@ class RedisBackend:
     async def publish_snapshot(self, event_id: int, version: int, text: str, seq: int) -> None:
         await self._publish(
             keys=[livebus.key(event_id, "snap"), livebus.key(event_id, "built")],
-            args=[version, text, seq, snapshot_wire(event_id, version, text), SNAPSHOT_TTL_S],
+            args=[
+                version,
+                text,
+                seq,
+                snapshot_wire(event_id, version, text),
+                SNAPSHOT_TTL_S,
+                self.channel,
+            ],
         )
 
     async def get_snapshot(self, event_id: int) -> tuple[int, str] | None:

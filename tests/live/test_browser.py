@@ -45,7 +45,7 @@ def publish(event_id: int, version: int, **fields) -> None:
         "raised": 0, "donors": 0, "donations": 0, "viewers": 1, "recent": [], **fields,
     }  # fmt: skip
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.publish(livebus.CHANNEL, f"s|{event_id}|{version}|{json.dumps(snapshot)}")
+    client.publish(livebus.channel(), f"s|{event_id}|{version}|{json.dumps(snapshot)}")
     client.close()
 
 

@@ -26,7 +26,7 @@ def test_a_hundred_changes_within_a_second_make_at_most_three_snapshots_the_last
 ):
     event = EventFactory(status=EventStatus.LIVE, goal_minor=1_000_000)
     listener = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(livebus.CHANNEL)
+    listener.subscribe(livebus.channel())
 
     async def scenario():
         sockets = [await open_socket(server, event.slug) for server in web_processes]

@@ -40,7 +40,7 @@ def test_a_hundred_donations_within_a_second_make_at_most_three_snapshots_the_la
     pending = [DonationFactory(event=event, gift_minor=1_000 + i) for i in range(100)]
     final_total = sum(1_000 + i for i in range(100))
     listener = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(livebus.CHANNEL)
+    listener.subscribe(livebus.channel())
 
     async def scenario():
         sockets = [await open_socket(server, event.slug) for server in web_processes]

@@ -22,7 +22,7 @@ def test_a_change_published_once_reaches_viewers_on_both_web_processes(web_proce
     event = EventFactory(status=EventStatus.LIVE, goal_minor=1_000_000)
     first, second = web_processes
     listener = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
-    listener.subscribe(livebus.CHANNEL)
+    listener.subscribe(livebus.channel())
 
     async def scenario():
         a = await open_socket(first, event.slug)
@@ -48,3 +48,11 @@ def test_a_change_published_once_reaches_viewers_on_both_web_processes(web_proce
             published.append(message)
     listener.close()
     assert len(published) == 1
+
+
+def test_deployments_on_other_redis_databases_do_not_share_the_channel(settings):
+    # Redis pub/sub ignores database numbers: the live room names its channel after its own.
+    settings.REDIS_URL = "redis://127.0.0.1:6379/5"
+    assert livebus.channel() == "pc:live:db5"
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    assert livebus.channel() == "pc:live:db0"
