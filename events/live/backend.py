@@ -34,14 +34,17 @@ log = logging.getLogger(__name__)
 SNAPSHOT_TTL_S = 7 * 24 * 3600
 
 # Sets this process's viewer count and admission lease and returns [lease, total viewers].
-# The lease is what the process may admit without asking again; the sum of all live leases
-# never exceeds the capacity, which is what bounds admission across processes. A process whose
-# key expired (it died) is dropped from the set, and its lease and viewers with it.
-# KEYS[1] procs set; ARGV: per-process key prefix, pid, wanted lease, capacity, ttl ms, count.
+# The lease is what the process may admit without asking again: its count, plus `need` (1 when
+# admitting), plus spare slots (up to `block`, and at most an eighth of what is still free, so
+# spares shrink as the event fills up). The sum of all live leases never exceeds the capacity,
+# which is what bounds admission across processes. A process whose key expired (it died) is
+# dropped from the set, and its lease and viewers with it.
+# KEYS[1] procs set; ARGV: key prefix, pid, count, need, block, capacity, ttl ms.
 _REPORT_LUA = """
 local prefix, me = ARGV[1], ARGV[2]
-local want, cap, ttl, n = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local others, total = 0, tonumber(n)
+local n, need, block = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local cap, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local others, total = 0, n
 for _, p in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if p ~= me then
     local v = redis.call('HMGET', prefix .. p, 'lease', 'n')
@@ -53,7 +56,10 @@ for _, p in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     end
   end
 end
-local lease = math.max(0, math.min(want, cap - others))
+local room = cap - others
+local spare = math.min(block, math.floor(math.max(0, room - n - need) / 8))
+if n + need == 0 then spare = 0 end  -- nobody here: give everything back
+local lease = math.max(0, math.min(n + need + spare, room))
 redis.call('HSET', prefix .. me, 'lease', lease, 'n', n)
 redis.call('PEXPIRE', prefix .. me, ttl)
 redis.call('SADD', KEYS[1], me)
@@ -76,6 +82,11 @@ if tonumber(ARGV[3]) > built then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV
 redis.call('PUBLISH', ARGV[6], ARGV[4])
 return 1
 """
+
+
+def lease_block(capacity: int) -> int:
+    """The most spare admission slots a process holds: 0.5% of the capacity."""
+    return max(1, capacity // 200)
 
 
 def process_id() -> str:
@@ -197,12 +208,15 @@ class RedisBackend:
         return int(version), text
 
     async def report(
-        self, event_id: int, *, pid: str, count: int, want: int, capacity: int, ttl_ms: int
+        self, event_id: int, *, pid: str, count: int, need: int, capacity: int, ttl_ms: int
     ) -> tuple[int, int]:
         lease, total = await self._report(
             keys=[livebus.key(event_id, "procs")],
-            args=[livebus.key(event_id, "p:"), pid, want, capacity, ttl_ms, count],
-        )
+            args=[
+                livebus.key(event_id, "p:"), pid, count, need, lease_block(capacity),
+                capacity, ttl_ms,
+            ],
+        )  # fmt: skip
         return int(lease), int(total)
 
 
@@ -282,6 +296,6 @@ class LocalBackend:
             return LOCAL_SNAPSHOTS.get(event_id)
 
     async def report(
-        self, event_id: int, *, pid: str, count: int, want: int, capacity: int, ttl_ms: int
+        self, event_id: int, *, pid: str, count: int, need: int, capacity: int, ttl_ms: int
     ) -> tuple[int, int]:
-        return min(want, capacity), count
+        return capacity, count  # one process: all of the capacity is its own

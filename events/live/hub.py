@@ -12,8 +12,9 @@ One hub per web process (per event loop). It replaces a channel-layer group per 
   more if the change counter moved past the last snapshot's: the last change always gets out.
 - Presence and admission: each hub counts its own sockets per event and, every third of
   LIVE_PRESENCE_TTL_SECONDS, reports the count with an expiry. Admission takes slots from a
-  lease granted in blocks of 0.5% of the capacity, so there is no Redis write per connection
-  and the sum of all leases never exceeds the capacity.
+  lease: the count plus spare slots (up to 0.5% of the capacity, at most an eighth of what is
+  still free), so there is no Redis write per connection and the sum of all leases never
+  exceeds the capacity.
 - Connect: event facts and the latest snapshot are kept in memory; the database is read once
   per event per process (and again after a status change), never once per connection.
 """
@@ -44,12 +45,6 @@ MISSING_TTL_S = 5.0
 FULL_RECHECK_S = 1.0
 FANOUT_YIELD_EVERY = 1000
 ERROR_RETRY_S = 5.0
-
-
-def lease_block(capacity: int) -> int:
-    """Admission slots a process takes from Redis at a time: 0.5% of the capacity, so the
-    slots leased but unused across processes stay small against the tier."""
-    return max(1, capacity // 200)
 
 
 class Hub:
@@ -140,7 +135,7 @@ class Hub:
         async with lock:
             count = self.counts.get(eid, 0)
             if count >= self.leases.get(eid, 0):
-                await self._report(eid, want=count + lease_block(info.capacity))
+                await self._report(eid, need=1)
             if count < self.leases.get(eid, 0):
                 self.counts[eid] = self.counts.get(eid, 0) + 1
                 return True
@@ -284,12 +279,12 @@ class Hub:
         log.info("live snapshot published", extra={"event_id": event_id, "version": version})
 
     # -- presence ------------------------------------------------------------------------------
-    async def _report(self, event_id: int, *, want: int) -> int:
+    async def _report(self, event_id: int, *, need: int) -> int:
         lease, total = await self.backend.report(
             event_id,
             pid=self.pid,
             count=self.counts.get(event_id, 0),
-            want=want,
+            need=need,
             capacity=self.capacity.get(event_id, 0),
             ttl_ms=round(self.presence_ttl_s * 1000),
         )
@@ -297,7 +292,7 @@ class Hub:
         return total
 
     async def _total_viewers(self, event_id: int) -> int:
-        return await self._report(event_id, want=self.leases.get(event_id, 0))
+        return await self._report(event_id, need=0)
 
     async def _presence_loop(self) -> None:
         while True:
@@ -310,8 +305,7 @@ class Hub:
 
     async def _presence_tick(self, event_id: int) -> None:
         count = self.counts.get(event_id, 0)
-        want = count + lease_block(self.capacity[event_id]) if count else 0
-        total = await self._report(event_id, want=want)
+        total = await self._report(event_id, need=0)
         latest = self.latest.get(event_id)
         if latest is not None and latest[2] != total:
             await self.backend.notify(event_id, "viewers")
