@@ -1,0 +1,66 @@
+"""nginx configs of Streaming II, rendered from deploy/nginx/ with this deployment's values:
+the RTMP ingest (rtmp.conf: nginx-rtmp with its hooks pointing at Django) and the HLS edge
+cache (edge.conf: in front of the origin, with the playback signing secret)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+from streaming import signing
+
+DEPLOY = Path(settings.BASE_DIR) / "deploy" / "nginx"
+
+
+PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
+# Values go into nginx directives unquoted or inside double quotes: no spaces, quotes, ; or {}.
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/~+=,\[\]-]+$")
+
+
+def _render(name: str, values: dict[str, str]) -> str:
+    text = (DEPLOY / name).read_text()
+    missing = set(PLACEHOLDER.findall(text)) - set(values)
+    if missing:
+        raise ValueError(f"{name}: no value for {sorted(missing)}")
+    for key, value in values.items():
+        if not SAFE_VALUE.match(value):
+            raise ValueError(f"{name}: unsafe characters in the value of {key}")
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def render_rtmp_conf(*, listen: str, web: str, access_log: str) -> str:
+    """`web`: the Django web process nginx-rtmp calls (`http://127.0.0.1:8000`)."""
+    hook_url = f"{web.rstrip('/')}/streaming/rtmp/{signing.rtmp_hook_token()}"
+    return _render("rtmp.conf", {"LISTEN": listen, "HOOK_URL": hook_url,
+                                 "ACCESS_LOG": access_log})  # fmt: skip
+
+
+def render_edge_conf(
+    *,
+    listen: str,
+    origin: str,
+    cache_dir: str,
+    access_log: str = "off",
+    origin_host: str | None = None,
+    keys_zone: str = "64m",
+    max_size: str = "10g",
+    secret: str | None = None,
+) -> str:
+    """`origin`: host:port of the origin (nginx origin or web process); `origin_host`: the
+    Host header it expects (one of its ALLOWED_HOSTS; default: the origin's host); `secret`:
+    the playback signing secret (default: PLAYBACK_SIGNING_SECRET)."""
+    return _render(
+        "edge.conf",
+        {
+            "LISTEN": listen,
+            "ORIGIN": origin,
+            "ORIGIN_HOST": origin_host or origin.rsplit(":", 1)[0],
+            "CACHE_DIR": cache_dir,
+            "ACCESS_LOG": access_log,
+            "KEYS_ZONE": keys_zone,
+            "MAX_SIZE": max_size,
+            "SECRET": secret or settings.PLAYBACK_SIGNING_SECRET,
+        },
+    )

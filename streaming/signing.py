@@ -1,0 +1,148 @@
+"""Signed playback for private or paid events, and the internal credentials of Streaming II.
+
+Playback URLs of a stream with `signed_playback` carry an expiring signature in their path:
+
+    /s/<token>/<expires>/live/<public_id>/master.m3u8
+
+`token` is nginx `secure_link`'s md5 form: base64url (no padding) of
+md5("<expires>/live/<public_id>/ <secret>"). It covers the whole stream's prefix, so the
+relative URIs inside our playlists (renditions, segments) resolve under the same signed prefix
+and need no signature of their own, and one token serves every file of the stream. The edge
+checks it with `secure_link` (deploy/nginx/edge.conf: a refused request costs no origin
+request) and caches by `/live/<public_id>/…`, without the signature; Django checks it again
+when a request reaches it (no edge in front, or an edge miss). A signed stream's unsigned
+`/live/…` URLs get 403 from Django. Public streams keep plain `/live/…` URLs.
+
+md5 because that is what nginx's secure_link computes; the secret sits at the end of the
+hashed string, as nginx documents it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_http_methods
+
+SIGNED_PREFIX = "/s/"
+
+
+def playback_token(*, public_id: str, expires: int, secret: str | None = None) -> str:
+    """nginx secure_link_md5 "$secure_link_expires/live/<public_id>/ <secret>", base64url."""
+    secret = settings.PLAYBACK_SIGNING_SECRET if secret is None else secret
+    digest = hashlib.md5(  # noqa: S324 (nginx secure_link is md5; the secret is the suffix)
+        f"{expires}/live/{public_id}/ {secret}".encode()
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def signed_path(*, public_id: str, path: str, expires: int) -> str:
+    """`/live/<public_id>/<path>` behind its signed prefix."""
+    token = playback_token(public_id=public_id, expires=expires)
+    return f"{SIGNED_PREFIX}{token}/{expires}/live/{public_id}/{path}"
+
+
+def playback_path(*, public_id: str, path: str, signed: bool, now: float | None = None) -> str:
+    """The URL path a player gets for `/live/<public_id>/<path>`: as is for public streams,
+    signed for PLAYBACK_URL_TTL_SECONDS for the others."""
+    if not signed:
+        return f"/live/{public_id}/{path}"
+    expires = int(now if now is not None else time.time()) + settings.PLAYBACK_URL_TTL_SECONDS
+    return signed_path(public_id=public_id, path=path, expires=expires)
+
+
+def check_playback_token(
+    *, public_id: str, token: str, expires: int, now: float | None = None
+) -> str | None:
+    """None if the token is valid now, else why not ("expired" or "bad signature"), as
+    nginx decides: a wrong token first, then an expiry in the past."""
+    expected = playback_token(public_id=public_id, expires=expires)
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        return "bad signature"
+    if expires < int(now if now is not None else time.time()):
+        return "expired"
+    return None
+
+
+# --- Internal credentials ------------------------------------------------------------------
+
+
+def _derive(label: str, *parts: str) -> str:
+    message = "|".join((label, *parts)).encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+TRANSCODER_TOKEN_PREFIX = "tc_"  # noqa: S105 (a prefix, not a secret)
+
+
+def transcoder_token(*, public_id: str, key_hash: str) -> str:
+    """The credential our transcoder PUTs with (`Authorization: Bearer <it>`). The stream key
+    is stored only hashed, so the transcoder cannot know it: this token derives from the
+    SECRET_KEY and the key's hash instead, so it dies with the key when staff rotate it, and
+    a database leak alone does not reveal it."""
+    return TRANSCODER_TOKEN_PREFIX + _derive("transcoder", public_id, key_hash)
+
+
+def is_transcoder_token(token: str, *, public_id: str, key_hash: str) -> bool:
+    if not token.startswith(TRANSCODER_TOKEN_PREFIX):
+        return False
+    expected = transcoder_token(public_id=public_id, key_hash=key_hash)
+    return hmac.compare_digest(token.encode(), expected.encode())
+
+
+def rtmp_hook_token() -> str:
+    """The path component of nginx-rtmp's hook URLs: only our nginx calls them."""
+    return _derive("rtmp-hook")[:32]
+
+
+# --- Django's check (no edge in front, or an edge miss) -------------------------------------
+
+
+def _forbidden(reason: str) -> HttpResponse:
+    response = HttpResponse(f"Forbidden: {reason}.\n", status=403, content_type="text/plain")
+    # A refusal is about this URL's signature: no cache may keep it for other URLs' sake.
+    response["Cache-Control"] = "no-store"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _signed_stream(public_id: str) -> bool:
+    from streaming.models import Stream  # the models import nothing of this module
+
+    return Stream.objects.filter(public_id=public_id, signed_playback=True).exists()
+
+
+def unsigned_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap the origin view (`/live/<public_id>/<path>`): a signed stream's files are only
+    served under a valid signed prefix."""
+
+    def guarded(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
+        if request.method != "OPTIONS" and _signed_stream(public_id):
+            return _forbidden("this stream needs a signed URL")
+        return view(request, public_id, path)
+
+    guarded.__name__ = getattr(view, "__name__", "origin")
+    guarded.__doc__ = view.__doc__
+    return guarded
+
+
+def signed_origin_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The origin view behind `/s/<token>/<expires>/live/<public_id>/<path>`."""
+
+    @require_http_methods(["GET", "HEAD", "OPTIONS"])
+    def signed(
+        request: HttpRequest, token: str, expires: int, public_id: str, path: str, **_: Any
+    ) -> HttpResponse:
+        if request.method != "OPTIONS":
+            refused = check_playback_token(public_id=public_id, token=token, expires=expires)
+            if refused is not None:
+                return _forbidden(refused)
+        return view(request, public_id, path)
+
+    return signed

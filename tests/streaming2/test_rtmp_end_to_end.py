@@ -1,0 +1,305 @@
+"""OBS-like RTMP publishing through the real stack, all at once (about 30 s):
+
+- P: passthrough, public. Published with the right key: it goes live, viewers read it through
+  the edge; its transcoder's ffmpeg is SIGKILLed mid-stream and restarted by the supervisor.
+- L: the adaptive ladder, signed playback. An 854x480 source with its bit rate in the FLV
+  metadata: copied as the top rung (480p), 360p encoded from it.
+- W: a wrong key, then a rotated (old) key: refused before any media is written.
+
+A recorder fetches P's playlists through the edge while they run; the tests then check what
+was served. The scenario runs once per module; each test checks one behaviour of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import override_settings
+
+from events.models import CapacityTier, Event, EventStatus
+from streaming import services, signing
+from streaming.models import LadderChoice, Stream, Transcoder
+from tests.factories import EventFactory
+from tests.streaming import hls_checks
+from tests.streaming2.conftest import SIGNING_SECRET, TARGET_DURATION, WINDOW_SECONDS, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@dataclass
+class Recorder:
+    """Fetches playlists through the edge every 0.2 s and keeps each distinct version."""
+
+    get: object
+    paths: list[str]
+    versions: dict[str, list[str]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for path in self.paths:
+                status, _, body = self.get(path)
+                if status != 200:
+                    continue
+                seen = self.versions.setdefault(path, [])
+                if not seen or seen[-1] != body.decode():
+                    seen.append(body.decode())
+            self.stop.wait(0.2)
+
+
+def _ffprobe(url: str, *extra: str) -> dict:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", *extra, url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _segments(stream_pk: int) -> dict[str, int]:
+    return dict(Stream.objects.get(pk=stream_pk).renditions.values_list("name", "next_seq"))
+
+
+def _stored(media_root, public_id: str) -> list[str]:
+    found = []
+    for area in ("ingest", "live"):
+        base = media_root / area / public_id
+        if base.exists():
+            found += sorted(str(p.relative_to(media_root)) for p in base.rglob("*") if p.is_file())
+    return found
+
+
+@pytest.fixture(scope="module")
+def scenario(stack, django_db_blocker):
+    out: dict = {}
+    with django_db_blocker.unblock():
+        CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
+        p_event = EventFactory(status=EventStatus.SCHEDULED)
+        l_event = EventFactory(status=EventStatus.SCHEDULED)
+        w_event = EventFactory(status=EventStatus.SCHEDULED)
+        # The servers' segment length and window (this fixture cannot use `settings`).
+        with override_settings(HLS_TARGET_DURATION=TARGET_DURATION,
+                               HLS_WINDOW_SECONDS=WINDOW_SECONDS):  # fmt: skip
+            p, p_key = services.create_stream(event_id=p_event.pk)
+            l_stream, l_key = services.create_stream(event_id=l_event.pk)
+        Stream.objects.filter(pk=l_stream.pk).update(
+            ladder=LadderChoice.ADAPTIVE, signed_playback=True
+        )
+        w, w_key = services.create_stream(event_id=w_event.pk)
+        old_w_key = w_key
+        w_key = services.rotate_stream_key(stream_id=w.pk)
+    out.update(p=p, l=l_stream, w=w, p_event=p_event.pk)
+    # Signed with the servers' secret (this module-scoped fixture cannot change settings).
+    expires = int(time.time()) + 600
+    token = signing.playback_token(
+        public_id=l_stream.public_id, expires=expires, secret=SIGNING_SECRET
+    )
+    l_prefix = f"/s/{token}/{expires}/live/{l_stream.public_id}"
+    out["l_prefix"] = l_prefix
+
+    # Every version the origin served, and what viewers got through the edge.
+    recorder = Recorder(stack.web, [f"/live/{p.public_id}/source/index.m3u8"])
+    edge_recorder = Recorder(stack.edge, [f"/live/{p.public_id}/source/index.m3u8"])
+    threading.Thread(target=recorder.run, daemon=True).start()
+    threading.Thread(target=edge_recorder.run, daemon=True).start()
+    started = time.monotonic()
+
+    # W: a wrong key, then the key from before the rotation: both refused by on_publish.
+    out["w_wrong"] = stack.publish(w.public_id, "sk_wrong", seconds=3)
+    out["w_old"] = stack.publish(w.public_id, old_w_key, seconds=3)
+    p_pub = stack.publish(p.public_id, p_key)
+    l_pub = stack.publish(l_stream.public_id, l_key, size="854x480", kbps=1200)
+
+    with django_db_blocker.unblock():
+        out["w_wrong_rc"] = out["w_wrong"].wait(20)
+        out["w_old_rc"] = out["w_old"].wait(20)
+        out["w_stderr"] = out["w_wrong"].stderr.read().decode()
+
+        wait_for(lambda: Stream.objects.get(pk=p.pk).state == "live", 30, 0.1, what="P live")
+        out["p_event_live"] = Event.objects.get(pk=p_event.pk).status
+        wait_for(lambda: _segments(p.pk).get("source", 0) >= 4, 20, 0.1, what="P segments")
+        out["probe_live"] = _ffprobe(
+            f"http://127.0.0.1:{stack.edge_port}/live/{p.public_id}/master.m3u8",
+            "-show_entries", "stream=codec_type,width,height,nb_read_frames",
+            "-count_frames", "-read_intervals", "%+2",
+        )  # fmt: skip
+
+        # Kill the transcoder's ffmpeg: the supervisor restarts it.
+        row = Transcoder.objects.get(stream=p)
+        out["p_pid_before"] = row.pid
+        out["p_published_before_kill"] = _segments(p.pk)["source"]
+        os.kill(row.pid, signal.SIGKILL)
+        wait_for(lambda: Transcoder.objects.get(stream=p).restarts == 1, 20, 0.1, what="restart")
+        killed_at = out["p_published_before_kill"]
+        wait_for(lambda: _segments(p.pk)["source"] >= killed_at + 4, 25, 0.1, what="P resumed")
+        out["p_row_after"] = Transcoder.objects.get(stream=p)
+
+        # L: both renditions published; the master and aligned renditions, signed.
+        wait_for(lambda: min(_segments(l_stream.pk).values() or [0]) >= 4 and
+                 len(_segments(l_stream.pk)) == 2, 30, 0.1, what="L renditions")  # fmt: skip
+        out["l_master"] = stack.edge(f"{l_prefix}/master.m3u8")
+        out["l_media"] = {
+            name: stack.edge(f"{l_prefix}/{name}/index.m3u8")[2].decode()
+            for name in ("480p", "360p")
+        }
+        out["l_probe"] = _ffprobe(
+            f"http://127.0.0.1:{stack.edge_port}{l_prefix}/master.m3u8",
+            "-show_entries", "stream=codec_type,width,height",
+        )  # fmt: skip
+        l_row = Transcoder.objects.get(stream=l_stream)
+        out["l_row"] = l_row
+        out["l_segment_starts"] = {}
+        media = hls_checks.parse(out["l_media"]["360p"])
+        seq = media.segments[-2].seq
+        for name in ("480p", "360p"):
+            probe = _ffprobe(
+                f"http://127.0.0.1:{stack.edge_port}{l_prefix}/{name}/{seq}.ts",
+                "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
+                "-read_intervals", "%+#1",
+            )  # fmt: skip
+            out["l_segment_starts"][name] = probe["packets"][0]
+        out["l_seq"] = seq
+
+        # The stored files of W, after both refusals.
+        out["w_files"] = _stored(stack.media_root, w.public_id)
+        out["w_transcoder"] = Transcoder.objects.filter(stream=w).exists()
+
+        # Stop the encoders: on_publish_done stops the transcoders.
+        for pub in (p_pub, l_pub):
+            pub.send_signal(signal.SIGINT)
+            pub.wait(15)
+        wait_for(lambda: not Transcoder.objects.filter(publishing=True).exists(), 15, 0.1,
+                 what="publish done")  # fmt: skip
+        wait_for(lambda: not Transcoder.objects.exclude(pid=None).exists(), 15, 0.1,
+                 what="transcoders stopped")  # fmt: skip
+        out["p_final"] = Stream.objects.get(pk=p.pk)
+        out["elapsed"] = time.monotonic() - started
+    recorder.stop.set()
+    edge_recorder.stop.set()
+    out["recorder"] = recorder
+    out["edge_recorder"] = edge_recorder
+    return out
+
+
+def test_the_right_key_goes_live_and_its_event_with_it(scenario):
+    assert scenario["p_event_live"] == EventStatus.LIVE
+
+
+def test_ffprobe_decodes_the_stream_through_the_edge(scenario):
+    (video,) = [s for s in scenario["probe_live"]["streams"] if s["codec_type"] == "video"]
+    assert (video["width"], video["height"]) == (640, 360)
+    assert int(video["nb_read_frames"]) > 0
+
+
+def test_a_wrong_key_is_refused_by_on_publish(scenario):
+    assert scenario["w_wrong_rc"] != 0
+    assert "Input/output error" in scenario["w_stderr"]
+
+
+def test_the_key_from_before_a_rotation_is_refused(scenario):
+    assert scenario["w_old_rc"] != 0
+
+
+def test_refused_publishers_write_nothing(scenario):
+    assert scenario["w_files"] == []
+    assert scenario["w_transcoder"] is False
+
+
+def _served(scenario) -> dict[str, str]:
+    return {
+        f"{name}#{i}": text
+        for name in ("recorder", "edge_recorder")
+        for i, text in enumerate(next(iter(scenario[name].versions.values())))
+    }
+
+
+def test_every_playlist_served_passes_the_m3u8_parser(scenario):
+    texts = _served(scenario)
+    assert len(texts) >= 12
+    assert hls_checks.m3u8_failures(texts) == []
+
+
+def test_every_playlist_served_passes_hls_parser_in_strict_mode(scenario):
+    assert hls_checks.hls_parser_strict_failures(_served(scenario)) == []
+
+
+def test_the_origin_playlist_obeys_rfc_8216_across_the_transcoder_restart(scenario):
+    versions = next(iter(scenario["recorder"].versions.values()))
+    problems = hls_checks.rfc_problems(versions, target=TARGET_DURATION, window=WINDOW_SECONDS)
+    assert problems == []
+
+
+def test_the_playlist_viewers_get_through_the_edge_obeys_rfc_8216(scenario):
+    versions = next(iter(scenario["edge_recorder"].versions.values()))
+    assert len(versions) >= 4
+    problems = hls_checks.rfc_problems(versions, target=TARGET_DURATION, window=WINDOW_SECONDS)
+    assert problems == []
+
+
+def test_the_supervisor_restarts_a_killed_transcoder(scenario):
+    row = scenario["p_row_after"]
+    assert row.restarts == 1
+    assert row.pid != scenario["p_pid_before"]
+    assert row.last_error.startswith("ffmpeg exited with -9")
+
+
+def test_the_restart_is_one_discontinuity_in_the_playlist(scenario):
+    versions = next(iter(scenario["recorder"].versions.values()))
+    parsed = [hls_checks.parse(v) for v in versions]
+    discontinuous = {s.seq for p in parsed for s in p.segments if s.discontinuity}
+    assert len(discontinuous) == 1
+    (seq,) = discontinuous
+    assert scenario["p_published_before_kill"] <= seq <= scenario["p_published_before_kill"] + 3
+
+
+def test_the_ladder_master_lists_the_copied_source_and_the_encoded_rung(scenario):
+    status, _headers, body = scenario["l_master"]
+    assert status == 200
+    lines = body.decode().splitlines()
+    variants = [line for line in lines if line.startswith("#EXT-X-STREAM-INF:")]
+    uris = [line for line in lines if line and not line.startswith("#")]
+    assert uris == ["480p/index.m3u8", "360p/index.m3u8"]
+    assert "RESOLUTION=854x480" in variants[0]
+    assert "RESOLUTION=640x360" in variants[1]
+    bandwidths = [int(v.split("BANDWIDTH=")[1].split(",")[0]) for v in variants]
+    assert bandwidths[0] > bandwidths[1]
+    assert scenario["l_row"].rungs == "480p (copy), 360p"
+
+
+def test_the_ladder_renditions_are_decoded_by_ffprobe(scenario):
+    sizes = sorted(
+        (s["width"], s["height"]) for s in scenario["l_probe"]["streams"]
+        if s["codec_type"] == "video"
+    )  # fmt: skip
+    assert sizes == [(640, 360), (854, 480)]
+
+
+def test_the_ladder_renditions_cut_segments_at_the_same_instants(scenario):
+    a, b = (hls_checks.parse(scenario["l_media"][n]) for n in ("480p", "360p"))
+    common = sorted({s.seq for s in a.segments} & {s.seq for s in b.segments})
+    assert len(common) >= 3
+    dur_a = {s.seq: s.duration for s in a.segments}
+    dur_b = {s.seq: s.duration for s in b.segments}
+    assert [round(dur_a[q], 2) for q in common] == [round(dur_b[q], 2) for q in common]
+
+
+def test_the_same_segment_of_each_rendition_starts_on_the_same_keyframe(scenario):
+    starts = scenario["l_segment_starts"]
+    assert starts["480p"]["flags"].startswith("K")
+    assert starts["360p"]["flags"].startswith("K")
+    assert abs(float(starts["480p"]["pts_time"]) - float(starts["360p"]["pts_time"])) < 0.041
+
+
+def test_publish_done_stops_the_transcoders_without_ending_the_stream(scenario):
+    assert scenario["p_final"].state in ("live", "stalled")
+    assert Transcoder.objects.filter(publishing=True).count() == 0
+
+
+def test_the_whole_scenario_stays_within_the_time_budget(scenario):
+    assert scenario["elapsed"] < 75
