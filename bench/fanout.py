@@ -357,7 +357,7 @@ async def measure(system: System, n: int, broadcasts: int) -> dict[str, float]:
         await asyncio.sleep(1.0)  # let the handshake garbage go before reading RSS
         rss_per_conn = (rss_kb(system.proc.pid) - base_rss) / max(connected, 1)  # type: ignore[union-attr]
         latencies: list[float] = []
-        base = int(time.time() * 1000)  # versions above anything the hub has seen
+        base = time.time_ns() // 1000  # µs: above the hub's own (ms-clock) versions
         for b in range(broadcasts):
             version = base + b
             sent = await system.publish(redis, layer, version)

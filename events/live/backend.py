@@ -84,6 +84,28 @@ return 1
 """
 
 
+# The next snapshot version of an event: one more than the last, and never less than Redis's
+# clock in milliseconds. So versions keep increasing even after Redis lost its data (a restart
+# without persistence): hubs and browsers that keep the highest version accept the new ones.
+# KEYS[1] version counter; ARGV[1] ttl s.
+NEXT_VERSION_LUA = """
+local v = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if v < now then
+  v = now
+  redis.call('SET', KEYS[1], v)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return v
+"""
+
+
+def time_version(previous: int) -> int:
+    """Embedded mode's equivalent of NEXT_VERSION_LUA."""
+    return max(previous + 1, time.time_ns() // 1_000_000)
+
+
 def lease_block(capacity: int) -> int:
     """The most spare admission slots a process holds: 0.5% of the capacity."""
     return max(1, capacity // 200)
@@ -113,6 +135,7 @@ class RedisBackend:
         self.redis = aioredis.Redis(connection_pool=self.pool, decode_responses=False)
         self._report = self.redis.register_script(_REPORT_LUA)
         self._publish = self.redis.register_script(_PUBLISH_LUA)
+        self._next_version = self.redis.register_script(NEXT_VERSION_LUA)
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
         self.channel = livebus.channel()
@@ -180,11 +203,9 @@ class RedisBackend:
         return int(await self.redis.get(livebus.key(event_id, "built")) or 0)
 
     async def next_version(self, event_id: int) -> int:
-        k = livebus.key(event_id, "version")
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.incr(k)
-        pipe.expire(k, SNAPSHOT_TTL_S)
-        version, _ = await pipe.execute()
+        version = await self._next_version(
+            keys=[livebus.key(event_id, "version")], args=[SNAPSHOT_TTL_S]
+        )
         return int(version)
 
     async def publish_snapshot(self, event_id: int, version: int, text: str, seq: int) -> None:
@@ -280,8 +301,8 @@ class LocalBackend:
     async def next_version(self, event_id: int) -> int:
         with _local_lock:
             current = max(self._versions.get(event_id, 0), LOCAL_SNAPSHOTS.get(event_id, (0,))[0])
-            self._versions[event_id] = current + 1
-        return current + 1
+            self._versions[event_id] = version = time_version(current)
+        return version
 
     async def publish_snapshot(self, event_id: int, version: int, text: str, seq: int) -> None:
         with _local_lock:

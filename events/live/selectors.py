@@ -25,13 +25,18 @@ def current_snapshot(*, event_id: int) -> tuple[int, str]:
         found = backend.LOCAL_SNAPSHOTS.get(event_id)
         if found is not None:
             return found
-        text = snapshot.encode(snapshot.build_snapshot(event_id=event_id, version=1, viewers=0))
-        backend.LOCAL_SNAPSHOTS[event_id] = (1, text)
-        return 1, text
+        version = backend.time_version(0)
+        text = snapshot.encode(
+            snapshot.build_snapshot(event_id=event_id, version=version, viewers=0)
+        )
+        backend.LOCAL_SNAPSHOTS[event_id] = (version, text)
+        return version, text
 
 
 def _build_and_store(client: redis.Redis, event_id: int) -> tuple[int, str]:
-    version = int(client.incr(livebus.key(event_id, "version")))
+    next_version = client.register_script(backend.NEXT_VERSION_LUA)
+    key = livebus.key(event_id, "version")
+    version = int(next_version(keys=[key], args=[backend.SNAPSHOT_TTL_S]))
     text = snapshot.encode(snapshot.build_snapshot(event_id=event_id, version=version, viewers=0))
     # Only if still missing: a hub may have published a newer one meanwhile.
     if client.set(

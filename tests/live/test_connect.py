@@ -27,7 +27,7 @@ def test_it_sends_the_current_snapshot_on_connect(live_redis):
     accepted, snapshot = async_to_sync(scenario)()
     assert accepted["type"] == "websocket.accept"
     assert snapshot == {
-        "version": 1,
+        "version": snapshot["version"],  # Redis's clock in ms (see test_tally_json)
         "status": "live",
         "currency": "usd",
         "goal": 2_500_000,
@@ -48,7 +48,7 @@ def test_a_further_connection_is_served_from_memory_without_a_query(
     async def scenario():
         first = Communicator("warm")
         await first.connect()
-        await first.receive_text()
+        first_version = json.loads(await first.receive_text())["version"]
         # The hub's database reads run in this (the test's) thread: count them there.
         counting = django_assert_num_queries(0)
         await sync_to_async(counting.__enter__)()
@@ -59,11 +59,11 @@ def test_a_further_connection_is_served_from_memory_without_a_query(
         await first.disconnect()
         await second.disconnect()
         await close_hub()
-        return accepted, snapshot
+        return accepted, snapshot, first_version
 
-    accepted, snapshot = async_to_sync(scenario)()
+    accepted, snapshot, first_version = async_to_sync(scenario)()
     assert accepted["type"] == "websocket.accept"
-    assert snapshot["version"] == 1
+    assert snapshot["version"] == first_version
 
 
 def test_it_closes_an_unknown_event_with_4404(live_redis):
