@@ -18,8 +18,8 @@ def current_snapshot(*, event_id: int) -> tuple[int, str]:
         client = livebus._redis()
         raw = client.get(livebus.key(event_id, "snap"))
         if raw is not None:
-            version, _, text = backend.as_text(raw).partition("|")
-            return int(version), text
+            stored_version, _, stored = backend.as_text(raw).partition("|")
+            return int(stored_version), stored
         return _build_and_store(client, event_id)
     with backend._local_lock:
         found = backend.LOCAL_SNAPSHOTS.get(event_id)
