@@ -26,9 +26,12 @@ if settings.SERVE_STATIC:
 
     http_app = ASGIStaticFilesHandler(django_asgi_app)
 
+from streaming.ingest import IngestApp  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
-        "http": http_app,
+        # HLS ingest streams request bodies itself (Django reads whole bodies first).
+        "http": IngestApp(http_app),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

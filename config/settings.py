@@ -141,6 +141,31 @@ MEDIA_URL = "/media/"
 # The ASGI app serves /static/ itself in development; in production nginx does (deploy/).
 SERVE_STATIC = env_bool("SERVE_STATIC", default=DEBUG)
 
+# --- Streaming (streaming/): HLS ingest, our playlists, the origin, stream health ------------
+# Every stream keeps the target duration it was created with (RFC 8216: it never changes).
+# Encoders must cut segments no longer than this (keyframe interval ≤ it).
+HLS_TARGET_DURATION = env_int("HLS_TARGET_DURATION", 2, minimum=1)
+# Seconds of media in a live playlist: at least 3 target durations (RFC 8216 §6.2.2).
+HLS_WINDOW_SECONDS = env_int("HLS_WINDOW_SECONDS", 6 * HLS_TARGET_DURATION, minimum=1)
+if HLS_WINDOW_SECONDS < 3 * HLS_TARGET_DURATION:
+    raise ImproperlyConfigured(
+        f"HLS_WINDOW_SECONDS={HLS_WINDOW_SECONDS} must be at least 3 * HLS_TARGET_DURATION "
+        f"({3 * HLS_TARGET_DURATION})"
+    )
+# The window of a stream with DVR on (viewers can rewind this far).
+HLS_DVR_WINDOW_SECONDS = env_int("HLS_DVR_WINDOW_SECONDS", 7200, minimum=HLS_WINDOW_SECONDS)
+# The largest object (segment or playlist) an encoder may PUT; larger bodies get 413.
+HLS_MAX_OBJECT_BYTES = env_int("HLS_MAX_OBJECT_BYTES", 32 * 1024 * 1024, minimum=1024)
+# Stall detection, retention and relay polling run every half target duration.
+CELERY_BEAT_SCHEDULE["streaming-health"] = {
+    "task": "streaming.tasks.sweep_streams",
+    "schedule": HLS_TARGET_DURATION / 2,
+}
+CELERY_BEAT_SCHEDULE["streaming-relays"] = {
+    "task": "streaming.tasks.poll_relays",
+    "schedule": HLS_TARGET_DURATION / 2,
+}
+
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -209,4 +234,3 @@ CELERY_BEAT_SCHEDULE["donations-sweep"] = {
     "task": "donations.tasks.apply_unapplied_events",
     "schedule": 60.0,
 }
-

@@ -9,4 +9,6 @@ urlpatterns = [
     path("", include("events.urls")),
     # /donations/… (start a donation, Stripe's webhook, exports)
     path("donations/", include("donations.urls")),
+    # /streaming/ingest/… (encoders) and /live/… (the HLS origin)
+    path("", include("streaming.urls")),
 ]

@@ -1,0 +1,110 @@
+"""`manage.py run_dev`: what `make run` serves. The web process (uvicorn), the streaming worker
+loop and a synthetic test stream pushed into the demo event, stopped together on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from events.models import Event, EventStatus
+from streaming import services, teststream
+from streaming.models import Stream
+
+DEMO_EVENT_SLUG = "demo-live"  # seed_demo's event
+
+
+class Command(BaseCommand):
+    help = "Serve the platform with a test stream in the demo event (Ctrl-C stops everything)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-stream", action="store_true", help="No test stream.")
+
+    def handle(self, *args: Any, host: str, port: int, no_stream: bool, **options: Any) -> None:
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            procs["web"] = subprocess.Popen(  # noqa: S603 (our own argv)
+                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host,
+                 "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
+                 "--lifespan", "off"],
+            )  # fmt: skip
+            self._wait_ready(f"http://{host}:{port}/healthz", procs["web"])
+            procs["worker"] = subprocess.Popen([sys.executable, "manage.py", "stream_worker"])
+            push = None if no_stream else self._push_command(host, port)
+            while not stopping:
+                if push is not None and (
+                    "stream" not in procs or procs["stream"].poll() is not None
+                ):
+                    # (Re)start the pusher; a restart shows as a discontinuity, as it should.
+                    procs["stream"] = subprocess.Popen(push)  # noqa: S603
+                if procs["web"].poll() is not None:
+                    raise CommandError("the web process exited")
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            # SIGKILL the encoder: a clean stop would send EXT-X-ENDLIST and end the demo.
+            if "stream" in procs and procs["stream"].poll() is None:
+                procs["stream"].kill()
+            for name in ("worker", "web"):
+                if name in procs and procs[name].poll() is None:
+                    procs[name].send_signal(signal.SIGINT)
+            for proc in procs.values():
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+    def _wait_ready(self, url: str, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise CommandError("the web process exited at start")
+            try:
+                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http URL)
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise CommandError("the web process did not answer /healthz")
+
+    def _push_command(self, host: str, port: int) -> list[str] | None:
+        event = Event.objects.filter(slug=DEMO_EVENT_SLUG).first()
+        if event is None or event.status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
+            self.stdout.write("Test stream: off (the demo event is not scheduled or live).")
+            return None
+        stream = Stream.objects.filter(event=event).first()
+        if stream is None:
+            stream, key = services.create_stream(event_id=event.pk)
+        elif stream.state == "ended":
+            self.stdout.write("Test stream: off (the demo event's stream has ended).")
+            return None
+        else:
+            # The key is stored hashed: a new one for this run (the demo's only encoder).
+            key = services.rotate_stream_key(stream_id=stream.pk)
+        try:
+            ffmpeg = teststream.ffmpeg_path()
+        except RuntimeError as exc:
+            self.stdout.write(f"Test stream: off ({exc}).")
+            return None
+        ingest = f"http://{host}:{port}/streaming/ingest/{stream.public_id}"
+        self.stdout.write(
+            f"Test stream: ffmpeg test pattern pushed to {ingest}/ "
+            f"(playlist http://{host}:{port}/live/{stream.public_id}/master.m3u8)"
+        )
+        return teststream.push_command(
+            ingest_url=ingest, key=key, target_duration=stream.target_duration, ffmpeg=ffmpeg
+        )

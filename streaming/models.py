@@ -1,0 +1,189 @@
+"""Streams, their renditions and the segments we published.
+
+The database holds the playlist writer's state, so any web process may receive any PUT: a
+rendition's row is locked while a segment is appended and its playlist rewritten.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from events.models import Event
+
+
+def new_public_id() -> str:
+    # Used in every URL a viewer or encoder sees; not a secret, just unguessable enough.
+    return secrets.token_hex(8)
+
+
+class StreamMode(models.TextChoices):
+    PUSH = "push", "Push: the encoder PUTs HLS to our ingest"
+    RELAY = "relay", "Relay: we pull an upstream HLS origin"
+
+
+class StreamState(models.TextChoices):
+    IDLE = "idle", "Waiting for the encoder"
+    LIVE = "live", "Live"
+    STALLED = "stalled", "Stalled (reconnecting)"
+    ENDED = "ended", "Ended"
+
+
+class LadderChoice(models.TextChoices):
+    PASSTHROUGH = "passthrough", "Passthrough: the encoder's stream as it is (copy)"
+    ADAPTIVE = "adaptive", "Adaptive: 720p / 480p / 360p (the source copied on top when it fits)"
+
+
+class Stream(models.Model):
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="stream")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    # SHA-256 of the stream key: the key is 256 random bits, so a leaked hash reveals nothing.
+    key_hash = models.CharField(max_length=64, editable=False)
+    key_rotated_at = models.DateTimeField(null=True, editable=False)
+    mode = models.CharField(max_length=10, choices=StreamMode.choices, default=StreamMode.PUSH)
+    relay_url = models.URLField(
+        "upstream playlist URL",
+        blank=True,
+        max_length=500,
+        help_text="Relay mode: the master or media playlist of the upstream HLS origin.",
+    )
+    dvr = models.BooleanField(
+        "DVR",
+        default=False,
+        help_text="Keep the whole broadcast in the live playlist so viewers can rewind.",
+    )
+    record = models.BooleanField(
+        default=True, help_text="Keep every segment, for the replay after the stream ends."
+    )
+    # --- Streaming II: RTMP ingest's ladder and signed playback (streaming/ladder.py,
+    # streaming/signing.py).
+    ladder = models.CharField(
+        max_length=12,
+        choices=LadderChoice.choices,
+        default=LadderChoice.PASSTHROUGH,
+        help_text="For RTMP (OBS): copy the encoder's stream, or transcode a ladder of "
+        "renditions for phones and slow connections.",
+    )
+    signed_playback = models.BooleanField(
+        default=False,
+        help_text="Private or paid events: players get expiring signed URLs; unsigned "
+        "requests get 403.",
+    )
+    # Fixed at creation: a playlist's target duration never changes (RFC 8216 §6.2.1).
+    target_duration = models.PositiveSmallIntegerField(editable=False)
+    window_seconds = models.PositiveIntegerField(editable=False)
+    state = models.CharField(
+        max_length=10, choices=StreamState.choices, default=StreamState.IDLE, editable=False
+    )
+    last_segment_at = models.DateTimeField(null=True, editable=False)
+    live_at = models.DateTimeField(null=True, editable=False)
+    ended_at = models.DateTimeField(null=True, editable=False)
+    # What staff should know: upstream errors, refused segments.
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return f"Stream of {self.event}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.target_duration is None:
+            self.target_duration = settings.HLS_TARGET_DURATION
+        if self.window_seconds is None:
+            self.window_seconds = (
+                settings.HLS_DVR_WINDOW_SECONDS if self.dvr else settings.HLS_WINDOW_SECONDS
+            )
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Rendition(models.Model):
+    """One media playlist of a stream (one per variant of the encoder's master)."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="renditions")
+    name = models.CharField(max_length=64)
+    # EXT-X-STREAM-INF attributes from the encoder's master (whitelisted), or {}.
+    variant = models.JSONField(default=dict)
+    position = models.PositiveSmallIntegerField(default=0)
+    next_seq = models.PositiveIntegerField(default=0)
+    media_sequence = models.PositiveIntegerField(default=0)
+    discontinuity_sequence = models.PositiveIntegerField(default=0)
+    # The encoder's own sequence numbers of its last playlist: going back means it restarted.
+    encoder_first_seq = models.IntegerField(default=-1)
+    encoder_last_seq = models.IntegerField(default=-1)
+    pending_discontinuity = models.BooleanField(default=False)
+    init_count = models.PositiveIntegerField(default=0)
+    current_init = models.CharField(max_length=32, blank=True)
+    peak_bits_per_second = models.PositiveIntegerField(default=0)
+    # The program date-time of the next segment when it follows on without a discontinuity.
+    next_pdt = models.DateTimeField(null=True)
+    ended = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "name"], name="one_rendition_per_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Segment(models.Model):
+    rendition = models.ForeignKey(Rendition, on_delete=models.CASCADE, related_name="segments")
+    seq = models.PositiveIntegerField()
+    duration = models.FloatField()
+    program_date_time = models.DateTimeField()
+    discontinuity = models.BooleanField(default=False)
+    init_name = models.CharField(max_length=32, blank=True)
+    extension = models.CharField(max_length=4)
+    size = models.PositiveIntegerField()
+    published_at = models.DateTimeField()
+    # When it left the live playlist's window; its file goes after duration + window more.
+    removed_at = models.DateTimeField(null=True)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["rendition", "seq"], name="one_segment_per_seq")
+        ]
+        indexes = [models.Index(fields=["removed_at"], condition=models.Q(deleted=False),
+                                name="segment_retention")]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.seq}.{self.extension}"
+
+
+class Transcoder(models.Model):
+    """Streaming II: the RTMP publish session of a stream and the health of its supervised
+    ffmpeg (streaming/transcoder.py). `publishing` is set by nginx-rtmp's on_publish hook and
+    cleared by on_publish_done; the supervisor runs one ffmpeg while it is set."""
+
+    stream = models.OneToOneField(Stream, on_delete=models.CASCADE, related_name="transcoder")
+    publishing = models.BooleanField(default=False)
+    # nginx-rtmp's id of the publishing connection: a late publish_done of an older
+    # connection must not stop a newer one.
+    client_id = models.CharField(max_length=32, blank=True)
+    publish_started_at = models.DateTimeField(null=True)
+    pid = models.PositiveIntegerField(null=True)
+    started_at = models.DateTimeField(null=True)
+    restarts = models.PositiveIntegerField(default=0)
+    speed = models.FloatField(null=True)
+    # Set while ffmpeg's reported speed stays below 1.0 for 10 s: it cannot keep real time.
+    behind_since = models.DateTimeField(null=True)
+    last_progress_at = models.DateTimeField(null=True)
+    rungs = models.CharField(max_length=200, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"Transcoder of {self.stream}"

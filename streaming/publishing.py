@@ -1,0 +1,222 @@
+"""The playlist writer: append segments to a rendition and rewrite what viewers read.
+
+Callers hold the stream's row lock (`select_for_update`) for the whole change, so that one
+rendition's playlist is written by one process at a time, in sequence order: a playlist
+version on storage is never replaced by an older one. Files are written before the
+transaction commits; a rollback after a write leaves at worst an unreferenced segment file.
+
+Storage keys: `live/<public_id>/master.m3u8`, `live/<public_id>/<rendition>/index.m3u8`,
+`live/<public_id>/<rendition>/<seq>.<ext>`, and after the end `replay.m3u8` beside each.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from streaming import playlists
+from streaming.models import Rendition, Segment, Stream
+from streaming.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+
+def live_key(stream: Stream, *parts: str) -> str:
+    return "/".join(("live", stream.public_id, *parts))
+
+
+def staged_key(stream: Stream, name: str) -> str:
+    return f"ingest/{stream.public_id}/{name}"
+
+
+def rounded(duration: float) -> int:
+    # RFC 8216 §4.3.3.1: the EXTINF duration rounded to the nearest integer.
+    return int(duration + 0.5)
+
+
+def append_segment(
+    *,
+    stream: Stream,
+    rendition: Rendition,
+    source_key: str,
+    duration: float,
+    ext: str,
+    now: datetime,
+) -> Segment | None:
+    """Move the object at `source_key` into the rendition as its next segment and record it.
+    Returns None (and discards the object) if it is gone or longer than the target duration.
+    The caller saves `rendition` and writes its playlist afterwards."""
+    storage = get_storage()
+    if rounded(duration) > stream.target_duration:
+        storage.delete(source_key)
+        rendition.pending_discontinuity = True
+        stream.last_error = (
+            f"Refused a {duration:.2f} s segment on {rendition.name}: the target duration is "
+            f"{stream.target_duration} s. Set the encoder's keyframe interval and segment "
+            f"length to at most {stream.target_duration} s."
+        )
+        stream.last_error_at = now
+        log.warning(
+            "segment refused: too long",
+            extra={"stream_id": stream.pk, "rendition": rendition.name, "duration": duration},
+        )
+        return None
+    seq = rendition.next_seq
+    size = storage.size(source_key)
+    target = live_key(stream, rendition.name, f"{seq}.{ext}")
+    if size is None or not storage.move(source_key, target):
+        return None
+    discontinuity = rendition.pending_discontinuity and seq > 0
+    if rendition.next_pdt is None or discontinuity:
+        pdt = now - timedelta(seconds=duration)
+    else:
+        pdt = rendition.next_pdt
+    segment = Segment.objects.create(
+        rendition=rendition,
+        seq=seq,
+        duration=duration,
+        program_date_time=pdt,
+        discontinuity=discontinuity,
+        init_name=rendition.current_init,
+        extension=ext,
+        size=size,
+        published_at=now,
+    )
+    rendition.next_seq = seq + 1
+    rendition.next_pdt = pdt + timedelta(seconds=duration)
+    rendition.pending_discontinuity = False
+    rendition.peak_bits_per_second = max(
+        rendition.peak_bits_per_second, int(size * 8 / max(duration, 0.1))
+    )
+    return segment
+
+
+def publish_init(*, stream: Stream, rendition: Rendition, source_key: str) -> bool:
+    """Publish an fMP4 initialization section under a new name (names are never reused:
+    files we published are immutable). False if there is no such object."""
+    name = f"init{rendition.init_count}.mp4"
+    if not get_storage().move(source_key, live_key(stream, rendition.name, name)):
+        return False
+    rendition.init_count += 1
+    rendition.current_init = name
+    return True
+
+
+def _as_published(segment: Segment) -> playlists.PublishedSegment:
+    return playlists.PublishedSegment(
+        seq=segment.seq,
+        duration=segment.duration,
+        program_date_time=segment.program_date_time,
+        discontinuity=segment.discontinuity,
+        init_name=segment.init_name,
+        extension=segment.extension,
+    )
+
+
+def write_media_playlist(*, stream: Stream, rendition: Rendition, now: datetime) -> None:
+    """Slide the window (the newest segments adding up to at least the window, which is at
+    least 3 target durations) and write the live playlist. Segments that leave the window
+    get `removed_at`; the retention sweep deletes their files later (RFC 8216 §6.2.2).
+    Updates `rendition.media_sequence` and `discontinuity_sequence`: the caller saves it."""
+    in_window = list(
+        Segment.objects.filter(rendition=rendition, removed_at__isnull=True).order_by("-seq")
+    )
+    keep: list[Segment] = []
+    total = 0.0
+    for segment in in_window:
+        keep.append(segment)
+        total += segment.duration
+        if total >= stream.window_seconds:
+            break
+    keep.reverse()
+    if not keep:
+        return
+    first = keep[0].seq
+    leaving = [s for s in in_window if s.seq < first]
+    if leaving:
+        Segment.objects.filter(pk__in=[s.pk for s in leaving]).update(removed_at=now)
+        # The discontinuity sequence counts the discontinuities no longer in the playlist.
+        rendition.discontinuity_sequence += sum(1 for s in leaving if s.discontinuity)
+    rendition.media_sequence = first
+    text = playlists.render_media(
+        target_duration=stream.target_duration,
+        media_sequence=first,
+        discontinuity_sequence=rendition.discontinuity_sequence,
+        segments=[_as_published(s) for s in keep],
+        ended=rendition.ended or stream.state == "ended",
+    )
+    get_storage().put(live_key(stream, rendition.name, "index.m3u8"), text.encode())
+
+
+def _variant_attributes(rendition: Rendition) -> dict[str, str]:
+    if rendition.variant.get("BANDWIDTH"):
+        # In a fixed order: the database does not keep the encoder's.
+        return {k: rendition.variant[k] for k in playlists.VARIANT_ORDER if k in rendition.variant}
+    # No master from the encoder: the peak rate we measured (RFC 8216 §4.3.4.2).
+    return {"BANDWIDTH": str(max(rendition.peak_bits_per_second, 1))}
+
+
+def write_master(*, stream: Stream) -> None:
+    """The master playlist: every rendition that has published a segment."""
+    renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
+    if not renditions:
+        return
+    text = playlists.render_master(
+        (f"{r.name}/index.m3u8", _variant_attributes(r)) for r in renditions
+    )
+    get_storage().put(live_key(stream, "master.m3u8"), text.encode())
+
+
+def write_replay(*, stream: Stream) -> None:
+    """The replay: a VOD playlist of every recorded segment per rendition, and their master.
+    Streams that do not record have none."""
+    if not stream.record:
+        return
+    storage = get_storage()
+    renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
+    for rendition in renditions:
+        segments = [_as_published(s) for s in rendition.segments.filter(deleted=False)]
+        if segments and segments[0].discontinuity:
+            # A VOD playlist starting at a discontinuity would need a discontinuity sequence.
+            segments[0] = playlists.PublishedSegment(
+                **{**segments[0].__dict__, "discontinuity": False}
+            )
+        text = playlists.render_media(
+            target_duration=stream.target_duration,
+            media_sequence=segments[0].seq if segments else 0,
+            discontinuity_sequence=0,
+            segments=segments,
+            ended=True,
+            vod=True,
+        )
+        storage.put(live_key(stream, rendition.name, "replay.m3u8"), text.encode())
+    text = playlists.render_master(
+        (f"{r.name}/replay.m3u8", _variant_attributes(r)) for r in renditions
+    )
+    storage.put(live_key(stream, "replay.m3u8"), text.encode())
+
+
+def delete_expired_segments(*, now: datetime, limit: int = 500) -> int:
+    """Delete the files of segments that left the window at least their duration plus the
+    window ago, for streams that do not record. Returns how many were deleted."""
+    storage = get_storage()
+    rows = (
+        Segment.objects.filter(
+            deleted=False, removed_at__isnull=False, rendition__stream__record=False
+        )
+        .select_related("rendition__stream")
+        .order_by("removed_at")[:limit]
+    )
+    done = []
+    for segment in rows:
+        stream = segment.rendition.stream
+        keep_until = (segment.removed_at or now) + timedelta(
+            seconds=segment.duration + stream.window_seconds
+        )
+        if keep_until > now:
+            continue
+        storage.delete(live_key(stream, segment.rendition.name, segment.file_name))
+        done.append(segment.pk)
+    if done:
+        Segment.objects.filter(pk__in=done).update(deleted=True)
+    return len(done)

@@ -1,0 +1,297 @@
+"""Writes for streams: keys, what encoders and relays deliver, state and health.
+
+Every change to a stream locks its row first (`select_for_update`), then touches its
+renditions: one lock order everywhere, so two web processes receiving two renditions of the
+same stream queue instead of deadlocking. State changes are published to the live room on
+commit (`livebus.publish_change(kind="stream")`), and drive the event's lifecycle through
+`events.services`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from events import livebus
+from events import services as event_services
+from events.models import Event, EventStatus
+from streaming import playlists, publishing
+from streaming.models import Rendition, Stream, StreamMode, StreamState
+from streaming.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "sk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key() -> tuple[str, str]:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, hash_key(key)
+
+
+def _publish_on_commit(stream: Stream) -> None:
+    transaction.on_commit(partial(livebus.publish_change, event_id=stream.event_id, kind="stream"))
+
+
+@transaction.atomic
+def create_stream(
+    *,
+    event_id: int,
+    mode: str = StreamMode.PUSH,
+    relay_url: str = "",
+    dvr: bool = False,
+    record: bool = True,
+) -> tuple[Stream, str]:
+    """A stream for the event and its key. The key is returned once and stored only hashed.
+    Raises IntegrityError if the event already has a stream."""  # fmt: skip
+    key, digest = _new_key()
+    stream = Stream.objects.create(
+        event_id=event_id, key_hash=digest, key_rotated_at=timezone.now(), mode=mode,
+        relay_url=relay_url, dvr=dvr, record=record,
+    )  # fmt: skip
+    log.info("stream created", extra={"stream_id": stream.pk, "event_id": event_id})
+    return stream, key
+
+
+@transaction.atomic
+def rotate_stream_key(*, stream_id: int) -> str:
+    """A new key for the stream; the old one stops working at once (its next PUT gets 403)."""
+    stream = Stream.objects.select_for_update().get(pk=stream_id)
+    key, stream.key_hash = _new_key()
+    stream.key_rotated_at = timezone.now()
+    stream.save(update_fields=["key_hash", "key_rotated_at"])
+    log.info("stream key rotated", extra={"stream_id": stream.pk})
+    return key
+
+
+def _mark_live(stream: Stream, now: datetime) -> None:
+    stream.last_segment_at = now
+    if stream.state in (StreamState.IDLE, StreamState.STALLED):
+        was = stream.state
+        stream.state = StreamState.LIVE
+        stream.live_at = stream.live_at or now
+        log.info("stream live", extra={"stream_id": stream.pk, "from_state": was})
+        _publish_on_commit(stream)
+        if Event.objects.filter(pk=stream.event_id, status=EventStatus.SCHEDULED).exists():
+            event_services.start_event(event_id=stream.event_id)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a playlist PUT changed: segments published, and whether the stream ended."""
+
+    published: int
+    ended: bool
+
+
+@transaction.atomic
+def receive_playlist(*, stream_id: int, name: str, text: str) -> Delivery:
+    """Apply an encoder's playlist. A master records its variants; a media playlist publishes
+    the segments it lists that have arrived (in order, each once), marks discontinuities when
+    the encoder restarted, and ends the rendition on EXT-X-ENDLIST. Raises PlaylistError on a
+    malformed playlist (nothing changes)."""
+    stream = Stream.objects.select_for_update().get(pk=stream_id)
+    if stream.state == StreamState.ENDED:
+        return Delivery(published=0, ended=True)
+    stem = name.rsplit(".", 1)[0]
+    now = timezone.now()
+    if playlists.is_master(text):
+        _apply_master(stream, playlists.parse_master(text))
+        return Delivery(published=0, ended=False)
+    parsed = playlists.parse_media(text)
+    for segment in parsed.segments:
+        if not playlists.is_valid_name(segment.uri) or playlists.extension(segment.uri) == "m3u8":
+            raise playlists.PlaylistError(f"bad segment URI {segment.uri[:80]!r}")
+    rendition, _ = Rendition.objects.get_or_create(stream=stream, name=stem)
+    published = apply_segments(
+        stream=stream,
+        rendition=rendition,
+        parsed=parsed,
+        fetch=lambda uri: publishing.staged_key(stream, uri),
+        now=now,
+    )
+    return Delivery(published=published, ended=stream.state == StreamState.ENDED)
+
+
+def _apply_master(stream: Stream, variants: list[playlists.EncoderVariant]) -> None:
+    for position, variant in enumerate(variants):
+        stem = variant.uri.rsplit(".", 1)[0]
+        if not playlists.is_valid_name(variant.uri) or not variant.uri.endswith(".m3u8"):
+            raise playlists.PlaylistError(f"bad variant URI {variant.uri[:80]!r}")
+        Rendition.objects.update_or_create(
+            stream=stream, name=stem, defaults={"variant": variant.attributes, "position": position}
+        )
+    publishing.write_master(stream=stream)
+
+
+def apply_segments(
+    *,
+    stream: Stream,
+    rendition: Rendition,
+    parsed: playlists.EncoderPlaylist,
+    fetch: Callable[[str], str | None],
+    now: datetime,
+) -> int:
+    """Publish the new segments of `parsed` into `rendition` (the stream's row is locked by
+    the caller). `fetch(uri)` gives the storage key holding the segment's bytes (or None if
+    not there yet). Used by push ingest and by the relay. Returns how many were published."""
+    segments = parsed.segments
+    if segments and 0 <= segments[-1].sequence < rendition.encoder_last_seq:
+        # The encoder's numbering went back: a new encoder session, whose timestamps restart
+        # (RFC 8216 §6.3.3: a discontinuity).
+        rendition.encoder_last_seq = -1
+        rendition.pending_discontinuity = True
+        log.info("encoder restarted", extra={"stream_id": stream.pk, "rendition": rendition.name})
+    if segments:
+        rendition.encoder_first_seq = segments[0].sequence
+    fresh = [s for s in segments if s.sequence > rendition.encoder_last_seq]
+    published = 0
+    first_ever = rendition.next_seq == 0
+    for index, segment in enumerate(fresh):
+        key = fetch(segment.uri)
+        if key is None or get_storage().size(key) is None:
+            if index == len(fresh) - 1:
+                break  # the last one may still be on its way: wait for the next playlist
+            rendition.pending_discontinuity = True  # lost for good: a gap in the timeline
+            rendition.encoder_last_seq = segment.sequence
+            continue
+        if segment.discontinuity:
+            rendition.pending_discontinuity = True
+        if segment.init_uri:
+            init_key = fetch(segment.init_uri)
+            if init_key is not None:
+                publishing.publish_init(stream=stream, rendition=rendition, source_key=init_key)
+        added = publishing.append_segment(
+            stream=stream,
+            rendition=rendition,
+            source_key=key,
+            duration=segment.duration,
+            ext=playlists.extension(segment.uri),
+            now=now,
+        )
+        rendition.encoder_last_seq = segment.sequence
+        published += added is not None
+    if parsed.ended:
+        rendition.ended = True
+    if published:
+        _mark_live(stream, now)
+    if published or parsed.ended:
+        publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
+    rendition.save()
+    stream.save()
+    if first_ever and published:
+        publishing.write_master(stream=stream)
+    if parsed.ended and not stream.renditions.filter(ended=False).exists():
+        _end_locked(stream, now=now, reason="encoder")
+    return published
+
+
+@transaction.atomic
+def apply_relay_playlist(
+    *,
+    stream_id: int,
+    rendition_name: str,
+    position: int,
+    variant: dict[str, str],
+    parsed: playlists.EncoderPlaylist,
+    staged: dict[str, str],
+) -> int:
+    """Publish what the relay downloaded (`staged`: segment name → storage key) from an
+    upstream playlist whose URIs were renamed to those names. Returns segments published."""
+    stream = Stream.objects.select_for_update().get(pk=stream_id)
+    if stream.state == StreamState.ENDED:
+        return 0
+    rendition, _ = Rendition.objects.get_or_create(
+        stream=stream, name=rendition_name, defaults={"variant": variant, "position": position}
+    )
+    if stream.last_error.startswith("Upstream:"):
+        stream.last_error = ""  # the upstream answers again
+    return apply_segments(
+        stream=stream, rendition=rendition, parsed=parsed, fetch=staged.get, now=timezone.now()
+    )
+
+
+@transaction.atomic
+def end_stream(*, stream_id: int, reason: str = "staff") -> Stream:
+    """End the stream (staff action, the encoder's ENDLIST, or its event ending): every live
+    playlist gets EXT-X-ENDLIST, the replay is written, a live event ends. Idempotent."""
+    stream = Stream.objects.select_for_update().get(pk=stream_id)
+    if stream.state != StreamState.ENDED:
+        _end_locked(stream, now=timezone.now(), reason=reason)
+    return stream
+
+
+def _end_locked(stream: Stream, *, now: datetime, reason: str) -> None:
+    stream.state = StreamState.ENDED
+    stream.ended_at = now
+    stream.save()
+    for rendition in stream.renditions.all():
+        if rendition.next_seq:
+            publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
+            rendition.save(update_fields=["media_sequence", "discontinuity_sequence"])
+    publishing.write_replay(stream=stream)
+    get_storage().delete_prefix(f"ingest/{stream.public_id}")
+    log.info("stream ended", extra={"stream_id": stream.pk, "reason": reason})
+    _publish_on_commit(stream)
+    if Event.objects.filter(pk=stream.event_id, status=EventStatus.LIVE).exists():
+        event_services.end_event(event_id=stream.event_id)
+
+
+def discard_object(*, stream: Stream, name: str) -> None:
+    """An encoder's DELETE: drop what it sent and we have not published. What we published
+    stays until our own retention removes it."""
+    get_storage().delete(publishing.staged_key(stream, name))
+
+
+@transaction.atomic
+def record_stream_error(*, stream_id: int, message: str) -> None:
+    """Note a problem for staff (shown in the admin), e.g. an upstream error in relay mode."""
+    Stream.objects.filter(pk=stream_id).update(
+        last_error=message[:500], last_error_at=timezone.now()
+    )
+
+
+def mark_stalled_streams(*, now: datetime | None = None) -> list[int]:
+    """Live streams with no segment for 2 target durations become stalled. Returns their ids."""
+    now = now or timezone.now()
+    stalled = []
+    for stream in Stream.objects.filter(state=StreamState.LIVE).only("pk", "target_duration"):
+        with transaction.atomic():
+            locked = Stream.objects.select_for_update().get(pk=stream.pk)
+            limit = now - timedelta(seconds=2 * locked.target_duration)
+            if locked.state != StreamState.LIVE or (locked.last_segment_at or now) > limit:
+                continue
+            locked.state = StreamState.STALLED
+            locked.save(update_fields=["state"])
+            log.warning("stream stalled", extra={"stream_id": locked.pk})
+            _publish_on_commit(locked)
+            stalled.append(locked.pk)
+    return stalled
+
+
+def sweep_streams(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic health sweep: stalls, streams whose event is over, expired segments."""
+    now = now or timezone.now()
+    stalled = mark_stalled_streams(now=now)
+    over = Stream.objects.exclude(state=StreamState.ENDED).filter(
+        event__status__in=[EventStatus.ENDED, EventStatus.CANCELLED]
+    )
+    ended = 0
+    for stream_id in over.values_list("pk", flat=True):
+        end_stream(stream_id=stream_id, reason="event over")
+        ended += 1
+    with transaction.atomic():
+        deleted = publishing.delete_expired_segments(now=now)
+    return {"stalled": len(stalled), "ended": ended, "deleted": deleted}

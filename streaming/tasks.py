@@ -1,0 +1,19 @@
+"""Celery tasks (beat runs both every half target duration): they only call the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from streaming import relay, services
+
+
+@shared_task(ignore_result=True)
+def sweep_streams() -> dict[str, int]:
+    """Stalls, streams whose event is over, expired segments."""
+    return services.sweep_streams()
+
+
+@shared_task(ignore_result=True)
+def poll_relays() -> int:
+    """One poll of every relay stream's upstream."""
+    return relay.poll_relays()

@@ -1,0 +1,66 @@
+"""A synthetic test stream: ffmpeg's test pattern and a tone, pushed to our ingest with
+`-method PUT` exactly as a real HLS encoder would. Used by `make run`, the tests and the bench.
+
+ffmpeg comes from the system (Debian's package) or, when absent, from the imageio-ffmpeg wheel.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+
+def ffmpeg_path() -> str:
+    """The ffmpeg executable. Raises RuntimeError if there is none at all."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise RuntimeError(
+            "no ffmpeg: install Debian's ffmpeg or `pip install imageio-ffmpeg`"
+        ) from None
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def push_command(
+    *,
+    ingest_url: str,
+    key: str,
+    target_duration: int,
+    renditions: int = 1,
+    seconds: float | None = None,
+    ffmpeg: str | None = None,
+    realtime: bool = True,
+) -> list[str]:
+    """The ffmpeg command line pushing a test stream to `ingest_url`
+    (`http://host/streaming/ingest/<public_id>`), with one or two renditions (640x360 and
+    320x180), segments of `target_duration` seconds (a keyframe every segment), for
+    `seconds` or until stopped. The key travels only in the Authorization header."""
+    fps = 25
+    gop = fps * target_duration
+    cmd = [ffmpeg or ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    if realtime:
+        cmd.append("-re")
+    cmd += ["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={fps}",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]  # fmt: skip
+    if seconds is not None:
+        cmd += ["-t", str(seconds)]
+    encode = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+              "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop),
+              "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-ac", "2"]  # fmt: skip
+    hls = ["-f", "hls", "-hls_time", str(target_duration), "-hls_list_size", "4",
+           "-hls_flags", "delete_segments", "-method", "PUT", "-http_persistent", "1",
+           "-headers", f"Authorization: Bearer {key}\r\n"]  # fmt: skip
+    if renditions == 1:
+        cmd += ["-map", "0:v", "-map", "1:a", *encode, "-b:v", "800k", *hls,
+                "-hls_segment_filename", f"{ingest_url}/seg_%05d.ts",
+                f"{ingest_url}/stream.m3u8"]  # fmt: skip
+    else:
+        cmd += ["-filter_complex", "[0:v]split=2[a][b];[b]scale=320:180[bs]",
+                "-map", "[a]", "-map", "[bs]", "-map", "1:a", "-map", "1:a", *encode,
+                "-b:v:0", "800k", "-b:v:1", "300k", *hls,
+                "-var_stream_map", "v:0,a:0 v:1,a:1", "-master_pl_name", "master.m3u8",
+                "-hls_segment_filename", f"{ingest_url}/seg_%v_%05d.ts",
+                f"{ingest_url}/stream_%v.m3u8"]  # fmt: skip
+    return cmd

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from streaming import rtmp, signing, views
+
+app_name = "streaming"
+
+urlpatterns = [
+    path("streaming/ingest/<str:public_id>/<path:name>", views.ingest_object, name="ingest"),
+    # Streaming II: a signed stream's files only under a valid signed prefix (signing.py).
+    path("live/<str:public_id>/<path:path>", signing.unsigned_guard(views.origin), name="origin"),
+    path(
+        "s/<str:token>/<int:expires>/live/<str:public_id>/<path:path>",
+        signing.signed_origin_view(views.origin),
+        name="signed_origin",
+    ),
+    # Streaming II: nginx-rtmp's hooks (deploy/nginx/rtmp.conf).
+    path("streaming/rtmp/<str:hook_token>/on_publish", rtmp.on_publish, name="rtmp_on_publish"),
+    path(
+        "streaming/rtmp/<str:hook_token>/on_publish_done",
+        rtmp.on_publish_done,
+        name="rtmp_on_publish_done",
+    ),
+]

@@ -1,0 +1,159 @@
+"""The origin (`/live/<public_id>/…`) and the WSGI form of the ingest.
+
+In production nginx serves segments straight from storage and proxies playlists here
+(deploy/nginx/origin.conf); this view sets the headers either way: content types,
+Cache-Control (half a target duration for live media playlists, long and immutable for
+segments, short for the master, no-store for anything not published), CORS, ETag, Range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from streaming import ingest, playlists, selectors, services
+from streaming.storage import ObjectTooLarge, get_storage
+
+PATH = re.compile(
+    r"^(?:(?P<rendition>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/)?(?P<file>[A-Za-z0-9_-]{1,64})"
+    r"\.(?P<ext>m3u8|ts|m4s|mp4)$"
+)
+SEGMENT_CACHE = "public, max-age=31536000, immutable"
+VOD_CACHE = "public, max-age=3600"
+NOT_PUBLISHED_CACHE = "no-store"
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, ETag",
+}
+
+
+def _cors(response: HttpResponse) -> HttpResponse:
+    for name, value in CORS.items():
+        response[name] = value
+    return response
+
+
+def _not_found() -> HttpResponse:
+    response = HttpResponse("Not published.\n", status=404, content_type="text/plain")
+    response["Cache-Control"] = NOT_PUBLISHED_CACHE
+    return _cors(response)
+
+
+def cache_control(*, file: str, rendition: str | None, ext: str, target_duration: int) -> str:
+    if ext != "m3u8":
+        return SEGMENT_CACHE
+    if file == "replay":
+        return VOD_CACHE
+    if rendition is None:  # the master: short, renditions may still be added
+        return f"public, max-age={target_duration}"
+    # A live media playlist changes every target duration: cache half of that.
+    return f"public, max-age={max(1, target_duration // 2)}"
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
+    """(first, last) of a single `bytes=` range; None to ignore it (serve all); False if it
+    cannot be satisfied."""
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first_s, last_s = match.groups()
+    if first_s == "":
+        suffix = int(last_s)
+        if suffix == 0:
+            return False
+        return max(0, size - suffix), size - 1
+    first = int(first_s)
+    last = min(int(last_s), size - 1) if last_s else size - 1
+    if first >= size or last < first:
+        return False
+    return first, last
+
+
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def origin(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
+    if request.method == "OPTIONS":
+        response = HttpResponse(status=204)
+        response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Range"
+        response["Access-Control-Max-Age"] = "86400"
+        return _cors(response)
+    match = PATH.match(path)
+    info = selectors.origin_info(public_id=public_id) if match else None
+    if match is None or info is None:
+        return _not_found()
+    storage = get_storage()
+    key = f"live/{public_id}/{path}"
+    data = storage.read(key, max_bytes=256 * 1024 * 1024)
+    if data is None:
+        return _not_found()
+    ext = match["ext"]
+    etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    headers = {
+        "Content-Type": playlists.CONTENT_TYPES[ext],
+        "Cache-Control": cache_control(
+            file=match["file"], rendition=match["rendition"], ext=ext,
+            target_duration=info.target_duration,
+        ),
+        "ETag": etag,
+        "Accept-Ranges": "bytes" if ext != "m3u8" else "none",
+    }  # fmt: skip
+    offered = [
+        tag.strip().removeprefix("W/")
+        for tag in request.headers.get("If-None-Match", "").split(",")
+    ]
+    if etag in offered or "*" in offered:
+        response = HttpResponse(status=304)
+    else:
+        status, body = 200, data
+        wanted = request.headers.get("Range") if ext != "m3u8" else None
+        if wanted:
+            span = _byte_range(wanted, len(data))
+            if span is False:
+                response = HttpResponse(status=416)
+                response["Content-Range"] = f"bytes */{len(data)}"
+                return _cors(response)
+            if span:
+                first, last = span  # type: ignore[misc]
+                status, body = 206, data[first : last + 1]
+                headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+        response = HttpResponse(body, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return _cors(response)
+
+
+@csrf_exempt
+@require_http_methods(["PUT", "DELETE"])
+def ingest_object(request: HttpRequest, public_id: str, name: str) -> HttpResponse:
+    """The ingest under WSGI and the test client; under ASGI, ingest.IngestApp answers first."""
+    target = ingest.parse_path(f"{public_id}/{name}")
+    if target is None:
+        answer = ingest.BAD_NAME
+    else:
+        stream = ingest.authorize(
+            public_id=public_id, authorization=request.headers.get("Authorization", "")
+        )
+        if isinstance(stream, ingest.Answer):
+            answer = stream
+        elif request.method == "DELETE":
+            services.discard_object(stream=stream, name=name)
+            answer = ingest.Answer(204, "")
+        else:
+            answer = _receive(request, stream, name)
+    body = answer.message + "\n" if answer.message else ""
+    return HttpResponse(body, status=answer.status, content_type="text/plain; charset=utf-8")
+
+
+def _receive(request: HttpRequest, stream: object, name: str) -> ingest.Answer:
+    receiver = ingest.Receiver(stream, name)  # type: ignore[arg-type]
+    try:
+        while chunk := request.read(64 * 1024):
+            receiver.feed(chunk)
+    except ObjectTooLarge:
+        receiver.abort()
+        return ingest.too_large()
+    return receiver.finish()

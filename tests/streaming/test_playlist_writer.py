@@ -1,0 +1,179 @@
+"""The playlist writer through its services, without an encoder: segments are placed in the
+ingest area as an encoder's PUT would leave them, then the encoder's playlist is applied."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+
+from events.models import EventStatus
+from streaming import playlists, services
+from streaming.models import Rendition, Segment, Stream
+from streaming.storage import get_storage
+from tests.factories import EventFactory
+from tests.streaming import hls_checks
+from tests.streaming.conftest import TARGET_DURATION, WINDOW_SECONDS
+
+pytestmark = pytest.mark.django_db
+
+
+def encoder_playlist(first: int, count: int, *, duration: float = 1.0, end: bool = False,
+                     prefix: str = "seg") -> str:  # fmt: skip
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1",
+             f"#EXT-X-MEDIA-SEQUENCE:{first}"]  # fmt: skip
+    for seq in range(first, first + count):
+        lines += [f"#EXTINF:{duration:.6f},", f"{prefix}{seq}.ts"]
+    if end:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def deliver(stream: Stream, first: int, count: int, **kwargs) -> services.Delivery:
+    """PUT the segments `first…first+count-1` (if not there yet), then the playlist."""
+    storage = get_storage()
+    prefix = kwargs.get("prefix", "seg")
+    for seq in range(first, first + count):
+        storage.put(f"ingest/{stream.public_id}/{prefix}{seq}.ts", b"\x47" * 188 * (seq + 1))
+    return services.receive_playlist(
+        stream_id=stream.pk, name="v.m3u8", text=encoder_playlist(first, count, **kwargs)
+    )
+
+
+def served(stream: Stream, name: str = "v/index.m3u8") -> str:
+    return get_storage().read(f"live/{stream.public_id}/{name}", max_bytes=1 << 20).decode()
+
+
+@pytest.fixture
+def stream(db) -> Stream:
+    stream, _ = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
+    return stream
+
+
+def test_a_stream_keeps_the_target_duration_and_window_it_was_created_with(stream):
+    assert (stream.target_duration, stream.window_seconds) == (TARGET_DURATION, WINDOW_SECONDS)
+
+
+def test_segments_are_published_under_our_own_sequence_names(stream):
+    deliver(stream, 0, 2)
+    media = hls_checks.parse(served(stream))
+    assert [s.uri for s in media.segments] == ["0.ts", "1.ts"]
+    assert get_storage().size(f"live/{stream.public_id}/v/1.ts") == 188 * 2
+    assert get_storage().size(f"ingest/{stream.public_id}/seg1.ts") is None
+
+
+def test_a_playlist_repeating_published_segments_publishes_nothing_twice(stream):
+    deliver(stream, 0, 2)
+    assert deliver(stream, 0, 3).published == 1
+    assert Segment.objects.filter(rendition__stream=stream).count() == 3
+
+
+def test_the_window_slides_once_it_holds_the_window_duration(stream):
+    deliver(stream, 0, 6)
+    media = hls_checks.parse(served(stream))
+    assert (media.media_sequence, len(media.segments)) == (3, 3)
+    assert Segment.objects.filter(rendition__stream=stream, removed_at__isnull=False).count() == 3
+
+
+def test_a_dvr_stream_keeps_the_whole_broadcast_in_its_window(db, settings):
+    settings.HLS_DVR_WINDOW_SECONDS = 3600
+    event = EventFactory(status=EventStatus.SCHEDULED)
+    stream, _ = services.create_stream(event_id=event.pk, dvr=True)
+    deliver(stream, 0, 8)
+    media = hls_checks.parse(served(stream))
+    assert (stream.window_seconds, media.media_sequence, len(media.segments)) == (3600, 0, 8)
+
+
+def test_program_date_times_follow_on_by_the_segment_durations(stream):
+    deliver(stream, 0, 3)
+    rows = list(Segment.objects.filter(rendition__stream=stream))
+    gaps = [(b.program_date_time - a.program_date_time).total_seconds() for a, b in pairwise(rows)]
+    assert gaps == [1.0, 1.0]
+
+
+def test_an_encoder_restart_starts_a_discontinuity(stream):
+    deliver(stream, 0, 4)
+    deliver(stream, 0, 1, prefix="new")  # a new encoder session numbers from 0 again
+    media = hls_checks.parse(served(stream))
+    assert [(s.uri, s.discontinuity) for s in media.segments] == [
+        ("2.ts", False), ("3.ts", False), ("4.ts", True),
+    ]  # fmt: skip
+
+
+def test_the_discontinuity_sequence_counts_discontinuities_that_left_the_window(stream):
+    deliver(stream, 0, 2)
+    deliver(stream, 0, 1, prefix="new")
+    deliver(stream, 1, 4, prefix="new")
+    media = hls_checks.parse(served(stream))
+    assert (media.media_sequence, media.discontinuity_sequence) == (4, 1)
+    assert Rendition.objects.get(stream=stream).discontinuity_sequence == 1
+
+
+def test_a_segment_longer_than_the_target_duration_is_refused_and_shown_to_staff(stream):
+    deliver(stream, 0, 1)
+    deliver(stream, 1, 1, duration=1.6)
+    stream.refresh_from_db()
+    assert Segment.objects.filter(rendition__stream=stream).count() == 1
+    assert stream.last_error.startswith(
+        "Refused a 1.60 s segment on v: the target duration is 1 s."
+    )
+    assert get_storage().size(f"ingest/{stream.public_id}/seg1.ts") is None
+
+
+def test_a_segment_that_never_arrived_is_skipped_with_a_discontinuity(stream):
+    storage = get_storage()
+    for seq in (0, 2):
+        storage.put(f"ingest/{stream.public_id}/seg{seq}.ts", b"\x47" * 188)
+    services.receive_playlist(stream_id=stream.pk, name="v.m3u8", text=encoder_playlist(0, 3))
+    media = hls_checks.parse(served(stream))
+    assert [(s.uri, s.discontinuity) for s in media.segments] == [("0.ts", False), ("1.ts", True)]
+
+
+def test_endlist_appears_only_when_the_encoder_ends_and_ends_the_stream_and_event(stream):
+    deliver(stream, 0, 2)
+    assert "#EXT-X-ENDLIST" not in served(stream)
+    assert deliver(stream, 0, 3, end=True).ended is True
+    stream.refresh_from_db()
+    assert (stream.state, stream.event.status) == ("ended", EventStatus.ENDED)
+    assert served(stream).endswith("2.ts\n#EXT-X-ENDLIST\n")
+
+
+def test_the_replay_is_a_vod_playlist_of_the_whole_recording(stream):
+    deliver(stream, 0, 6)
+    services.end_stream(stream_id=stream.pk)
+    replay = served(stream, "v/replay.m3u8")
+    media = hls_checks.parse(replay)
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in replay
+    assert (media.media_sequence, len(media.segments), media.ended) == (0, 6, True)
+    assert served(stream, "replay.m3u8").splitlines()[-1] == "v/replay.m3u8"
+
+
+def test_a_master_from_the_encoder_names_our_renditions_with_its_attributes(stream):
+    master = ('#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=950400,RESOLUTION=640x360,'
+              'CODECS="avc1.42c01e,mp4a.40.2",EVIL="x"\nv.m3u8\n')  # fmt: skip
+    services.receive_playlist(stream_id=stream.pk, name="master.m3u8", text=master)
+    deliver(stream, 0, 1)
+    assert served(stream, "master.m3u8") == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=950400,RESOLUTION=640x360,"
+        'CODECS="avc1.42c01e,mp4a.40.2"\nv/index.m3u8\n'
+    )
+
+
+def test_without_a_master_from_the_encoder_we_write_one_with_the_measured_bandwidth(stream):
+    deliver(stream, 0, 2)
+    assert served(stream, "master.m3u8") == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=3008\nv/index.m3u8\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not a playlist", "#EXTM3U\nseg0.ts\n", "#EXTM3U\n#EXTINF:1.0,\n../x.ts\n",
+     "#EXTM3U\n#EXTINF:abc,\nseg0.ts\n"],
+)  # fmt: skip
+def test_a_malformed_encoder_playlist_is_refused_and_changes_nothing(stream, text):
+    get_storage().put(f"ingest/{stream.public_id}/seg0.ts", b"\x47" * 188)
+    with pytest.raises(playlists.PlaylistError):
+        services.receive_playlist(stream_id=stream.pk, name="v.m3u8", text=text)
+    assert Segment.objects.filter(rendition__stream=stream).count() == 0
+    assert get_storage().size(f"live/{stream.public_id}/v/index.m3u8") is None
