@@ -75,6 +75,40 @@ def _stored(media_root, public_id: str) -> list[str]:
     return found
 
 
+def _signature_answers(stack, stream, event) -> dict[str, tuple[int, str]]:
+    """(status, body) for good, tampered, expired and missing signatures, at the edge and
+    from Django directly, and the URL the event page hands its player."""
+    now = int(time.time())
+
+    def prefix(expires: int, tamper: bool = False) -> str:
+        token = signing.playback_token(
+            public_id=stream.public_id, expires=expires, secret=SIGNING_SECRET
+        )
+        if tamper:
+            token = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+        return f"/s/{token}/{expires}/live/{stream.public_id}"
+
+    paths = {
+        "good": f"{prefix(now + 600)}/master.m3u8",
+        "tampered": f"{prefix(now + 600, tamper=True)}/master.m3u8",
+        "tampered_segment": f"{prefix(now + 600, tamper=True)}/360p/1.ts",
+        "expired": f"{prefix(now - 5)}/master.m3u8",
+        "longer_expiry": prefix(now + 600).replace(f"/{now + 600}/", f"/{now + 6000}/")
+        + "/master.m3u8",
+        "unsigned": f"/live/{stream.public_id}/master.m3u8",
+    }
+    answers = {}
+    for where, get in (("edge", stack.edge), ("django", stack.web)):
+        for name, path in paths.items():
+            status, _, body = get(path)
+            answers[f"{where}_{name}"] = (status, body.decode()[:60])
+    page = stack.web(f"/events/{event.slug}/")[2].decode()
+    handed = page.split('data-hls-src="', 1)[1].split('"', 1)[0] if "data-hls-src" in page else ""
+    answers["page_url"] = (0, handed)
+    answers["page_url_at_edge"] = (stack.edge(handed)[0] if handed else 0, "")
+    return answers
+
+
 @pytest.fixture(scope="module")
 def scenario(stack, django_db_blocker):
     out: dict = {}
@@ -152,6 +186,7 @@ def scenario(stack, django_db_blocker):
             f"http://127.0.0.1:{stack.edge_port}{l_prefix}/master.m3u8",
             "-show_entries", "stream=codec_type,width,height",
         )  # fmt: skip
+        out["signatures"] = _signature_answers(stack, l_stream, l_event)
         l_row = Transcoder.objects.get(stream=l_stream)
         out["l_row"] = l_row
         out["l_segment_starts"] = {}
@@ -303,3 +338,44 @@ def test_publish_done_stops_the_transcoders_without_ending_the_stream(scenario):
 
 def test_the_whole_scenario_stays_within_the_time_budget(scenario):
     assert scenario["elapsed"] < 75
+
+
+def test_a_good_signature_plays_at_the_edge_and_from_django(scenario):
+    answers = scenario["signatures"]
+    assert answers["edge_good"][0] == 200
+    assert answers["django_good"][0] == 200
+    assert answers["edge_good"][1].startswith("#EXTM3U")
+
+
+def test_a_tampered_signature_gets_403_at_the_edge_without_the_origin(scenario):
+    answers = scenario["signatures"]
+    assert answers["edge_tampered"] == (403, "Forbidden at the edge: bad signature.\n")
+    assert answers["edge_tampered_segment"] == (403, "Forbidden at the edge: bad signature.\n")
+    assert answers["edge_longer_expiry"] == (403, "Forbidden at the edge: bad signature.\n")
+
+
+def test_an_expired_signature_gets_403_at_the_edge(scenario):
+    assert scenario["signatures"]["edge_expired"] == (403, "Forbidden at the edge: expired.\n")
+
+
+def test_django_refuses_tampered_and_expired_signatures_when_no_edge_is_in_front(scenario):
+    answers = scenario["signatures"]
+    assert answers["django_tampered"] == (403, "Forbidden: bad signature.\n")
+    assert answers["django_tampered_segment"] == (403, "Forbidden: bad signature.\n")
+    assert answers["django_longer_expiry"] == (403, "Forbidden: bad signature.\n")
+    assert answers["django_expired"] == (403, "Forbidden: expired.\n")
+
+
+def test_a_signed_stream_is_refused_without_a_signature_at_the_edge_and_from_django(scenario):
+    answers = scenario["signatures"]
+    refusal = (403, "Forbidden: this stream needs a signed URL.\n")
+    assert answers["edge_unsigned"] == refusal
+    assert answers["django_unsigned"] == refusal
+
+
+def test_the_event_page_hands_its_player_a_signed_url_that_plays_at_the_edge(scenario):
+    answers = scenario["signatures"]
+    url = answers["page_url"][1]
+    assert url.startswith("/s/")
+    assert url.endswith(f"/live/{scenario['l'].public_id}/master.m3u8")
+    assert answers["page_url_at_edge"][0] == 200

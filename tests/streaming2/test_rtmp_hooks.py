@@ -1,0 +1,127 @@
+"""nginx-rtmp's on_publish / on_publish_done hooks, as nginx-rtmp POSTs them."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from events.models import EventStatus
+from streaming import services, signing
+from streaming.models import Stream, Transcoder
+from tests.factories import EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(public_id: str, key: str, client_id: str = "7", call: str = "publish") -> str:
+    # nginx-rtmp's own fields first, then the publish URL's arguments.
+    return (
+        f"app=live&flashver=FMLE/3.0&swfurl=&tcurl=rtmp://h/live&pageurl=&addr=127.0.0.1"
+        f"&clientid={client_id}&call={call}&name={public_id}&type=live&key={key}"
+    )
+
+
+def _post(client, hook: str, body: str, token: str | None = None):
+    url = reverse(f"streaming:rtmp_{hook}", args=[token or signing.rtmp_hook_token()])
+    return client.post(url, body, content_type="application/x-www-form-urlencoded")
+
+
+@pytest.fixture
+def stream_and_key(tiers):
+    event = EventFactory(status=EventStatus.SCHEDULED)
+    return services.create_stream(event_id=event.pk)
+
+
+@pytest.fixture
+def tiers(db):
+    from events.models import CapacityTier
+
+    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
+
+
+def test_on_publish_with_the_stream_key_starts_the_transcoder(client, stream_and_key):
+    stream, key = stream_and_key
+    response = _post(client, "on_publish", _form(stream.public_id, key))
+    assert response.status_code == 200
+    row = Transcoder.objects.get(stream=stream)
+    assert (row.publishing, row.client_id) == (True, "7")
+
+
+def test_on_publish_with_a_wrong_key_is_403_and_changes_nothing(client, stream_and_key):
+    stream, _ = stream_and_key
+    response = _post(client, "on_publish", _form(stream.public_id, "sk_wrong"))
+    assert (response.status_code, response.content) == (403, b"Wrong or rotated stream key.\n")
+    assert Transcoder.objects.count() == 0
+
+
+def test_on_publish_with_a_rotated_key_is_403(client, stream_and_key):
+    stream, old_key = stream_and_key
+    services.rotate_stream_key(stream_id=stream.pk)
+    response = _post(client, "on_publish", _form(stream.public_id, old_key))
+    assert response.status_code == 403
+    assert Transcoder.objects.count() == 0
+
+
+def test_on_publish_refuses_the_transcoder_token_as_an_encoder_key(client, stream_and_key):
+    stream, _ = stream_and_key
+    token = signing.transcoder_token(public_id=stream.public_id, key_hash=stream.key_hash)
+    response = _post(client, "on_publish", _form(stream.public_id, token))
+    assert response.status_code == 403
+    assert Transcoder.objects.count() == 0
+
+
+def test_on_publish_refuses_a_second_name_smuggled_in_the_url_arguments(client, stream_and_key):
+    stream, key = stream_and_key
+    body = _form(stream.public_id, key) + "&name=other"
+    response = _post(client, "on_publish", body)
+    assert (response.status_code, response.content) == (400, b"name given twice\n")
+    assert Transcoder.objects.count() == 0
+
+
+def test_on_publish_refuses_an_ended_stream(client, stream_and_key):
+    stream, key = stream_and_key
+    services.end_stream(stream_id=stream.pk)
+    response = _post(client, "on_publish", _form(stream.public_id, key))
+    assert (response.status_code, response.content) == (409, b"This stream has ended.\n")
+    assert Transcoder.objects.count() == 0
+
+
+def test_the_hooks_answer_404_without_the_hook_token(client, stream_and_key):
+    stream, key = stream_and_key
+    response = _post(client, "on_publish", _form(stream.public_id, key), token="0" * 32)
+    assert response.status_code == 404
+    assert Transcoder.objects.count() == 0
+
+
+def test_on_publish_done_stops_the_transcoder_of_that_connection(client, stream_and_key):
+    stream, key = stream_and_key
+    _post(client, "on_publish", _form(stream.public_id, key, client_id="7"))
+    response = _post(client, "on_publish_done", _form(stream.public_id, key, "7", "publish_done"))
+    assert response.status_code == 200
+    assert Transcoder.objects.get(stream=stream).publishing is False
+    assert Stream.objects.get(pk=stream.pk).state == "idle"
+
+
+def test_a_late_publish_done_of_an_older_connection_changes_nothing(client, stream_and_key):
+    stream, key = stream_and_key
+    _post(client, "on_publish", _form(stream.public_id, key, client_id="9"))
+    _post(client, "on_publish_done", _form(stream.public_id, key, "7", "publish_done"))
+    row = Transcoder.objects.get(stream=stream)
+    assert (row.publishing, row.client_id) == (True, "9")
+
+
+def test_the_ingest_accepts_the_transcoder_token_until_the_key_is_rotated(stream_and_key):
+    from streaming import selectors
+
+    stream, _ = stream_and_key
+    token = signing.transcoder_token(public_id=stream.public_id, key_hash=stream.key_hash)
+    found = selectors.access_stream_for_ingest(
+        public_id=stream.public_id, authorization=f"Bearer {token}"
+    )
+    assert found.pk == stream.pk
+    services.rotate_stream_key(stream_id=stream.pk)
+    with pytest.raises(selectors.IngestRefused) as refused:
+        selectors.access_stream_for_ingest(
+            public_id=stream.public_id, authorization=f"Bearer {token}"
+        )
+    assert refused.value.status == 403
