@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -27,6 +28,7 @@ from streaming.models import Stream, StreamMode, StreamState
 @admin.register(Stream)
 class StreamAdmin(CampaignScopedAdmin):
     campaign_path = "event__campaign"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "streaming/admin/stream_change_form.html"
     list_display = ["event", "state_display", "mode", "public_id", "last_segment_at", "last_error"]
     list_filter = ["state", "mode"]

@@ -91,7 +91,7 @@ class Receiver:
             text = self.buffer.decode("utf-8")
             services.receive_playlist(stream_id=self.stream.pk, name=self.name, text=text)
         except (UnicodeDecodeError, playlists.PlaylistError) as exc:
-            log.warning("bad playlist", extra={"stream_id": self.stream.pk, "name": self.name})
+            log.warning("bad playlist", extra={"stream_id": self.stream.pk, "object": self.name})
             return Answer(400, f"Bad playlist: {exc}")
         return Answer(201, "")
 

@@ -170,10 +170,10 @@ def write_master(*, stream: Stream) -> None:
 def write_replay(*, stream: Stream) -> None:
     """The replay: a VOD playlist of every recorded segment per rendition, and their master.
     Streams that do not record have none."""
-    if not stream.record:
+    renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
+    if not stream.record or not renditions:
         return
     storage = get_storage()
-    renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
     for rendition in renditions:
         segments = [_as_published(s) for s in rendition.segments.filter(deleted=False)]
         if segments and segments[0].discontinuity:
