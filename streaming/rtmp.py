@@ -103,6 +103,17 @@ def end_publish(*, public_id: str, client_id: str) -> bool:
     return bool(stopped)
 
 
+@transaction.atomic
+def set_delivery_options(*, stream_id: int, ladder: str, signed_playback: bool) -> None:
+    """Staff's Streaming II choices for a stream: the ladder (taken by the next transcoder
+    start) and signed playback (at once: unsigned URLs get 403 from the next request)."""
+    Stream.objects.select_for_update().filter(pk=stream_id).update(
+        ladder=ladder, signed_playback=signed_playback
+    )
+    log.info("stream delivery options", extra={"stream_id": stream_id, "ladder": ladder,
+                                                "signed_playback": signed_playback})  # fmt: skip
+
+
 # --- the hooks ---------------------------------------------------------------------------
 
 

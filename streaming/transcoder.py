@@ -317,3 +317,28 @@ class Supervisor:
                 runner.stop()
             for runner in [*self.runners.values(), *self.retiring]:
                 runner.join(15)
+
+
+def health_text(*, stream_id: int) -> str:
+    """What staff see about a stream's transcoder (the admin): running or not, rungs, speed,
+    restarts, and whether it cannot keep real time."""
+    row = Transcoder.objects.filter(stream_id=stream_id).first()
+    if row is None:
+        return "No RTMP publish yet."
+    if not row.publishing:
+        state = "Not publishing (the encoder is not connected)."
+    elif row.pid is None:
+        state = "Publishing; starting the transcoder…"
+    else:
+        speed = f"{row.speed:.2f}x" if row.speed is not None else "measuring"
+        state = f"Running: {row.rungs or '—'}; speed {speed}."
+    if row.publishing and row.behind_since is not None:
+        state += (
+            f" CANNOT KEEP REAL TIME since {row.behind_since:%H:%M:%S} UTC: choose passthrough "
+            "or lower the encoder's resolution."
+        )
+    if row.restarts:
+        state += f" Restarted {row.restarts} time(s)."
+    if row.last_error:
+        state += f" Last error ({row.last_error_at:%H:%M:%S} UTC): {row.last_error}"
+    return state
