@@ -125,14 +125,13 @@ class Hub:
     async def admit(self, info: EventInfo) -> bool:
         """Take one admission slot for the event, or False when it is at capacity."""
         eid = info.event_id
-        self.capacity[eid] = info.capacity
         if self.counts.get(eid, 0) < self.leases.get(eid, 0):
             self.counts[eid] = self.counts.get(eid, 0) + 1
             return True
         if self._full_until.get(eid, 0.0) > time.monotonic():
             return False  # refused a second ago: no Redis round trip per refused attempt
-        lock = self._admit_locks.setdefault(eid, asyncio.Lock())
-        async with lock:
+        async with self._lock(eid):
+            self.capacity[eid] = info.capacity
             count = self.counts.get(eid, 0)
             if count >= self.leases.get(eid, 0):
                 await self._report(eid, need=1)
@@ -279,7 +278,13 @@ class Hub:
         log.info("live snapshot published", extra={"event_id": event_id, "version": version})
 
     # -- presence ------------------------------------------------------------------------------
+    def _lock(self, event_id: int) -> asyncio.Lock:
+        """Held around every report of an event: the local lease must be the one Redis holds
+        (replies on different pooled connections could otherwise be applied out of order)."""
+        return self._admit_locks.setdefault(event_id, asyncio.Lock())
+
     async def _report(self, event_id: int, *, need: int) -> int:
+        """Report this process's count (caller holds `_lock`); returns the viewer total."""
         lease, total = await self.backend.report(
             event_id,
             pid=self.pid,
@@ -292,7 +297,8 @@ class Hub:
         return total
 
     async def _total_viewers(self, event_id: int) -> int:
-        return await self._report(event_id, need=0)
+        async with self._lock(event_id):
+            return await self._report(event_id, need=0)
 
     async def _presence_loop(self) -> None:
         while True:
@@ -304,18 +310,19 @@ class Hub:
                     log.exception("live presence report failed", extra={"event_id": eid})
 
     async def _presence_tick(self, event_id: int) -> None:
-        count = self.counts.get(event_id, 0)
-        total = await self._report(event_id, need=0)
-        latest = self.latest.get(event_id)
+        async with self._lock(event_id):
+            total = await self._report(event_id, need=0)
+            latest = self.latest.get(event_id)
+            if self.counts.get(event_id, 0) == 0 and not self.rooms.get(event_id):
+                # Nobody here any more: forget the event (its lease was just given back). Under
+                # the lock, so an admission waiting for it finds a consistent state after.
+                for table in (
+                    self.rooms, self.latest, self.counts, self.leases, self.capacity,
+                    self._full_until,
+                ):  # fmt: skip
+                    table.pop(event_id, None)
         if latest is not None and latest[2] != total:
             await self.backend.notify(event_id, "viewers")
-        if count == 0 and not self.rooms.get(event_id):
-            # Nobody here any more: forget the event (its lease was just given back).
-            for table in (
-                self.rooms, self.latest, self.counts, self.leases, self.capacity,
-                self._admit_locks, self._full_until,
-            ):  # fmt: skip
-                table.pop(event_id, None)
 
 
 _hub: Hub | None = None
