@@ -35,3 +35,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# Stripe's webhooks are answered before Django's middleware stack (donations/asgi.py says why).
+from donations.asgi import StripeWebhookApp  # noqa: E402
+
+application = StripeWebhookApp(application)

@@ -226,6 +226,8 @@ DONATION_PAGE_TOKEN_MAX_AGE = env_int("DONATION_PAGE_TOKEN_MAX_AGE", 12 * 3600, 
 DONATION_PROVIDER_RETRY_SECONDS = env_int("DONATION_PROVIDER_RETRY_SECONDS", 8, minimum=0)
 # Webhook bodies larger than this are refused (413).
 STRIPE_WEBHOOK_MAX_BYTES = env_int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
+# Threads (and so database connections) per web process that apply webhooks.
+DONATION_WEBHOOK_THREADS = env_int("DONATION_WEBHOOK_THREADS", 8, minimum=1)
 CELERY_BEAT_SCHEDULE["donations-reconcile"] = {
     "task": "donations.tasks.reconcile_payments",
     "schedule": 300.0,
@@ -233,4 +235,8 @@ CELERY_BEAT_SCHEDULE["donations-reconcile"] = {
 CELERY_BEAT_SCHEDULE["donations-sweep"] = {
     "task": "donations.tasks.apply_unapplied_events",
     "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["donations-receipts"] = {
+    "task": "donations.tasks.send_pending_receipts",
+    "schedule": 5.0,
 }

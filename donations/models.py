@@ -104,6 +104,11 @@ class Donation(models.Model):
             models.Index(fields=["campaign", "created_at"]),
             models.Index(fields=["refcode"]),
             models.Index(
+                fields=["succeeded_at"],
+                condition=Q(receipt_sent_at__isnull=True, net_minor__gt=0),
+                name="donation_receipt_due",
+            ),
+            models.Index(
                 fields=["event", "-succeeded_at", "-id"],
                 condition=Q(ticker_opt_in=True, net_minor__gt=0),
                 name="donation_ticker",

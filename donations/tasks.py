@@ -25,6 +25,11 @@ def send_receipt_task(self, donation_id: int) -> None:  # type: ignore[no-untype
 
 
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def send_pending_receipts() -> int:
+    return services.send_pending_receipts()
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def reconcile_payments() -> int:
     provider = get_provider()
     if provider is None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Subquery
 from django.utils import timezone
 
 from donations import services
@@ -36,7 +38,9 @@ SWEEP_AFTER = timedelta(seconds=30)
 def record_event(*, event: dict[str, Any], source: str) -> tuple[ProviderEvent, bool]:
     """Store the event by its id. Returns (row, created); a second delivery is (row, False)."""
     try:
-        with transaction.atomic():
+        # One INSERT, committed at once (autocommit): stored before any effect. A savepoint
+        # only when a caller's transaction is open, so a duplicate does not break it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             row = ProviderEvent.objects.create(
                 event_id=event["id"],
                 type=str(event.get("type", ""))[:100],
@@ -54,26 +58,40 @@ def receive_event(*, event: dict[str, Any], source: str) -> ProviderEvent:
     row, created = record_event(event=event, source=source)
     if created:
         try:
-            apply_event(provider_event_id=row.pk)
+            apply_event(provider_event_id=row.pk, payload=event)
         except Exception as exc:
             log.exception("event not applied event_id=%s type=%s", row.event_id, row.type)
             ProviderEvent.objects.filter(pk=row.pk).update(last_error=type(exc).__name__)
     return row
 
 
-@transaction.atomic
-def apply_event(*, provider_event_id: int) -> bool:
-    """Apply a stored event once (the row is locked; an applied event is skipped). Returns
-    whether this call applied it."""
-    row = ProviderEvent.objects.select_for_update().get(pk=provider_event_id)
-    if row.applied_at is not None:
-        return False
-    handler = HANDLERS.get(row.type)
-    if handler is not None:
-        handler(row, row.payload.get("data", {}).get("object", {}))
-    row.applied_at = timezone.now()
-    row.attempts += 1
-    row.save(update_fields=["applied_at", "attempts", "donation"])
+def apply_event(*, provider_event_id: int, payload: dict[str, Any] | None = None) -> bool:
+    """Apply a stored event once. Returns whether this call applied it.
+
+    In one transaction: claim the event row (`UPDATE … WHERE applied_at IS NULL`, linking the
+    donation by its payment id), then run the handler, which locks the donor's donation rows
+    and moves the tally shards last, so shard rows stay locked only until the commit right
+    after. A second applier (the sweep racing the receiver) waits on the claim, then finds
+    nothing to claim. If the handler fails, the claim rolls back with it: the sweep retries."""
+    if payload is None:
+        payload = ProviderEvent.objects.values_list("payload", flat=True).get(pk=provider_event_id)
+    type_ = str(payload.get("type", ""))
+    obj = payload.get("data", {}).get("object", {})
+    entry = HANDLERS.get(type_)
+    payment_id = obj.get(entry[1]) if entry is not None else None
+    with transaction.atomic():
+        claimed = ProviderEvent.objects.filter(pk=provider_event_id, applied_at=None).update(
+            applied_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            donation_id=Subquery(Donation.objects.filter(payment_id=payment_id).values("pk")[:1])
+            if isinstance(payment_id, str)
+            else None,
+        )
+        if not claimed:
+            return False
+        if entry is not None:
+            row = ProviderEvent(pk=provider_event_id, type=type_, event_id=str(payload.get("id")))
+            _apply_to_donation(entry[0], row, obj, payment_id)
     return True
 
 
@@ -118,40 +136,32 @@ def _issue(row: ProviderEvent, kind: IssueKind, detail: str, donation: Donation 
     )
 
 
-def _find_donation(row: ProviderEvent, payment_id: str | None) -> int | None:
-    donation_id = (
-        Donation.objects.filter(payment_id=payment_id).values_list("pk", flat=True).first()
-        if payment_id
+Change = Callable[[ProviderEvent, dict[str, Any], Donation], bool]
+
+
+def _apply_to_donation(
+    change: Change, row: ProviderEvent, obj: dict[str, Any], payment_id: Any
+) -> None:
+    """Lock the donation with its donor's other donations, let `change` add facts (returning
+    False to leave it untouched), then commit the new state and tally. An unknown payment is
+    recorded for staff."""
+    locked = (
+        services.lock_donor_donations(payment_id=payment_id)
+        if isinstance(payment_id, str) and payment_id
         else None
     )
-    if donation_id is None:
+    if locked is None:
         _issue(
             row,
             IssueKind.UNKNOWN_DONATION,
             f"{row.type} for payment {payment_id or '(none)'} matches no donation.",
             None,
         )
-    return donation_id
-
-
-def _with_donation(
-    change: Callable[[ProviderEvent, dict[str, Any], Donation], bool],
-    payment_field: str,
-) -> Callable[[ProviderEvent, dict[str, Any]], None]:
-    """Find the donation, lock it with its donor's other donations, let `change` add facts
-    (returning False to leave it untouched), then commit the new state and tally."""
-
-    def handler(row: ProviderEvent, obj: dict[str, Any]) -> None:
-        donation_id = _find_donation(row, obj.get(payment_field))
-        if donation_id is None:
-            return
-        donation, others = services.lock_donor_donations(donation_id=donation_id)
-        row.donation = donation
-        before = services.MoneyState(net_minor=donation.net_minor)
-        if change(row, obj, donation):
-            services.commit_donation_state(donation=donation, before=before, others=others)
-
-    return handler
+        return
+    donation, others = locked
+    before = services.MoneyState(net_minor=donation.net_minor)
+    if change(row, obj, donation):
+        services.commit_donation_state(donation=donation, before=before, others=others)
 
 
 def _matches(row: ProviderEvent, donation: Donation, *, amount: Any, currency: Any) -> bool:
@@ -225,14 +235,13 @@ def _closed_state(obj: dict[str, Any]) -> DisputeState:
     return DisputeState.LOST if obj.get("status") == "lost" else DisputeState.WON
 
 
-HANDLERS: dict[str, Callable[[ProviderEvent, dict[str, Any]], None]] = {
-    "payment_intent.succeeded": _with_donation(_payment_succeeded, "id"),
-    "payment_intent.payment_failed": _with_donation(_payment_failed, "id"),
-    "charge.refunded": _with_donation(_charge_refunded, "payment_intent"),
-    "charge.dispute.created": _with_donation(
-        _dispute(lambda _: DisputeState.OPEN), "payment_intent"
-    ),
-    "charge.dispute.closed": _with_donation(_dispute(_closed_state), "payment_intent"),
+# Event type → (what it changes, where its object names the payment).
+HANDLERS: dict[str, tuple[Change, str]] = {
+    "payment_intent.succeeded": (_payment_succeeded, "id"),
+    "payment_intent.payment_failed": (_payment_failed, "id"),
+    "charge.refunded": (_charge_refunded, "payment_intent"),
+    "charge.dispute.created": (_dispute(lambda _: DisputeState.OPEN), "payment_intent"),
+    "charge.dispute.closed": (_dispute(_closed_state), "payment_intent"),
 }
 
 

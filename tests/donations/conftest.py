@@ -150,3 +150,13 @@ def post_start(client: Client, event: Any, body: dict[str, Any], **extra: Any) -
         content_type="application/json",
         **extra,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _webhook_pool_connections() -> Iterator[None]:
+    """The webhook view's pool threads keep their database connections; close them before
+    pytest-django drops the test database."""
+    yield
+    from donations.asgi import close_pool_connections
+
+    close_pool_connections()

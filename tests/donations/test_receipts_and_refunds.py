@@ -69,3 +69,17 @@ def test_a_simulated_refund_lowers_the_tally_at_once(simulated_settings):
 
     assert Donation.objects.get().status == "refunded"
     assert event_tally(event_id=donation.event_id).raised_minor == 0
+
+
+def test_with_a_broker_receipts_go_out_from_the_outbox_once(stripe_settings):
+    from config.celery import app
+
+    app.conf.task_always_eager = False  # the autouse fixture restores it
+    donations = [DonationFactory() for _ in range(3)]
+    for donation in donations:
+        webhooks.receive_event(event=succeeded(donation), source="webhook")
+    assert mail.outbox == []
+
+    assert services.send_pending_receipts() == 3
+    assert services.send_pending_receipts() == 0
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(d.email for d in donations)
