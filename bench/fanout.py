@@ -494,6 +494,7 @@ def main() -> None:
         "lost": sum(r["lost"] for rows in table.values() for r in rows.values()),
         "duplicated": sum(r["duplicated"] for rows in table.values() for r in rows.values()),
         "load_before": round(load[0], 2),
+        "load_after": round(os.getloadavg()[0], 2),
         "by_size": table,
     }
     if "live_deflate" in first:
