@@ -22,8 +22,8 @@ install: $(STAMP)
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput -v0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	DEBUG=$${DEBUG:-1} $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) \
-		--ws-per-message-deflate false --no-access-log --lifespan off
+# uvicorn, the streaming worker and an ffmpeg test stream into the demo event; Ctrl-C stops all.
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_dev --host $(HOST) --port $(PORT)
 
 # Lint, then the whole suite against the real PostgreSQL and Redis on 127.0.0.1
 # (tests/testenv.py points at them; pytest-django creates the test database).
@@ -32,6 +32,7 @@ test: install
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/mypy $(TYPED)
+	test -d node_modules || npm ci --no-audit --no-fund
 	$(BIN)/pytest
 
 lint: install

@@ -36,6 +36,7 @@ class Command(BaseCommand):
             stopping = True
 
         signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)  # Ctrl-C: the web process gets it too
         try:
             procs["web"] = subprocess.Popen(  # noqa: S603 (our own argv)
                 [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host,
@@ -43,26 +44,30 @@ class Command(BaseCommand):
                  "--lifespan", "off"],
             )  # fmt: skip
             self._wait_ready(f"http://{host}:{port}/healthz", procs["web"])
-            procs["worker"] = subprocess.Popen([sys.executable, "manage.py", "stream_worker"])
+            # Own sessions: the terminal's Ctrl-C reaches only this command and the web
+            # process; this command stops the others itself.
+            procs["worker"] = subprocess.Popen(
+                [sys.executable, "manage.py", "stream_worker"], start_new_session=True
+            )
             push = None if no_stream else self._push_command(host, port)
+            started = 0.0
             while not stopping:
-                if push is not None and (
-                    "stream" not in procs or procs["stream"].poll() is not None
-                ):
+                pusher_down = "stream" not in procs or procs["stream"].poll() is not None
+                if push is not None and pusher_down and time.monotonic() - started > 5:
                     # (Re)start the pusher; a restart shows as a discontinuity, as it should.
-                    procs["stream"] = subprocess.Popen(push)  # noqa: S603
-                if procs["web"].poll() is not None:
+                    procs["stream"] = subprocess.Popen(push, start_new_session=True)  # noqa: S603
+                    started = time.monotonic()
+                if procs["web"].poll() is not None and not stopping:
                     raise CommandError("the web process exited")
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+                time.sleep(0.5)
         finally:
             # SIGKILL the encoder: a clean stop would send EXT-X-ENDLIST and end the demo.
             if "stream" in procs and procs["stream"].poll() is None:
                 procs["stream"].kill()
-            for name in ("worker", "web"):
-                if name in procs and procs[name].poll() is None:
-                    procs[name].send_signal(signal.SIGINT)
+            if "worker" in procs and procs["worker"].poll() is None:
+                procs["worker"].terminate()
+            if "web" in procs and procs["web"].poll() is None:
+                procs["web"].send_signal(signal.SIGINT)
             for proc in procs.values():
                 try:
                     proc.wait(10)
