@@ -412,6 +412,10 @@ def one_run(*, label: str, delay_ms: int, stack: Stack, env: dict, tmp: Path, pr
         "hit_ratio": round(hits / max(1, load["requests"]), 5),
         "segments_fetched": sum(segment_fetches.values()),
         "distinct_segments": sum(1 for p in counts if p.endswith(".ts")),
+        # The live stream's own health: 2 renditions, one segment per target duration each.
+        "stream_realtime": round(
+            sum(1 for p in counts if p.endswith(".ts")) / (2 * seconds / TARGET_DURATION), 2
+        ),
         "max_origin_fetches_per_segment": max(
             (n for p, n in counts.items() if p.endswith(".ts")), default=0
         ),
@@ -530,7 +534,9 @@ def bench(*, quick: bool, viewers: int) -> None:
             print(f"load after the {label} run: {os.getloadavg()}")
         for proc in stack.procs[::-1]:  # stop the stream before measuring the ladder
             stack.stop(proc)
+        print(f"load before the ladder: {os.getloadavg()}")
         results["ladder"] = ladder_factor(seconds=6 if quick else 20, tmp=tmp)
+        print(f"load after the ladder: {os.getloadavg()}")
     finally:
         stack.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -543,6 +549,7 @@ def report(results: dict, *, viewers: int, seconds: float) -> None:
         ("viewer requests", "viewer_requests"), ("origin requests", "origin_requests"),
         ("  of which playlists", "origin_playlist_requests"), ("cache hit ratio", "hit_ratio"),
         ("distinct segments fetched", "distinct_segments"),
+        ("  of the stream's expected output", "stream_realtime"),
         ("max origin fetches per segment", "max_origin_fetches_per_segment"),
         ("viewer p50 ms", "viewer_p50_ms"), ("viewer p99 ms", "viewer_p99_ms"),
         ("segment p99 ms", "segment_p99_ms"), ("playlist p99 ms", "playlist_p99_ms"),

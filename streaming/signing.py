@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
 SIGNED_PREFIX = "/s/"
+EXPIRY_STEP_SECONDS = 600
 
 
 def playback_token(*, public_id: str, expires: int, secret: str | None = None) -> str:
@@ -50,10 +51,13 @@ def signed_path(*, public_id: str, path: str, expires: int) -> str:
 
 def playback_path(*, public_id: str, path: str, signed: bool, now: float | None = None) -> str:
     """The URL path a player gets for `/live/<public_id>/<path>`: as is for public streams,
-    signed for PLAYBACK_URL_TTL_SECONDS for the others."""
+    signed for at least PLAYBACK_URL_TTL_SECONDS for the others. The expiry is rounded up to
+    EXPIRY_STEP_SECONDS so that every viewer of a stream in that step gets the same URL: a CDN
+    that keys its cache on the whole URL then keeps one copy per step, not one per viewer."""
     if not signed:
         return f"/live/{public_id}/{path}"
-    expires = int(now if now is not None else time.time()) + settings.PLAYBACK_URL_TTL_SECONDS
+    earliest = int(now if now is not None else time.time()) + settings.PLAYBACK_URL_TTL_SECONDS
+    expires = -(-earliest // EXPIRY_STEP_SECONDS) * EXPIRY_STEP_SECONDS
     return signed_path(public_id=public_id, path=path, expires=expires)
 
 
