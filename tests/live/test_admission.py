@@ -1,6 +1,7 @@
 """Admission by the event's capacity tier, across web processes."""
 
 import asyncio
+import time
 
 from websockets.exceptions import ConnectionClosed
 
@@ -67,3 +68,20 @@ def test_a_slot_given_back_admits_the_next_viewer(web_processes):
     assert kind_a == "in"
     assert refused == ("out", CLOSE_FULL)
     assert kind == "in"
+
+
+def test_a_burst_of_a_thousand_connects_at_once_all_get_in_with_the_snapshot(web_processes):
+    event = EventFactory(status=EventStatus.LIVE)  # the 10k tier
+
+    async def scenario():
+        results = await asyncio.gather(
+            *(attempt(web_processes[0], event.slug) for _ in range(1_000))
+        )
+        admitted = [ws for kind, ws in results if kind == "in"]
+        for ws in admitted:
+            await ws.close()
+        return len(admitted)
+
+    started = time.monotonic()
+    assert asyncio.run(scenario()) == 1_000
+    assert time.monotonic() - started < 30

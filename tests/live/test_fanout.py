@@ -56,3 +56,34 @@ def test_deployments_on_other_redis_databases_do_not_share_the_channel(settings)
     assert livebus.channel() == "pc:live:db5"
     settings.REDIS_URL = "redis://127.0.0.1:6379/0"
     assert livebus.channel() == "pc:live:db0"
+
+
+def test_a_web_process_that_lost_its_subscription_catches_up_when_it_is_back(web_processes):
+    event = EventFactory(status=EventStatus.LIVE, goal_minor=1_000_000)
+    first, second = web_processes
+    admin = redis.Redis.from_url(settings.REDIS_URL)
+
+    async def scenario():
+        a = await open_socket(first, event.slug)
+        b = await open_socket(second, event.slug)
+        await next_snapshot(a)
+        await next_snapshot(b)
+        # Cut the first process's subscription (only its own, by name), then change the event
+        # while it reconnects: the second process publishes, the first must catch up.
+        name = f"pc-live-{first.proc.pid}"
+        subscriptions = [
+            c for c in admin.client_list() if c["name"] == name and c["cmd"] == "subscribe"
+        ]
+        for client in subscriptions:
+            admin.client_kill_filter(_id=client["id"])
+        await in_thread(change_goal, event.pk, 3_000_000)
+        got_a = await snapshot_where(a, lambda s: s["goal"] == 3_000_000)
+        got_b = await snapshot_where(b, lambda s: s["goal"] == 3_000_000)
+        await a.close()
+        await b.close()
+        return len(subscriptions), got_a, got_b
+
+    cut, got_a, got_b = asyncio.run(scenario())
+    admin.close()
+    assert cut == 1  # one subscription per web process
+    assert got_a == got_b
