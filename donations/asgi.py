@@ -66,19 +66,21 @@ def check_webhook(*, payload: bytes, signature: str | None) -> WebhookAnswer:
     return WebhookAnswer(200, "ok", event)
 
 
-def _receive_in_pool(event: dict[str, Any]) -> None:
+def _receive_in_pool(event: dict[str, Any], raw: str | None) -> None:
     # What Django does around each request (drop a broken or expired connection, with its
     # health check query), here at most once a second per thread: it is not free at 500/s.
     now = time.monotonic()
     if now - getattr(_pool_state, "checked", 0.0) > 1.0:
         close_old_connections()
         _pool_state.checked = now
-    webhooks.receive_event(event=event, source="webhook")
+    webhooks.receive_event(event=event, source="webhook", raw=raw)
 
 
-async def deliver(event: dict[str, Any]) -> None:
-    """Store and apply the event in the pool (a failure to apply is left to the sweep)."""
-    await asyncio.get_running_loop().run_in_executor(_pool, _receive_in_pool, event)
+async def deliver(event: dict[str, Any], raw: bytes | None = None) -> None:
+    """Store and apply the event in the pool (a failure to apply is left to the sweep).
+    `raw`: the verified body, stored as is."""
+    text = raw.decode() if raw is not None else None
+    await asyncio.get_running_loop().run_in_executor(_pool, _receive_in_pool, event, text)
 
 
 def close_pool_connections() -> None:
@@ -140,7 +142,8 @@ class StripeWebhookApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        answer = check_webhook(payload=b"".join(chunks), signature=headers.get("stripe-signature"))
+        payload = b"".join(chunks)
+        answer = check_webhook(payload=payload, signature=headers.get("stripe-signature"))
         if answer.event is not None:
-            await deliver(answer.event)
+            await deliver(answer.event, payload)
         return answer

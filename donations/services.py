@@ -21,7 +21,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet, Subquery, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from donations.models import (
@@ -405,20 +405,21 @@ class MoneyState:
         return self.net_minor > 0
 
 
+_LOCK_DONOR = (
+    "SELECT * FROM donations_donation WHERE "
+    "campaign_id = (SELECT campaign_id FROM donations_donation WHERE payment_id = %s) AND "
+    "email = (SELECT email FROM donations_donation WHERE payment_id = %s) ORDER BY id"
+)
+
+
 def lock_donor_donations(*, payment_id: str) -> tuple[Donation, list[Donation]] | None:
     """Lock every donation of the donor (same campaign, same email) behind this payment, in id
     order so two transactions never deadlock, and return (this one, the others); None for an
-    unknown payment. One query. Must run in a transaction. Holding these rows is what keeps
-    the distinct-donor counts exact under concurrency."""
-    head = Donation.objects.filter(payment_id=payment_id)
-    rows = list(
-        Donation.objects.select_for_update()
-        .filter(
-            campaign_id=Subquery(head.values("campaign_id")[:1]),
-            email=Subquery(head.values("email")[:1]),
-        )
-        .order_by("pk")
-    )
+    unknown payment. One query (plain SQL: it is on every webhook's path; the (campaign,
+    email) index serves it). Must run in a transaction. Holding these rows is what keeps the
+    distinct-donor counts exact under concurrency."""
+    sql = _LOCK_DONOR + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    rows = list(Donation.objects.raw(sql, [payment_id, payment_id]))
     target = next((d for d in rows if d.payment_id == payment_id), None)
     if target is None:
         return None

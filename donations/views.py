@@ -103,11 +103,12 @@ async def stripe_webhook(request: HttpRequest) -> HttpResponse:
     production the ASGI fast path (donations.asgi) answers this URL first, the same way."""
     if webhook_http.too_large(request.META.get("CONTENT_LENGTH")):
         return HttpResponse("Payload too large.", status=413, content_type="text/plain")
+    payload = request.body
     answer = webhook_http.check_webhook(
-        payload=request.body, signature=request.headers.get("Stripe-Signature")
+        payload=payload, signature=request.headers.get("Stripe-Signature")
     )
     if answer.event is not None:
-        await webhook_http.deliver(answer.event)
+        await webhook_http.deliver(answer.event, payload)
     return HttpResponse(answer.text, status=answer.status, content_type="text/plain")
 
 
