@@ -121,7 +121,8 @@
       });
   }
 
-  function startPolling() { if (!pollTimer) pollTimer = setTimeout(poll, 0); }
+  // The first poll is spread over a second: clients of a restarted process do not all ask at once.
+  function startPolling() { if (!pollTimer) pollTimer = setTimeout(poll, Math.random() * 1000); }
   function stopPolling() { if (pollTimer) { clearTimeout(pollTimer); pollTimer = 0; } }
 
   function backoff(attempt) {

@@ -92,3 +92,19 @@ def test_the_page_says_the_event_is_full_when_refused(web_processes, browser):
     assert "This event is full." in second.text_content('[data-live="state"]')
     # It still shows the tally, from tally.json.
     second.wait_for_selector("[data-live-room][data-version]")
+
+
+def test_when_websockets_fail_the_page_polls_tally_json(web_processes, browser):
+    event = EventFactory(status=EventStatus.LIVE, goal_minor=4_200_000)
+    page = browser.new_page()
+    refused = []
+
+    def refuse(ws):  # a proxy that drops every WebSocket of the page
+        refused.append(ws.url)
+        ws.close(code=1011)  # as the server says when it cannot serve
+
+    page.route_web_socket("**/ws/events/**", refuse)
+    page.goto(f"{web_processes[0].origin}{event.get_absolute_url()}")
+    page.wait_for_selector("[data-live-room][data-version]", timeout=15_000)
+    assert page.text_content('[data-live="goal"]') == "$42,000.00"
+    assert len(refused) >= 2  # it tried the socket (with backoff) before polling
