@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from donations.selectors import event_tally
 from events.models import Event
 
 RECENT_DONORS = 5
@@ -40,37 +41,24 @@ def event_info(*, slug: str) -> EventInfo | None:
     return EventInfo(event_id=row[0], slug=slug, status=row[1], capacity=row[2])
 
 
-def _tally(event_id: int) -> Any:
-    try:
-        from donations.selectors import event_tally
-    except ImportError:  # the donations app's selector is not there: an empty tally
-        return None
-    return event_tally(event_id=event_id)
-
-
 def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, Any]:
-    """Reads the event and its tally (two or three queries). Donor names and messages go out
-    as the donors allowed them, as JSON strings: clients must show them as text."""
+    """Reads the event and its tally (four queries: the event, and the donations app's three).
+    Donor names and messages go out as the donors allowed them (`donations.selectors`), as JSON
+    strings: clients must show them as text. Raises Event.DoesNotExist for an unknown event."""
     event = Event.objects.select_related("campaign").get(pk=event_id)
-    tally = _tally(event_id)
-    recent: list[dict[str, Any]] = []
-    if tally is not None:
-        for donor in list(tally.recent)[:RECENT_DONORS]:
-            recent.append(
-                {
-                    "name": donor.display_name,
-                    "amount": donor.amount_minor,
-                    "message": donor.message or "",
-                }
-            )
+    tally = event_tally(event_id=event_id)
+    recent = [
+        {"name": donor.display_name, "amount": donor.amount_minor, "message": donor.message}
+        for donor in tally.recent[:RECENT_DONORS]
+    ]
     return {
         "version": version,
         "status": event.status,
         "currency": event.campaign.currency,
         "goal": event.goal_minor,
-        "raised": tally.raised_minor if tally is not None else 0,
-        "donors": tally.donors if tally is not None else 0,
-        "donations": tally.donations if tally is not None else 0,
+        "raised": tally.raised_minor,
+        "donors": tally.donors,
+        "donations": tally.donations,
         "viewers": viewers,
         "recent": recent,
     }
