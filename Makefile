@@ -32,7 +32,9 @@ test: install
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/mypy $(TYPED)
-	test -d node_modules || npm ci --no-audit --no-fund
+	# npm ci when node_modules is missing or older than the lock file (a dependency was added).
+	test -f node_modules/.package-lock.json -a ! package-lock.json -nt node_modules/.package-lock.json \
+		|| npm ci --no-audit --no-fund
 	$(BIN)/pytest
 
 lint: install

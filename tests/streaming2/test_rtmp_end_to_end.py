@@ -27,7 +27,13 @@ from streaming import services, signing
 from streaming.models import LadderChoice, Stream, Transcoder
 from tests.factories import EventFactory
 from tests.streaming import hls_checks
-from tests.streaming2.conftest import SIGNING_SECRET, TARGET_DURATION, WINDOW_SECONDS, wait_for
+from tests.streaming2.conftest import (
+    ROOT,
+    SIGNING_SECRET,
+    TARGET_DURATION,
+    WINDOW_SECONDS,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +57,61 @@ class Recorder:
                 if not seen or seen[-1] != body.decode():
                     seen.append(body.decode())
             self.stop.wait(0.2)
+
+
+HLS_JS = ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+PLAYER = """
+<video id="v" muted playsinline></video>
+"""
+START = """url => {
+    const video = document.getElementById("v");
+    window.fatal = [];
+    const hls = new Hls({ liveSyncDurationCount: 3 });
+    hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) window.fatal.push(data.details); });
+    hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+    hls.loadSource(url);
+    hls.attachMedia(video);
+}"""
+
+
+class Browser(threading.Thread):
+    """Headless Chromium playing a URL with hls.js (the player the event page will use), on
+    its own thread; `played()` is the seconds of media played so far."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.current = 0.0
+        self.width = 0
+        self.fatal: list[str] = []
+        self.failed = ""
+
+    def played(self) -> float:
+        return self.current
+
+    def run(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as p:
+                chromium = p.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=["--no-sandbox"]
+                )
+                page = chromium.new_page()
+                page.set_content(PLAYER)
+                page.add_script_tag(path=str(HLS_JS))
+                page.evaluate(START, self.url)
+                while not self.stop.is_set():
+                    state = page.evaluate(
+                        "() => [document.getElementById('v').currentTime,"
+                        " document.getElementById('v').videoWidth, window.fatal]"
+                    )
+                    self.current, self.width, self.fatal = state
+                    self.stop.wait(0.2)
+                chromium.close()
+        except Exception as exc:  # reported by the tests, not lost in the thread
+            self.failed = repr(exc)
 
 
 def _ffprobe(url: str, *extra: str) -> dict:
@@ -164,11 +225,16 @@ def scenario(stack, django_db_blocker):
             "-count_frames", "-read_intervals", "%+2",
         )  # fmt: skip
 
+        # A viewer's browser plays P through the edge with hls.js, across what follows.
+        browser = Browser(f"http://127.0.0.1:{stack.edge_port}/live/{p.public_id}/master.m3u8")
+        browser.start()
+        wait_for(lambda: browser.played() >= 2 or browser.failed, 30, 0.1, what="playback")
         # Kill the transcoder's ffmpeg: the supervisor restarts it.
         row = Transcoder.objects.get(stream=p)
         out["p_pid_before"] = row.pid
         out["p_published_before_kill"] = _segments(p.pk)["source"]
         os.kill(row.pid, signal.SIGKILL)
+        out["played_at_kill"] = browser.played()
         wait_for(lambda: Transcoder.objects.get(stream=p).restarts == 1, 20, 0.1, what="restart")
         killed_at = out["p_published_before_kill"]
         wait_for(lambda: _segments(p.pk)["source"] >= killed_at + 4, 25, 0.1, what="P resumed")
@@ -206,6 +272,10 @@ def scenario(stack, django_db_blocker):
         out["w_transcoder"] = Transcoder.objects.filter(stream=w).exists()
 
         # Stop the encoders: on_publish_done stops the transcoders.
+        out["played_at_end"] = browser.played()
+        browser.stop.set()
+        browser.join(20)
+        out["browser"] = browser
         for pub in (p_pub, l_pub):
             pub.send_signal(signal.SIGINT)
             pub.wait(15)
@@ -379,3 +449,15 @@ def test_the_event_page_hands_its_player_a_signed_url_that_plays_at_the_edge(sce
     assert url.startswith("/s/")
     assert url.endswith(f"/live/{scenario['l'].public_id}/master.m3u8")
     assert answers["page_url_at_edge"][0] == 200
+
+
+def test_a_browser_plays_the_stream_through_the_edge_with_hls_js(scenario):
+    browser = scenario["browser"]
+    assert (browser.failed, browser.fatal) == ("", [])
+    assert browser.width == 640
+    assert scenario["played_at_kill"] >= 2
+
+
+def test_the_browser_keeps_playing_across_the_transcoder_restart(scenario):
+    assert scenario["played_at_end"] >= scenario["played_at_kill"] + 2
+    assert scenario["browser"].fatal == []
