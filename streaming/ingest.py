@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 PREFIX = "/streaming/ingest/"
 
 
+def in_thread(fn: Any) -> Any:
+    """Run `fn` in a worker thread of the pool, not Django's one thread for sync code: the
+    streams' requests must not queue behind each other's database work. Each worker thread
+    keeps its own database connection (CONN_MAX_AGE, checked by close_old_connections); the
+    services lock the rows they change."""
+    return sync_to_async(fn, thread_sensitive=False)
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -177,11 +185,11 @@ class IngestApp:
         public_id, name = target
         headers = dict(scope["headers"])
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        stream = await sync_to_async(authorize)(public_id=public_id, authorization=authorization)
+        stream = await in_thread(authorize)(public_id=public_id, authorization=authorization)
         if isinstance(stream, Answer):
             return stream
         if method == "DELETE":
-            await sync_to_async(services.discard_object)(stream=stream, name=name)
+            await in_thread(services.discard_object)(stream=stream, name=name)
             return Answer(204, "")
         receiver = Receiver(stream, name)
         try:
@@ -205,4 +213,4 @@ class IngestApp:
         except BaseException:
             receiver.abort()
             raise
-        return await sync_to_async(receiver.finish)()
+        return await in_thread(receiver.finish)()

@@ -177,3 +177,13 @@ def test_a_malformed_encoder_playlist_is_refused_and_changes_nothing(stream, tex
         services.receive_playlist(stream_id=stream.pk, name="v.m3u8", text=text)
     assert Segment.objects.filter(rendition__stream=stream).count() == 0
     assert get_storage().size(f"live/{stream.public_id}/v/index.m3u8") is None
+
+
+def test_publishing_a_segment_in_the_steady_state_costs_seven_queries(
+    stream, django_assert_num_queries
+):
+    deliver(stream, 0, 5)
+    # Lock the stream, read the rendition, insert the segment, read the window, mark what
+    # left it, save the rendition and the stream (+ the test's savepoint and release).
+    with django_assert_num_queries(9):
+        deliver(stream, 0, 6)
