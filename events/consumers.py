@@ -88,11 +88,18 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.event_id = info.event_id
         self.admitted = True
         try:
-            await hub.snapshot(info.event_id)
-        except Exception:
-            # The snapshot follows through the hub as soon as one is published.
-            log.exception("live snapshot unavailable", extra={"event_id": info.event_id})
-        await self.accept()
+            try:
+                await hub.snapshot(info.event_id)
+            except Exception:
+                # The snapshot follows through the hub as soon as one is published.
+                log.exception("live snapshot unavailable", extra={"event_id": info.event_id})
+            await self.accept()
+        except BaseException:
+            # The client left before the accept went out (the server raises on send): give
+            # the seat back, since no disconnect will reach this consumer.
+            hub.leave(info.event_id, None)
+            self.admitted = False
+            raise
         self._tokens = 2.0 * settings.LIVE_INBOUND_PER_SECOND
         self._refilled = time.monotonic()
         self.outbox = Outbox(self.base_send)

@@ -1,13 +1,15 @@
 """Connecting to the live room: admission of a known event, the snapshot at once, from memory."""
 
+import asyncio
 import json
 import socket
 
+import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import override_settings
 
 from events.consumers import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE
-from events.live.hub import close_hub
+from events.live.hub import close_hub, get_hub
 from events.models import EventStatus
 from tests.factories import EventFactory
 from tests.live.conftest import Communicator
@@ -106,3 +108,33 @@ def test_it_closes_with_1011_when_redis_is_down_so_the_client_retries_later():
     with override_settings(REDIS_URL=f"redis://127.0.0.1:{closed_port}/0"):
         closed = async_to_sync(scenario)()
     assert closed == {"type": "websocket.close", "code": CLOSE_UNAVAILABLE}
+
+
+def test_a_client_gone_before_the_accept_gives_its_seat_back(live_redis):
+    event = EventFactory(status=EventStatus.LIVE, slug="gone")
+    scope = {
+        "type": "websocket",
+        "path": "/ws/events/gone/",
+        "query_string": b"",
+        "headers": [(b"origin", b"http://127.0.0.1")],
+        "subprotocols": [],
+    }
+
+    async def scenario():
+        from config.asgi import application
+
+        inbox: asyncio.Queue = asyncio.Queue()
+        await inbox.put({"type": "websocket.connect"})
+
+        async def send(message):
+            # What uvicorn does when the client already left: the send raises.
+            raise ConnectionResetError("client disconnected")
+
+        hub = await get_hub()
+        with pytest.raises(ConnectionResetError):
+            await application(scope, inbox.get, send)
+        seats = hub.counts.get(event.pk, 0)
+        await close_hub()
+        return seats
+
+    assert async_to_sync(scenario)() == 0
