@@ -213,7 +213,7 @@ def delete_expired_segments(*, now: datetime, limit: int = 500) -> int:
         keep_until = (segment.removed_at or now) + timedelta(
             seconds=segment.duration + stream.window_seconds
         )
-        if keep_until > now:
+        if keep_until >= now:
             continue
         storage.delete(live_key(stream, segment.rendition.name, segment.file_name))
         done.append(segment.pk)

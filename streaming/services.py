@@ -271,7 +271,7 @@ def mark_stalled_streams(*, now: datetime | None = None) -> list[int]:
         with transaction.atomic():
             locked = Stream.objects.select_for_update().get(pk=stream.pk)
             limit = now - timedelta(seconds=2 * locked.target_duration)
-            if locked.state != StreamState.LIVE or (locked.last_segment_at or now) > limit:
+            if locked.state != StreamState.LIVE or (locked.last_segment_at or now) >= limit:
                 continue
             locked.state = StreamState.STALLED
             locked.save(update_fields=["state"])
