@@ -3,7 +3,7 @@ table. Webhooks, reconciliation findings and simulated payments all come through
 
 Applying is idempotent and order-independent: each handler only adds monotone facts to the
 donation (a success was seen, the highest refunded amount, the latest dispute state), and
-`services.commit_donation_state` moves the tallies by the difference it makes.
+`ledger.commit_donation_state` moves the tallies by the difference it makes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from donations import services
+from donations import ledger
 from donations.models import (
     DISPUTE_RANK,
     DisputeState,
@@ -166,7 +166,7 @@ def _apply_to_donation(
     False to leave it untouched), then commit the new state and tally. An unknown payment is
     recorded for staff."""
     locked = (
-        services.lock_donor_donations(payment_id=payment_id)
+        ledger.lock_donor_donations(payment_id=payment_id)
         if isinstance(payment_id, str) and payment_id
         else None
     )
@@ -179,9 +179,9 @@ def _apply_to_donation(
         )
         return
     donation, others = locked
-    before = services.MoneyState(net_minor=donation.net_minor)
+    before = ledger.MoneyState(net_minor=donation.net_minor)
     if change(row, obj, donation):
-        services.commit_donation_state(donation=donation, before=before, others=others)
+        ledger.commit_donation_state(donation=donation, before=before, others=others)
 
 
 def _matches(row: ProviderEvent, donation: Donation, *, amount: Any, currency: Any) -> bool:

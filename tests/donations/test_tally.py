@@ -63,3 +63,15 @@ def test_the_tally_takes_three_queries(live_event, django_assert_num_queries):
 
     with django_assert_num_queries(3):
         event_tally(event_id=live_event.pk)
+
+
+def test_applying_a_webhook_takes_seven_queries(live_event, django_assert_num_queries):
+    """Store; then BEGIN, claim, lock the donor, save, both tally shards, COMMIT (with a
+    broker, the receipt leaves later from the outbox)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = False  # the autouse fixture restores it
+    donation = DonationFactory(event=live_event)
+
+    with django_assert_num_queries(7):
+        webhooks.receive_event(event=succeeded(donation), source="webhook")

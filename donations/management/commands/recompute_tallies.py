@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from donations import services
+from donations import ledger
 
 
 class Command(BaseCommand):
@@ -16,5 +16,5 @@ class Command(BaseCommand):
         parser.add_argument("--event", type=int, action="append", dest="events", default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        written = services.recompute_tallies(event_ids=options["events"])
+        written = ledger.recompute_tallies(event_ids=options["events"])
         self.stdout.write(f"Recomputed {written} tallies from the ledger.")
