@@ -303,6 +303,11 @@ class Hub:
     async def _presence_loop(self) -> None:
         while True:
             await asyncio.sleep(self.presence_ttl_s / 3)
+            # Expired event facts go (connects to made-up slugs must not grow memory).
+            now = time.monotonic()
+            for slug, (until, _) in list(self._info.items()):
+                if until <= now:
+                    del self._info[slug]
             for eid in list(self.capacity):
                 try:
                     await self._presence_tick(eid)
