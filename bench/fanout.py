@@ -331,6 +331,7 @@ async def measure(system: System, n: int, broadcasts: int) -> dict[str, float]:
     layer = RedisPubSubChannelLayer(hosts=[REDIS_URL])
     system.start()
     clients: list[asyncio.subprocess.Process] = []
+    others: list[asyncio.subprocess.Process] = []
     try:
         # Warm up: the first connection loads Django, the hub and the event.
         warm = await asyncio.create_subprocess_exec(
@@ -339,6 +340,7 @@ async def measure(system: System, n: int, broadcasts: int) -> dict[str, float]:
         )  # fmt: skip
         assert warm.stdout is not None
         assert warm.stdin is not None
+        others = [warm]  # stopped in `finally` too
         await warm.stdout.readline()
         base_rss = rss_kb(system.proc.pid)  # type: ignore[union-attr]
         started = time.monotonic()
@@ -384,7 +386,7 @@ async def measure(system: System, n: int, broadcasts: int) -> dict[str, float]:
         warm.stdin.write(b"stop\n")
         await warm.wait()
     finally:
-        for proc in clients:
+        for proc in clients + others:
             if proc.returncode is None:
                 proc.kill()
         system.stop()
@@ -470,7 +472,7 @@ def main() -> None:
             plan = [name for name in plan if name in args.only]
         for name in plan:
             system = systems(event_id)[name]
-            count = 3 if name == "naive" else broadcasts
+            count = (2 if args.quick else 3) if name == "naive" else broadcasts
             row = asyncio.run(measure(system, n, count))
             table.setdefault(str(n), {})[name] = row
             print(f"N={n:>6} {name:<13} " + " ".join(f"{k}={v}" for k, v in row.items()),
