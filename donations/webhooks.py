@@ -170,6 +170,8 @@ def _apply_to_donation(
         if isinstance(payment_id, str) and payment_id
         else None
     )
+    if locked is None and _adopt_payment(obj):
+        locked = ledger.lock_donor_donations(payment_id=payment_id)
     if locked is None:
         _issue(
             row,
@@ -182,6 +184,21 @@ def _apply_to_donation(
     before = ledger.MoneyState(net_minor=donation.net_minor)
     if change(row, obj, donation):
         ledger.commit_donation_state(donation=donation, before=before, others=others)
+
+
+def _adopt_payment(obj: dict[str, Any]) -> bool:
+    """A payment of ours whose id we never stored (the provider created it, then our write of
+    its id failed): link it through the donation id in its metadata, if that donation has no
+    payment yet. Returns whether it linked one."""
+    metadata = obj.get("metadata")
+    donation_id = metadata.get("donation_id") if isinstance(metadata, dict) else None
+    if obj.get("object") != "payment_intent" or not str(donation_id or "").isdigit():
+        return False
+    return bool(
+        Donation.objects.filter(pk=int(str(donation_id)), payment_id=None).update(
+            payment_id=obj["id"]
+        )
+    )
 
 
 def _matches(row: ProviderEvent, donation: Donation, *, amount: Any, currency: Any) -> bool:

@@ -70,3 +70,35 @@ def test_concurrent_gifts_from_one_donor_count_one_donor(stripe_settings):
     assert (tally.raised_minor, tally.donors, tally.donations) == (10_000, 1, 10)
     assert ledger_tally(event_id=first.event_id).donors == 1
     assert Donation.objects.filter(status="succeeded").count() == 10
+
+
+def test_a_double_click_from_ten_threads_makes_one_donation_and_one_intent(
+    stripe_settings, settings
+):
+    from tests.donations.conftest import post_start, start_payload
+    from tests.factories import EventFactory
+
+    settings.DONATION_STARTS_PER_EMAIL = 100  # each click counts toward the rate limit
+
+    event = EventFactory(status="live")
+    body = start_payload(event)
+
+    results = in_threads(10, lambda: post_start(Client(), event, body).status_code)
+
+    assert results == [200] * 10
+    assert Donation.objects.count() == 1
+    assert len(stripe_settings.intents) == 1
+
+
+def test_concurrent_starts_cannot_pass_the_per_donor_limit(stripe_settings):
+    from tests.donations.conftest import post_start, start_payload
+    from tests.factories import EventFactory
+
+    event = EventFactory(status="live", campaign__per_donor_limit_minor=5_000)
+
+    results = in_threads(
+        6, lambda: post_start(Client(), event, start_payload(event, amount_minor=2_500)).status_code
+    )
+
+    assert sorted(results) == [200, 200, 400, 400, 400, 400]
+    assert Donation.objects.count() == 2

@@ -277,3 +277,14 @@ def test_a_failure_after_a_success_changes_nothing(csrf_client, donation):
     assert donation.status == "succeeded"
     assert event_tally(event_id=donation.event_id).raised_minor == 5_000
     assert live_changes(donation.event_id) == 1
+
+
+def test_a_payment_whose_id_we_never_stored_is_linked_through_its_metadata(csrf_client, donation):
+    event = succeeded(donation)
+    Donation.objects.filter(pk=donation.pk).update(payment_id=None)
+
+    post_webhook(csrf_client, event)
+
+    donation.refresh_from_db()
+    assert (donation.payment_id, donation.status) == (event["data"]["object"]["id"], "succeeded")
+    assert LedgerIssue.objects.count() == 0
