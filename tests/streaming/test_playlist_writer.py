@@ -187,3 +187,19 @@ def test_publishing_a_segment_in_the_steady_state_costs_seven_queries(
     # left it, save the rendition and the stream (+ the test's savepoint and release).
     with django_assert_num_queries(9):
         deliver(stream, 0, 6)
+
+
+def test_fmp4_segments_publish_their_init_section_under_a_new_name_with_ext_x_map(stream):
+    storage = get_storage()
+    storage.put(f"ingest/{stream.public_id}/init.mp4", b"ftyp")
+    for seq in (0, 1):
+        storage.put(f"ingest/{stream.public_id}/seg{seq}.m4s", b"moof")
+    text = ('#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MAP:URI="init.mp4"\n'
+            "#EXTINF:1.0,\nseg0.m4s\n#EXTINF:1.0,\nseg1.m4s\n")  # fmt: skip
+    services.receive_playlist(stream_id=stream.pk, name="v.m3u8", text=text)
+    playlist = served(stream)
+    assert '#EXT-X-MAP:URI="init0.mp4"' in playlist
+    assert playlist.count("#EXT-X-MAP") == 1
+    assert "#EXT-X-VERSION:6" in playlist
+    assert [s.uri for s in hls_checks.parse(playlist).segments] == ["0.m4s", "1.m4s"]
+    assert storage.size(f"live/{stream.public_id}/v/init0.mp4") == 4
