@@ -51,7 +51,14 @@ class DonationAdmin(CampaignScopedAdmin):
         "email",
         "refcode",
     ]
-    list_filter = ["status", "event", "refcode", "created_at", "provider"]
+    # Only the events in the staff's own list: the plain filter would name every campaign's events.
+    list_filter = [
+        "status",
+        ("event", admin.RelatedOnlyFieldListFilter),
+        "refcode",
+        "created_at",
+        "provider",
+    ]
     search_fields = ["=id", "email", "last_name", "payment_id"]
     date_hierarchy = "created_at"
     actions = [refund_donations]

@@ -13,6 +13,7 @@ def test_staff_see_only_their_campaigns_donations(client, staff_factory):
     assert response.status_code == 200
     assert b"mine@example.com" in response.content
     assert b"theirs@example.com" not in response.content
+    assert f'href="/donations/campaigns/{mine.campaign_id}/export.csv"'.encode() in response.content
 
 
 def test_another_campaigns_donation_is_a_404(client, staff_factory):
@@ -32,3 +33,14 @@ def test_money_fields_are_read_only(admin_client):
 
     donation.refresh_from_db()
     assert donation.gift_minor == 2_500
+
+
+def test_the_event_filter_names_only_the_staffs_events(client, staff_factory):
+    mine = DonationFactory(event__title="Our night")
+    DonationFactory(event__title="Their secret night")
+    client.force_login(staff_factory(mine.campaign, role="viewer"))
+
+    response = client.get("/admin/donations/donation/")
+
+    assert b"Our night" in response.content
+    assert b"Their secret night" not in response.content
