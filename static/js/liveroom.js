@@ -42,6 +42,14 @@
   var stopped = false;
 
   function setText(node, text) { if (node) node.textContent = text; }
+  // "1 donor", "2 donors": the unit after a count says data-one for 1 and keeps its text else.
+  function setCount(name, n) {
+    setText(el[name], count.format(n));
+    var unit = root.querySelector('[data-live-unit="' + name + '"]');
+    if (!unit) return;
+    if (!unit.hasAttribute("data-many")) unit.setAttribute("data-many", unit.textContent);
+    unit.textContent = n === 1 ? unit.getAttribute("data-one") : unit.getAttribute("data-many");
+  }
   function formatMoney(minor) { return money.format(minor / 100); }
 
   function animateRaised(target) {
@@ -95,8 +103,8 @@
     current = snapshot;
     animateRaised(snapshot.raised);
     setText(el.goal, formatMoney(snapshot.goal));
-    setText(el.donors, count.format(snapshot.donors));
-    setText(el.donations, count.format(snapshot.donations));
+    setCount("donors", snapshot.donors);
+    setCount("donations", snapshot.donations);
     setText(el.viewers, count.format(snapshot.viewers));
     var percent = snapshot.goal > 0 ? Math.min(100, 100 * snapshot.raised / snapshot.goal) : 0;
     if (el.bar) el.bar.style.width = percent.toFixed(1) + "%";

@@ -65,6 +65,7 @@ def test_donor_names_and_messages_in_the_ticker_are_text_not_html(web_processes,
     assert page.locator('[data-live="ticker"] img, [data-live="ticker"] script').count() == 0
     assert page.evaluate("window.__xss") is None
     assert page.text_content('[data-live="donors"]') == "1"
+    assert page.text_content('[data-live-unit="donors"]') == "donor"
 
 
 def test_the_total_moves_to_the_new_amount(web_processes, browser):
