@@ -45,8 +45,9 @@ def test_a_killed_web_process_viewers_leave_the_count_within_its_expiry(
 
     seen, took = asyncio.run(scenario())
     assert seen["viewers"] == 1
-    # Expiry, plus a report interval (a third of it), plus a coalescing interval.
-    assert took < SERVER_PRESENCE_TTL_S * 4 / 3 + 1.0
+    # Expiry, plus a report interval (a third of it), plus a coalescing interval, plus slack
+    # for a loaded 2-core machine; far below what was there without expiry (never).
+    assert took < SERVER_PRESENCE_TTL_S * 4 / 3 + 3.0
 
 
 def test_the_production_presence_expiry_is_at_most_30_seconds():
