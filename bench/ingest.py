@@ -286,16 +286,15 @@ def main() -> None:
     finally:
         stop_all()
 
-    puts = ours["segment_ms"] + ours["playlist_ms"]
-    bare_puts = bare["segment_ms"] + bare["playlist_ms"]
+    # The issue's figure is the segment PUT; playlist PUTs (which publish) are reported apart.
+    puts = ours["segment_ms"]
+    bare_puts = bare["segment_ms"]
     results = {
         "streams": STREAMS,
         "target_duration_s": TARGET_DURATION,
         "segment_bytes": SEGMENT_BYTES,
         "put_p50_ms": round(percentile(puts, 50), 2),
         "put_p99_ms": round(percentile(puts, 99), 2),
-        "segment_put_p50_ms": round(percentile(ours["segment_ms"], 50), 2),
-        "segment_put_p99_ms": round(percentile(ours["segment_ms"], 99), 2),
         "playlist_put_p50_ms": round(percentile(ours["playlist_ms"], 50), 2),
         "playlist_put_p99_ms": round(percentile(ours["playlist_ms"], 99), 2),
         "visible_delay_p50_s": round(percentile(ours["visible_s"], 50), 3),
@@ -314,10 +313,12 @@ def main() -> None:
         "load_avg_1m": round(load, 2),
     }
     print(f"{'figure':28} {'ours':>10} {'bare ASGI':>10} {'ratio':>7}")
-    print(f"{'PUT p50 (ms)':28} {results['put_p50_ms']:>10} {results['bare_put_p50_ms']:>10} "
-          f"{results['ratio_p50_to_bare']:>7}")  # fmt: skip
-    print(f"{'PUT p99 (ms)':28} {results['put_p99_ms']:>10} {results['bare_put_p99_ms']:>10} "
-          f"{results['ratio_p99_to_bare']:>7}")  # fmt: skip
+    r = results
+    for label, p in (("segment PUT p50 (ms)", "p50"), ("segment PUT p99 (ms)", "p99")):
+        print(f"{label:28} {r[f'put_{p}_ms']:>10} {r[f'bare_put_{p}_ms']:>10} "
+              f"{r[f'ratio_{p}_to_bare']:>7}")  # fmt: skip
+    print(f"{'playlist PUT p50/p99 (ms)':28} {results['playlist_put_p50_ms']:>5}/"
+          f"{results['playlist_put_p99_ms']:<5} (publishes: database + files)")  # fmt: skip
     print(f"{'PUT-to-visible p50/p99 (s)':28} {results['visible_delay_p50_s']:>5}/"
           f"{results['visible_delay_p99_s']:<5} goal < {results['visible_goal_s']}")  # fmt: skip
     print(f"segments sent {results['segments_sent']}, published {published}, "
