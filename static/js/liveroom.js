@@ -6,9 +6,10 @@
 //   process come back spread over seconds, not in the same one.
 // - Falls back to polling tally.json (cacheable for a second) while WebSockets fail.
 // - Donor names and messages are written with textContent, never as HTML.
-// - API: window.Pledgecast.liveroom.onSnapshot(fn), .snapshot(), and a "liveroom:snapshot"
-//   DOM event on the panel; elements with data-live="raised|donors|donations|viewers|goal|
-//   ticker|state|bar|progress" are the hooks it fills.
+// - API: window.Pledgecast.liveroom.onSnapshot(fn), .snapshot(); DOM events on the panel:
+//   "liveroom:snapshot" (detail: the snapshot) and "liveroom:full" (refused: the event is at
+//   its capacity; the panel also gets data-full="true"); elements with data-live="raised|
+//   donors|donations|viewers|goal|ticker|state|bar|progress" are the hooks it fills.
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-room]");
@@ -160,6 +161,7 @@
       if (event.code === CLOSE_NOT_FOUND) { stopped = true; return; }
       if (event.code === CLOSE_FULL) {
         root.setAttribute("data-full", "true");
+        root.dispatchEvent(new CustomEvent("liveroom:full"));  // e.g. for the player to step aside
         setText(el.state, "This event is full. The tally keeps updating; we will try to " +
           "let you in when a place frees up.");
         startPolling();
