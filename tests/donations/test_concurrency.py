@@ -10,7 +10,7 @@ from donations.models import Donation, ProviderEvent
 from donations.selectors import event_tally, ledger_tally
 from tests.donations.conftest import post_webhook, succeeded
 from tests.donations.factories import DonationFactory
-from tests.donations.test_webhooks import live_changes
+from tests.donations.test_webhooks import live_changes, reset_live_changes
 
 
 def in_threads(count: int, target) -> list[object]:
@@ -37,6 +37,7 @@ def in_threads(count: int, target) -> list[object]:
 
 def test_the_same_event_delivered_20_times_at_once_counts_once(stripe_settings):
     donation = DonationFactory(gift_minor=5_000)
+    reset_live_changes(donation.event_id)
     event = succeeded(donation)
 
     results = in_threads(20, lambda: post_webhook(Client(enforce_csrf_checks=True), event))

@@ -18,7 +18,14 @@ from tests.donations.factories import DonationFactory
 
 @pytest.fixture
 def donation(stripe_settings):
-    return DonationFactory(gift_minor=5_000)
+    donation = DonationFactory(gift_minor=5_000)
+    reset_live_changes(donation.event_id)
+    return donation
+
+
+def reset_live_changes(event_id: int) -> None:
+    """A new test database reuses event ids: forget a counter left by an earlier session."""
+    redis.Redis.from_url(settings.REDIS_URL).delete(livebus.key(event_id, "changes"))
 
 
 def live_changes(event_id: int) -> int:
