@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "pc_bench_webhooks"
 PG = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/1"  # the donations engineer's Redis db on this machine
-SECRET = "whsec_bench_0123456789"
+SECRET = "whsec_bench_0123456789"  # noqa: S105 -- a bench-only signing secret
 PORTS = range(18150, 18200)
 
 
@@ -326,7 +326,8 @@ def main() -> None:
     event_id, pending = prepare(n)
     items = signed_bodies(pending)
     port = free_port()
-    log = open(ROOT / "bench" / ".webhooks-server.log", "w")  # noqa: SIM115
+    log_path = Path(tempfile.gettempdir()) / "pledgecast-bench-webhooks-server.log"
+    log = open(log_path, "w")  # noqa: SIM115
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "uvicorn"),
@@ -350,6 +351,7 @@ def main() -> None:
         start_new_session=True,
     )
     try:
+        print(f"server log: {log_path}", file=sys.stderr)
         wait_ready(port, server)
         # Warm up each worker's connections and imports outside the measurement.
         for _ in range(20):
