@@ -27,6 +27,7 @@ from donations.models import (
     ProviderEvent,
 )
 from donations.providers.base import PaymentProvider
+from events.models import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +139,22 @@ def apply_unapplied_events(*, older_than: timedelta = SWEEP_AFTER, limit: int = 
 # --- Handlers ---------------------------------------------------------------------------------
 
 
-def _issue(row: ProviderEvent, kind: IssueKind, detail: str, donation: Donation | None) -> None:
+def _issue(
+    row: ProviderEvent,
+    kind: IssueKind,
+    detail: str,
+    donation: Donation | None,
+    campaign_id: int | None = None,
+) -> None:
+    """Record something staff must look at (once per event and kind). Staff see it when it
+    names one of their campaigns; the operator sees all."""
     LedgerIssue.objects.get_or_create(
         provider_event=row,
         kind=kind,
         defaults={
             "detail": detail,
             "donation": donation,
-            "campaign_id": donation.campaign_id if donation else None,
+            "campaign_id": donation.campaign_id if donation else campaign_id,
         },
     )
     log.warning(
@@ -178,12 +187,22 @@ def _apply_to_donation(
             IssueKind.UNKNOWN_DONATION,
             f"{row.type} for payment {payment_id or '(none)'} matches no donation.",
             None,
+            _campaign_named_by(obj),
         )
         return
     donation, others = locked
     before = ledger.MoneyState(net_minor=donation.net_minor)
     if change(row, obj, donation):
         ledger.commit_donation_state(donation=donation, before=before, others=others)
+
+
+def _campaign_named_by(obj: dict[str, Any]) -> int | None:
+    """The campaign in a payment's metadata (ours put it there), if it exists."""
+    metadata = obj.get("metadata")
+    value = str(metadata.get("campaign_id", "")) if isinstance(metadata, dict) else ""
+    if not value.isdigit():
+        return None
+    return Campaign.objects.filter(pk=int(value)).values_list("pk", flat=True).first()
 
 
 def _adopt_payment(obj: dict[str, Any]) -> bool:

@@ -166,6 +166,22 @@ def test_an_unknown_donation_is_recorded_for_staff_and_not_counted(csrf_client, 
     assert event_tally(event_id=donation.event_id).raised_minor == 0
 
 
+def test_an_unknown_payment_naming_one_of_our_campaigns_is_shown_to_its_staff(
+    csrf_client, donation
+):
+    donation.payment_id = "pi_someone_else"
+    post_webhook(
+        csrf_client, succeeded(donation, metadata={"campaign_id": str(donation.campaign_id)})
+    )
+
+    issue = LedgerIssue.objects.get()
+    assert (issue.kind, issue.campaign_id, issue.donation_id) == (
+        "unknown_donation",
+        donation.campaign_id,
+        None,
+    )
+
+
 def test_an_amount_that_disagrees_with_ours_is_recorded_and_not_counted(csrf_client, donation):
     response = post_webhook(csrf_client, succeeded(donation, amount_received=500))
 
