@@ -360,7 +360,7 @@ def main() -> None:
         cpu_before = group_cpu_seconds(server.pid)
         parent, child = multiprocessing.Pipe()
         client = multiprocessing.Process(
-            target=client_process, args=(port, items, args.concurrency, child)
+            target=client_process, args=(port, items, args.concurrency, child), daemon=True
         )
         client.start()
         result = parent.recv()
