@@ -6,7 +6,8 @@ the URL's arguments, `key=…`, appended) to `on_publish`: 2xx lets the stream i
 makes nginx-rtmp drop the connection (nothing is written anywhere: nginx-rtmp keeps no files,
 its HLS output is off). Accepting marks the stream's transcoder as publishing; the supervisor
 (streaming/transcoder.py) then starts ffmpeg for it. `on_publish_done` clears that, and the
-supervisor stops ffmpeg.
+supervisor stops ffmpeg. `on_update`, every 10 s while publishing, drops an encoder whose key
+was rotated meanwhile.
 
 The key travels in the hook's body only: it is never logged, stored or put in a file name.
 """
@@ -90,6 +91,23 @@ def start_publish(*, publish: Publish) -> Transcoder:
     return transcoder
 
 
+def check_publishing(*, publish: Publish) -> None:
+    """nginx-rtmp's periodic `on_update`: the publisher may go on only while its key is still
+    the stream's key (staff rotating the key drop a connected encoder within one update
+    interval) and the stream still takes video. Raises HookRefused."""
+    key = publish.key.strip()
+    if not key or key.startswith(signing.TRANSCODER_TOKEN_PREFIX):
+        raise HookRefused(403, "Wrong or rotated stream key.")
+    try:
+        selectors.access_stream_for_ingest(
+            public_id=publish.public_id, authorization=f"Bearer {key}"
+        )
+    except selectors.IngestRefused as refused:
+        log.info("rtmp publisher dropped", extra={"public_id": publish.public_id,
+                                                  "status": refused.status})  # fmt: skip
+        raise HookRefused(refused.status, refused.message) from None
+
+
 @transaction.atomic
 def end_publish(*, public_id: str, client_id: str) -> bool:
     """The encoder stopped (or was dropped): the transcoder stops. Only the connection that
@@ -132,6 +150,18 @@ def on_publish(request: HttpRequest, hook_token: str) -> HttpResponse:
         return _answer(404, "Not found.")
     try:
         start_publish(publish=parse_publish(request.POST))
+    except HookRefused as refused:
+        return _answer(refused.status, refused.message)
+    return _answer(200, "OK")
+
+
+@csrf_exempt
+@require_POST
+def on_update(request: HttpRequest, hook_token: str) -> HttpResponse:
+    if not _hook_allowed(hook_token):
+        return _answer(404, "Not found.")
+    try:
+        check_publishing(publish=parse_publish(request.POST))
     except HookRefused as refused:
         return _answer(refused.status, refused.message)
     return _answer(200, "OK")

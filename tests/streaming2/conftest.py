@@ -95,6 +95,12 @@ class Stack:
     tmp: Path
     procs: list[subprocess.Popen]
 
+    def shutdown(self) -> None:
+        """Stop every server (idempotent). Transactional tests flush the database after each
+        test: no server of ours may hold a lock on it then (TRUNCATE would deadlock)."""
+        for proc in reversed(self.procs):
+            stop_process(proc, signal.SIGTERM if proc.args[0] != "nginx" else signal.SIGQUIT)
+
     def web(self, path: str) -> tuple[int, dict[str, str], bytes]:
         return http_get(self.web_port, path)
 
@@ -228,8 +234,7 @@ def stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
         wait_for(ready, 30, 0.1, what="the web process, the transcoder and nginx")
         yield stack
     finally:
-        for proc in reversed(procs):
-            stop_process(proc, signal.SIGTERM if proc.args[0] != "nginx" else signal.SIGQUIT)
+        stack.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -125,3 +125,17 @@ def test_the_ingest_accepts_the_transcoder_token_until_the_key_is_rotated(stream
             public_id=stream.public_id, authorization=f"Bearer {token}"
         )
     assert refused.value.status == 403
+
+
+def test_on_update_lets_a_publisher_with_the_current_key_go_on(client, stream_and_key):
+    stream, key = stream_and_key
+    response = _post(client, "on_update", _form(stream.public_id, key, call="update_publish"))
+    assert response.status_code == 200
+
+
+def test_on_update_drops_a_publisher_whose_key_was_rotated(client, stream_and_key):
+    stream, key = stream_and_key
+    _post(client, "on_publish", _form(stream.public_id, key))
+    services.rotate_stream_key(stream_id=stream.pk)
+    response = _post(client, "on_update", _form(stream.public_id, key, call="update_publish"))
+    assert (response.status_code, response.content) == (403, b"Wrong or rotated stream key.\n")
