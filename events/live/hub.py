@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from events.live import snapshot as snapshots
 from events.live.backend import LocalBackend, RedisBackend, process_id
@@ -240,6 +241,9 @@ class Hub:
                 return
             await self._publish(event_id)
             self._recheck_in(event_id, self.interval_s)
+        except ObjectDoesNotExist:
+            # The event was deleted: nothing to publish, and nothing to retry.
+            log.info("live snapshot of a deleted event skipped", extra={"event_id": event_id})
         except Exception:
             # Database or Redis trouble: try again later, not at the coalescing pace.
             log.exception("live snapshot not published", extra={"event_id": event_id})
