@@ -10,6 +10,7 @@ is complete. The Django view in views.py does the same for WSGI and the test cli
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from streaming import playlists, publishing, selectors, services
-from streaming.models import Stream
+from streaming import keycache, playlists, publishing, selectors, services
 from streaming.storage import ObjectTooLarge, PendingObject, get_storage
 
 log = logging.getLogger(__name__)
@@ -54,28 +54,62 @@ def parse_path(path: str) -> tuple[str, str] | None:
     return public_id, name
 
 
-def authorize(*, public_id: str, authorization: str) -> Stream | Answer:
+@dataclass(frozen=True)
+class Target:
+    """The stream an accepted request writes to."""
+
+    public_id: str
+    stream_id: int
+
+
+def bearer_token(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authorize(*, public_id: str, authorization: str) -> Target | Answer:
+    """Ask the database (selectors.access_stream_for_ingest); remember an accepted stream key
+    in the key cache so that the next requests are checked without a query."""
     close_old_connections()
     try:
-        return selectors.access_stream_for_ingest(public_id=public_id, authorization=authorization)
+        stream = selectors.access_stream_for_ingest(
+            public_id=public_id, authorization=authorization
+        )
     except selectors.IngestRefused as refused:
         log.info("ingest refused", extra={"public_id": public_id, "status": refused.status})
         return Answer(refused.status, refused.message)
+    if hmac.compare_digest(services.hash_key(bearer_token(authorization)), stream.key_hash):
+        keycache.remember(public_id=public_id, stream_id=stream.pk, key_hash=stream.key_hash)
+    return Target(public_id=stream.public_id, stream_id=stream.pk)
+
+
+async def authorize_async(*, public_id: str, authorization: str) -> Target | Answer:
+    """The key cache first (one Redis GET on the event loop), the database otherwise."""
+    cached = await keycache.lookup(public_id)
+    if cached is not None:
+        stream_id, key_hash = cached
+        if hmac.compare_digest(services.hash_key(bearer_token(authorization)), key_hash):
+            return Target(public_id=public_id, stream_id=stream_id)
+    answer: Target | Answer = await in_thread(authorize)(
+        public_id=public_id, authorization=authorization
+    )
+    return answer
 
 
 class Receiver:
     """One object's body: `feed` chunks (raises ObjectTooLarge past the cap, having discarded
     what it wrote), then `finish` (touches the database for playlists) or `abort`."""
 
-    def __init__(self, stream: Stream, name: str) -> None:
-        self.stream = stream
+    def __init__(self, target: Target, name: str) -> None:
+        self.target = target
         self.name = name
         self.is_playlist = name.endswith(".m3u8")
         self.buffer = bytearray()
         self.pending: PendingObject | None = None
         if not self.is_playlist:
             self.pending = get_storage().open_pending(
-                publishing.staged_key(stream, name), max_bytes=settings.HLS_MAX_OBJECT_BYTES
+                publishing.staged_key_for(target.public_id, name),
+                max_bytes=settings.HLS_MAX_OBJECT_BYTES,
             )
 
     def feed(self, chunk: bytes) -> None:
@@ -97,9 +131,11 @@ class Receiver:
         close_old_connections()
         try:
             text = self.buffer.decode("utf-8")
-            services.receive_playlist(stream_id=self.stream.pk, name=self.name, text=text)
+            services.receive_playlist(stream_id=self.target.stream_id, name=self.name, text=text)
         except (UnicodeDecodeError, playlists.PlaylistError) as exc:
-            log.warning("bad playlist", extra={"stream_id": self.stream.pk, "object": self.name})
+            log.warning(
+                "bad playlist", extra={"stream_id": self.target.stream_id, "object": self.name}
+            )
             return Answer(400, f"Bad playlist: {exc}")
         return Answer(201, "")
 
@@ -185,13 +221,13 @@ class IngestApp:
         public_id, name = target
         headers = dict(scope["headers"])
         authorization = headers.get(b"authorization", b"").decode("latin-1")
-        stream = await in_thread(authorize)(public_id=public_id, authorization=authorization)
-        if isinstance(stream, Answer):
-            return stream
+        target = await authorize_async(public_id=public_id, authorization=authorization)
+        if isinstance(target, Answer):
+            return target
         if method == "DELETE":
-            await in_thread(services.discard_object)(stream=stream, name=name)
+            services.discard_object(public_id=target.public_id, name=name)  # a file unlink
             return Answer(204, "")
-        receiver = Receiver(stream, name)
+        receiver = Receiver(target, name)
         try:
             while True:
                 message = await receive()

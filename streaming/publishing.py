@@ -26,7 +26,11 @@ def live_key(stream: Stream, *parts: str) -> str:
 
 
 def staged_key(stream: Stream, name: str) -> str:
-    return f"ingest/{stream.public_id}/{name}"
+    return staged_key_for(stream.public_id, name)
+
+
+def staged_key_for(public_id: str, name: str) -> str:
+    return f"ingest/{public_id}/{name}"
 
 
 def rounded(duration: float) -> int:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from events import livebus
 from events import services as event_services
 from events.models import Event, EventStatus
-from streaming import playlists, publishing
+from streaming import keycache, playlists, publishing
 from streaming.models import Rendition, Stream, StreamMode, StreamState
 from streaming.storage import get_storage
 
@@ -72,6 +72,7 @@ def rotate_stream_key(*, stream_id: int) -> str:
     key, stream.key_hash = _new_key()
     stream.key_rotated_at = timezone.now()
     stream.save(update_fields=["key_hash", "key_rotated_at"])
+    transaction.on_commit(partial(keycache.forget, public_id=stream.public_id))
     log.info("stream key rotated", extra={"stream_id": stream.pk})
     return key
 
@@ -243,16 +244,17 @@ def _end_locked(stream: Stream, *, now: datetime, reason: str) -> None:
             rendition.save(update_fields=["media_sequence", "discontinuity_sequence"])
     publishing.write_replay(stream=stream)
     get_storage().delete_prefix(f"ingest/{stream.public_id}")
+    transaction.on_commit(partial(keycache.forget, public_id=stream.public_id))
     log.info("stream ended", extra={"stream_id": stream.pk, "reason": reason})
     _publish_on_commit(stream)
     if Event.objects.filter(pk=stream.event_id, status=EventStatus.LIVE).exists():
         event_services.end_event(event_id=stream.event_id)
 
 
-def discard_object(*, stream: Stream, name: str) -> None:
+def discard_object(*, public_id: str, name: str) -> None:
     """An encoder's DELETE: drop what it sent and we have not published. What we published
     stays until our own retention removes it."""
-    get_storage().delete(publishing.staged_key(stream, name))
+    get_storage().delete(publishing.staged_key_for(public_id, name))
 
 
 @transaction.atomic

@@ -134,22 +134,22 @@ def ingest_object(request: HttpRequest, public_id: str, name: str) -> HttpRespon
     if target is None:
         answer = ingest.BAD_NAME
     else:
-        stream = ingest.authorize(
+        target = ingest.authorize(
             public_id=public_id, authorization=request.headers.get("Authorization", "")
         )
-        if isinstance(stream, ingest.Answer):
-            answer = stream
+        if isinstance(target, ingest.Answer):
+            answer = target
         elif request.method == "DELETE":
-            services.discard_object(stream=stream, name=name)
+            services.discard_object(public_id=target.public_id, name=name)
             answer = ingest.Answer(204, "")
         else:
-            answer = _receive(request, stream, name)
+            answer = _receive(request, target, name)
     body = answer.message + "\n" if answer.message else ""
     return HttpResponse(body, status=answer.status, content_type="text/plain; charset=utf-8")
 
 
-def _receive(request: HttpRequest, stream: object, name: str) -> ingest.Answer:
-    receiver = ingest.Receiver(stream, name)  # type: ignore[arg-type]
+def _receive(request: HttpRequest, target: ingest.Target, name: str) -> ingest.Answer:
+    receiver = ingest.Receiver(target, name)
     try:
         while chunk := request.read(64 * 1024):
             receiver.feed(chunk)

@@ -62,6 +62,31 @@ def test_a_rotated_key_gets_403_at_once_and_the_new_one_works(server, pushed):
     assert server.raw("PUT", path, body=SEGMENT, headers=auth(new_key))[0] == 201
 
 
+def test_after_accepted_puts_a_rotated_key_gets_403_at_once(server, pushed):
+    # The first PUT puts the key in the key cache; rotating must take it out.
+    stream, old_key = pushed
+    path = f"/streaming/ingest/{stream.public_id}/seg_0.ts"
+    assert server.raw("PUT", path, body=SEGMENT, headers=auth(old_key))[0] == 201
+    assert server.raw("PUT", path, body=SEGMENT, headers=auth(old_key))[0] == 201
+    services.rotate_stream_key(stream_id=stream.pk)
+    status, _ = server.raw("PUT", f"/streaming/ingest/{stream.public_id}/seg_1.ts",
+                           body=SEGMENT, headers=auth(old_key))  # fmt: skip
+    assert status == 403
+    assert stored_files(server.media_root, stream.public_id) == [
+        f"ingest/{stream.public_id}/seg_0.ts"
+    ]
+
+
+def test_after_accepted_puts_an_ended_stream_refuses_at_once(server, pushed):
+    stream, key = pushed
+    path = f"/streaming/ingest/{stream.public_id}/seg_0.ts"
+    assert server.raw("PUT", path, body=SEGMENT, headers=auth(key))[0] == 201
+    services.end_stream(stream_id=stream.pk)
+    assert server.raw("PUT", path, body=SEGMENT, headers=auth(key)) == (
+        409, "This stream has ended.\n",
+    )  # fmt: skip
+
+
 def test_an_unknown_stream_gets_the_same_403(server, pushed):
     _, key = pushed
     status, body = server.raw("PUT", "/streaming/ingest/0123456789abcdef/seg_0.ts",
