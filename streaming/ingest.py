@@ -215,10 +215,10 @@ class IngestApp:
             return Answer(405, "Only PUT and DELETE.")
         raw = scope.get("raw_path") or scope["path"].encode()
         # Percent-encoded names are refused outright: what we check is what was sent.
-        target = None if b"%" in raw else parse_path(scope["path"][len(PREFIX) :])
-        if target is None:
+        parsed = None if b"%" in raw else parse_path(scope["path"][len(PREFIX) :])
+        if parsed is None:
             return BAD_NAME
-        public_id, name = target
+        public_id, name = parsed
         headers = dict(scope["headers"])
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         target = await authorize_async(public_id=public_id, authorization=authorization)
@@ -249,4 +249,5 @@ class IngestApp:
         except BaseException:
             receiver.abort()
             raise
-        return await in_thread(receiver.finish)()
+        answer: Answer = await in_thread(receiver.finish)()
+        return answer

@@ -84,5 +84,6 @@ async def lookup(public_id: str) -> tuple[int, str] | None:
         return None
     if not value:
         return None
-    stream_id, _, key_hash = value.decode().partition(":")
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    stream_id, _, key_hash = text.partition(":")
     return int(stream_id), key_hash
