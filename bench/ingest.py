@@ -19,6 +19,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -285,6 +286,7 @@ def main() -> None:
         published, duplicated = check_published(streams, ours["sent"])
     finally:
         stop_all()
+        shutil.rmtree(media, ignore_errors=True)
 
     # The figure is the segment PUT; playlist PUTs (which publish) are reported apart.
     puts = ours["segment_ms"]
