@@ -71,11 +71,14 @@ class MoneyState:
         return self.net_minor > 0
 
 
-_LOCK_DONOR = (
-    "SELECT * FROM donations_donation WHERE "
+_DONATION_FIELDS = Donation._meta.concrete_fields
+# Built from the model's own column names, never from input.
+_COLUMNS = ", ".join(str(f.column) for f in _DONATION_FIELDS)
+_LOCK_DONOR = f"SELECT {_COLUMNS} FROM donations_donation WHERE " + (  # noqa: S608
     "campaign_id = (SELECT campaign_id FROM donations_donation WHERE payment_id = %s) AND "
     "email = (SELECT email FROM donations_donation WHERE payment_id = %s) ORDER BY id"
 )
+_ATTNAMES = [f.attname for f in _DONATION_FIELDS]
 
 
 def lock_donor_donations(*, payment_id: str) -> tuple[Donation, list[Donation]] | None:
@@ -85,11 +88,38 @@ def lock_donor_donations(*, payment_id: str) -> tuple[Donation, list[Donation]] 
     email) index serves it). Must run in a transaction. Holding these rows is what keeps the
     distinct-donor counts exact under concurrency."""
     sql = _LOCK_DONOR + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-    rows = list(Donation.objects.raw(sql, [payment_id, payment_id]))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payment_id, payment_id])
+        rows = [_from_db(values) for values in cursor.fetchall()]
     target = next((d for d in rows if d.payment_id == payment_id), None)
     if target is None:
         return None
     return target, [d for d in rows if d.pk != target.pk]
+
+
+# Per backend vendor, per field: the ORM's converters from database values to Python ones.
+_CONVERTERS: dict[str, list[list[Any]]] = {}
+
+
+def _from_db(values: tuple[Any, ...]) -> Donation:
+    """A Donation from one row of _LOCK_DONOR, converted as the ORM would (Donation.from_db),
+    without RawQuerySet's per-query column resolution."""
+    converters = _CONVERTERS.get(connection.vendor)
+    if converters is None:
+        table = Donation._meta.db_table
+        converters = [
+            [
+                *connection.ops.get_db_converters(field.get_col(table)),
+                *field.get_db_converters(connection),
+            ]
+            for field in _DONATION_FIELDS
+        ]
+        _CONVERTERS[connection.vendor] = converters
+    out = list(values)
+    for i, field in enumerate(_DONATION_FIELDS):
+        for convert in converters[i]:
+            out[i] = convert(out[i], field, connection)
+    return Donation.from_db(connection.alias, _ATTNAMES, out)
 
 
 # Both scopes in one statement, event row first (the lock order of every transaction).
