@@ -150,11 +150,18 @@
       startPolling();
       return;
     }
-    socket.onopen = function () { failures = 0; stopPolling(); };
     socket.onmessage = function (event) {
       var snapshot;
       try { snapshot = JSON.parse(event.data); } catch (e) { return; }
-      if (apply(snapshot)) setText(el.state, "");
+      // A socket that delivers is a healthy one: the backoff starts over (not merely on open,
+      // so a server that accepts and closes at once still sees growing delays).
+      failures = 0;
+      stopPolling();
+      if (root.hasAttribute("data-full")) {
+        root.removeAttribute("data-full");
+        setText(el.state, "");
+      }
+      apply(snapshot);
     };
     socket.onclose = function (event) {
       socket = null;
