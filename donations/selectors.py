@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import QuerySet, Sum
 
+from donations.defence import issue_page_token
 from donations.models import Donation, TallyShard, campaign_scope, event_scope
 from donations.providers import get_provider
-from donations.services import issue_page_token
 from events.models import CURRENCY_SYMBOLS, Campaign, Event
 
 RECENT_DONORS = 5

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
@@ -36,10 +34,8 @@ from events.models import CURRENCY_SYMBOLS, Event, EventStatus
 
 log = logging.getLogger(__name__)
 
-PAGE_TOKEN_SALT = "donations.page-token"  # noqa: S105 -- a salt, not a secret
 # Pending donations hold their amount against the per-donor limit this long.
 PENDING_HOLD = timedelta(minutes=30)
-RATE_WINDOW_S = 600
 
 
 class DonationRefused(Exception):
@@ -110,48 +106,6 @@ def fee_for(gift_minor: int) -> int:
         return 0
     gross = -(-(gift_minor + fixed) * 10_000 // (10_000 - bp))  # ceiling division
     return gross - gift_minor
-
-
-# --- Page token and rate limits (card-testing defence) ----------------------------------------
-
-
-def issue_page_token(*, event_id: int) -> str:
-    """Signed with the event page; required to start a donation for that event."""
-    return signing.dumps({"e": event_id}, salt=PAGE_TOKEN_SALT, compress=False)
-
-
-def check_page_token(*, token: str, event_id: int) -> None:
-    try:
-        data = signing.loads(
-            token, salt=PAGE_TOKEN_SALT, max_age=settings.DONATION_PAGE_TOKEN_MAX_AGE
-        )
-    except signing.SignatureExpired:
-        raise DonationRefused(
-            "This page has been open too long. Reload it and try again.", status=403
-        ) from None
-    except signing.BadSignature:
-        raise DonationRefused("Reload the event page and try again.", status=403) from None
-    if not isinstance(data, dict) or data.get("e") != event_id:
-        raise DonationRefused("Reload the event page and try again.", status=403)
-
-
-def _hit(key: str, limit: int) -> bool:
-    """Count one start against a fixed 10-minute window; True while within the limit."""
-    cache.add(key, 0, timeout=RATE_WINDOW_S)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=RATE_WINDOW_S)
-        count = 1
-    return count <= limit
-
-
-def check_rate_limits(*, ip: str, email: str) -> None:
-    too_many = "Too many donation attempts. Please wait a few minutes and try again."
-    if not _hit(f"donations:starts:ip:{ip}", settings.DONATION_STARTS_PER_IP):
-        raise DonationRefused(too_many, status=429)
-    if not _hit(f"donations:starts:email:{email}", settings.DONATION_STARTS_PER_EMAIL):
-        raise DonationRefused(too_many, status=429)
 
 
 # --- Starting a donation ----------------------------------------------------------------------

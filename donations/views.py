@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from donations import asgi as webhook_http
-from donations import selectors, services, webhooks
+from donations import defence, selectors, services, webhooks
 from donations.forms import StartDonationForm
 from donations.models import Donation
 from donations.providers import get_provider
@@ -51,8 +51,8 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
         return _refuse(message, 400, field)
     req = form.to_request()
     try:
-        services.check_page_token(token=form.cleaned_data["page_token"], event_id=event.pk)
-        services.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=req.donor.email)
+        defence.check_page_token(token=form.cleaned_data["page_token"], event_id=event.pk)
+        defence.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=req.donor.email)
         started = services.start_donation(event=event, req=req)
     except services.DonationRefused as exc:
         return _refuse(exc.message, exc.status, exc.field)

@@ -130,7 +130,7 @@ def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:
     email only)."""
     import uuid
 
-    from donations.services import issue_page_token
+    from donations.defence import issue_page_token
 
     body = {
         "attempt_key": str(uuid.uuid4()),
