@@ -103,3 +103,18 @@ def test_concurrent_starts_cannot_pass_the_per_donor_limit(stripe_settings):
 
     assert sorted(results) == [200, 200, 400, 400, 400, 400]
     assert Donation.objects.count() == 2
+
+
+def test_the_sweep_racing_the_receiver_applies_an_event_once(stripe_settings):
+    from donations import webhooks
+
+    donation = DonationFactory(gift_minor=5_000)
+    reset_live_changes(donation.event_id)
+    row, _ = webhooks.record_event(event=succeeded(donation), source="webhook")
+
+    results = in_threads(5, lambda: webhooks.apply_event(provider_event_id=row.pk))
+
+    assert sorted(results) == [False, False, False, False, True]
+    tally = event_tally(event_id=donation.event_id)
+    assert (tally.raised_minor, tally.donations) == (5_000, 1)
+    assert live_changes(donation.event_id) == 1
