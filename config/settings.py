@@ -8,6 +8,7 @@ lists every variable.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import django_stubs_ext
@@ -165,6 +166,24 @@ CELERY_BEAT_SCHEDULE["streaming-relays"] = {
     "task": "streaming.tasks.poll_relays",
     "schedule": HLS_TARGET_DURATION / 2,
 }
+
+# --- Streaming II (streaming/rtmp.py, transcoder.py, ladder.py, signing.py): RTMP, the -------
+# --- renditions ladder, signed playback -------------------------------------------------------
+# Where the transcoder reads what OBS published to nginx-rtmp (deploy/nginx/rtmp.conf; play is
+# allowed from loopback only), and where it PUTs HLS (the web process's ingest).
+RTMP_PLAY_URL = env_str("RTMP_PLAY_URL", "rtmp://127.0.0.1:1935/live")
+# What staff type into OBS as the server (shown in the admin).
+RTMP_PUBLIC_URL = env_str("RTMP_PUBLIC_URL", "rtmp://127.0.0.1:1935/live")
+TRANSCODER_INGEST_URL = env_str("TRANSCODER_INGEST_URL", "http://127.0.0.1:8000/streaming/ingest")
+# How often the transcoder supervisor looks for streams to start or stop (milliseconds).
+TRANSCODER_POLL_MS = env_int("TRANSCODER_POLL_MS", 500, minimum=50)
+# Signed playback (nginx secure_link, md5): the secret shared with the edge, and how long a
+# URL handed to a player stays valid. The default secret derives from SECRET_KEY.
+PLAYBACK_SIGNING_SECRET = (
+    env_str("PLAYBACK_SIGNING_SECRET")
+    or hashlib.sha256(f"pledgecast-playback|{SECRET_KEY}".encode()).hexdigest()
+)
+PLAYBACK_URL_TTL_SECONDS = env_int("PLAYBACK_URL_TTL_SECONDS", 12 * 3600, minimum=60)
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from events import selectors as event_selectors
 from events.admin import CampaignScopedAdmin
 from events.models import Event, EventStatus
-from streaming import selectors, services, teststream
+from streaming import rtmp, selectors, services, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
 
 
@@ -47,12 +47,17 @@ class StreamAdmin(CampaignScopedAdmin):
         "ended_at",
         "last_error",
         "last_error_at",
+        # Streaming II: RTMP from OBS and its transcoder.
+        "rtmp_url",
+        "transcoder_health",
     ]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Streaming II: signed_playback, and the ladder once the stream exists.
         if obj is None:
-            return ["event", "mode", "relay_url", "dvr", "record"]
-        return ["event", "mode", "relay_url", "dvr", "record", *self.readonly_fields]
+            return ["event", "mode", "relay_url", "dvr", "record", "signed_playback"]
+        return ["event", "mode", "relay_url", "dvr", "record", "ladder", "signed_playback",
+                *self.readonly_fields]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -81,6 +86,15 @@ class StreamAdmin(CampaignScopedAdmin):
             return "— (relay mode: we pull the upstream)"
         return f"{settings.SITE_URL}/streaming/ingest/{obj.public_id}/"
 
+    @admin.display(description="RTMP (OBS)")
+    def rtmp_url(self, obj: Stream) -> str:
+        # The key is never shown again: staff add it from the key page (`?key=<stream key>`).
+        return f"Server {settings.RTMP_PUBLIC_URL}, Stream Key {obj.public_id}?key=<stream key>"
+
+    @admin.display(description="transcoder")
+    def transcoder_health(self, obj: Stream) -> str:
+        return transcoder.health_text(stream_id=obj.pk)
+
     @admin.display(description="master playlist")
     def playlist_url(self, obj: Stream) -> str:
         return settings.SITE_URL + selectors.master_path(obj.public_id)
@@ -90,11 +104,17 @@ class StreamAdmin(CampaignScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Stream, form: Any, change: bool) -> None:
         if change:
             obj.save(update_fields=["relay_url"])
+            rtmp.set_delivery_options(
+                stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback
+            )
             return
         stream, key = services.create_stream(
             event_id=obj.event_id, mode=obj.mode, relay_url=obj.relay_url, dvr=obj.dvr,
             record=obj.record,
         )  # fmt: skip
+        rtmp.set_delivery_options(
+            stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback
+        )
         obj.pk = stream.pk
         obj.refresh_from_db()
         request._stream_key = key  # type: ignore[attr-defined]  # shown once, below

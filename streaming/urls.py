@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     # Streaming II: nginx-rtmp's hooks (deploy/nginx/rtmp.conf).
     path("streaming/rtmp/<str:hook_token>/on_publish", rtmp.on_publish, name="rtmp_on_publish"),
+    path("streaming/rtmp/<str:hook_token>/on_update", rtmp.on_update, name="rtmp_on_update"),
     path(
         "streaming/rtmp/<str:hook_token>/on_publish_done",
         rtmp.on_publish_done,
