@@ -174,6 +174,9 @@ CELERY_BEAT_SCHEDULE["streaming-relays"] = {
 RTMP_PLAY_URL = env_str("RTMP_PLAY_URL", "rtmp://127.0.0.1:1935/live")
 # What staff type into OBS as the server (shown in the admin).
 RTMP_PUBLIC_URL = env_str("RTMP_PUBLIC_URL", "rtmp://127.0.0.1:1935/live")
+# This machine's nginx-rtmp, named in its hook URLs: the transcoder supervisor runs only the
+# streams published to the nginx-rtmp beside it (one name per RTMP ingest machine).
+RTMP_SERVER_NAME = env_str("RTMP_SERVER_NAME", "rtmp")
 TRANSCODER_INGEST_URL = env_str("TRANSCODER_INGEST_URL", "http://127.0.0.1:8000/streaming/ingest")
 # How often the transcoder supervisor looks for streams to start or stop (milliseconds).
 TRANSCODER_POLL_MS = env_int("TRANSCODER_POLL_MS", 500, minimum=50)

@@ -30,11 +30,19 @@ def _render(name: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def render_rtmp_conf(*, listen: str, web: str, access_log: str) -> str:
-    """`web`: the Django web process nginx-rtmp calls (`http://127.0.0.1:8000`)."""
+def render_rtmp_conf(
+    *, listen: str, web: str, access_log: str, server_name: str | None = None
+) -> str:
+    """`web`: the Django web process nginx-rtmp calls (`http://127.0.0.1:8000`);
+    `server_name`: this nginx-rtmp's name (default RTMP_SERVER_NAME)."""
     hook_url = f"{web.rstrip('/')}/streaming/rtmp/{signing.rtmp_hook_token()}"
-    return _render("rtmp.conf", {"LISTEN": listen, "HOOK_URL": hook_url,
-                                 "ACCESS_LOG": access_log})  # fmt: skip
+    values = {
+        "LISTEN": listen,
+        "HOOK_URL": hook_url,
+        "ACCESS_LOG": access_log,
+        "SERVER_NAME": server_name or settings.RTMP_SERVER_NAME,
+    }
+    return _render("rtmp.conf", values)
 
 
 def render_edge_conf(

@@ -173,6 +173,9 @@ class Transcoder(models.Model):
     # nginx-rtmp's id of the publishing connection: a late publish_done of an older
     # connection must not stop a newer one.
     client_id = models.CharField(max_length=32, blank=True)
+    # Which nginx-rtmp accepted it (RTMP_SERVER_NAME): only the transcoder supervisor beside
+    # that nginx can play the stream from loopback.
+    rtmp_server = models.CharField(max_length=64, blank=True)
     publish_started_at = models.DateTimeField(null=True)
     pid = models.PositiveIntegerField(null=True)
     started_at = models.DateTimeField(null=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -63,8 +64,11 @@ def parse_publish(form: QueryDict) -> Publish:
     return Publish(public_id=values["name"], key=values["key"], client_id=values["clientid"][:32])
 
 
+SERVER_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
 @transaction.atomic
-def start_publish(*, publish: Publish) -> Transcoder:
+def start_publish(*, publish: Publish, server: str = "") -> Transcoder:
     """Accept an RTMP publish: the key must be the stream's current key and the stream must
     take video now (the same rules as HLS push ingest). Raises HookRefused (nothing changes)."""
     key = publish.key.strip()
@@ -79,14 +83,17 @@ def start_publish(*, publish: Publish) -> Transcoder:
         log.info("rtmp publish refused", extra={"public_id": publish.public_id,
                                                 "status": refused.status})  # fmt: skip
         raise HookRefused(refused.status, refused.message) from None
+    if not SERVER_NAME.match(server):
+        raise HookRefused(400, "no or bad server name in the hook URL")
     # One lock order everywhere: the stream's row, then its transcoder's.
     Stream.objects.select_for_update().only("pk").get(pk=stream.pk)
     Transcoder.objects.get_or_create(stream=stream)
     transcoder = Transcoder.objects.select_for_update().get(stream=stream)
     transcoder.publishing = True
     transcoder.client_id = publish.client_id
+    transcoder.rtmp_server = server
     transcoder.publish_started_at = timezone.now()
-    transcoder.save(update_fields=["publishing", "client_id", "publish_started_at"])
+    transcoder.save(update_fields=["publishing", "client_id", "rtmp_server", "publish_started_at"])
     log.info("rtmp publish", extra={"stream_id": stream.pk, "client_id": publish.client_id})
     return transcoder
 
@@ -149,7 +156,7 @@ def on_publish(request: HttpRequest, hook_token: str) -> HttpResponse:
     if not _hook_allowed(hook_token):
         return _answer(404, "Not found.")
     try:
-        start_publish(publish=parse_publish(request.POST))
+        start_publish(publish=parse_publish(request.POST), server=request.GET.get("server", ""))
     except HookRefused as refused:
         return _answer(refused.status, refused.message)
     return _answer(200, "OK")

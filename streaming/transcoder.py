@@ -128,8 +128,11 @@ def record_exit(*, stream_id: int, error: str) -> None:
 
 
 def wanted_streams() -> dict[int, dict[str, Any]]:
-    """Streams that should have a transcoder now: stream id → what the runner needs."""
-    rows = Transcoder.objects.filter(publishing=True, stream__state__in=PLAYABLE)
+    """Streams that should have a transcoder here now (published to this machine's
+    nginx-rtmp, RTMP_SERVER_NAME): stream id → what the runner needs."""
+    rows = Transcoder.objects.filter(
+        publishing=True, stream__state__in=PLAYABLE, rtmp_server=settings.RTMP_SERVER_NAME
+    )
     return {
         row["stream_id"]: dict(row)
         for row in rows.values(

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from events.models import EventStatus
-from streaming import services, signing
+from streaming import services, signing, transcoder
 from streaming.models import Stream, Transcoder
 from tests.factories import EventFactory
 
@@ -21,8 +21,9 @@ def _form(public_id: str, key: str, client_id: str = "7", call: str = "publish")
     )
 
 
-def _post(client, hook: str, body: str, token: str | None = None):
+def _post(client, hook: str, body: str, token: str | None = None, server: str = "rtmp"):
     url = reverse(f"streaming:rtmp_{hook}", args=[token or signing.rtmp_hook_token()])
+    url += f"?server={server}"
     return client.post(url, body, content_type="application/x-www-form-urlencoded")
 
 
@@ -139,3 +140,29 @@ def test_on_update_drops_a_publisher_whose_key_was_rotated(client, stream_and_ke
     services.rotate_stream_key(stream_id=stream.pk)
     response = _post(client, "on_update", _form(stream.public_id, key, call="update_publish"))
     assert (response.status_code, response.content) == (403, b"Wrong or rotated stream key.\n")
+
+
+def test_on_publish_records_which_rtmp_server_took_the_stream(client, stream_and_key):
+    stream, key = stream_and_key
+    _post(client, "on_publish", _form(stream.public_id, key), server="rtmp-2")
+    assert Transcoder.objects.get(stream=stream).rtmp_server == "rtmp-2"
+
+
+def test_on_publish_without_a_server_name_is_400_and_changes_nothing(client, stream_and_key):
+    stream, key = stream_and_key
+    response = _post(client, "on_publish", _form(stream.public_id, key), server="a%20b")
+    assert (response.status_code, response.content) == (
+        400, b"no or bad server name in the hook URL\n"
+    )  # fmt: skip
+    assert Transcoder.objects.count() == 0
+
+
+def test_a_supervisor_runs_only_the_streams_published_to_its_own_rtmp_server(
+    client, stream_and_key, settings
+):
+    stream, key = stream_and_key
+    _post(client, "on_publish", _form(stream.public_id, key), server="rtmp-2")
+    settings.RTMP_SERVER_NAME = "rtmp-1"
+    assert transcoder.wanted_streams() == {}
+    settings.RTMP_SERVER_NAME = "rtmp-2"
+    assert list(transcoder.wanted_streams()) == [stream.pk]

@@ -17,9 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--listen", default="1935")
         parser.add_argument("--web", default="http://127.0.0.1:8000", help="the web process")
         parser.add_argument("--access-log", default="/var/log/nginx/pledgecast_rtmp.log")
+        parser.add_argument(
+            "--server-name", default=None, help="this nginx-rtmp's name (RTMP_SERVER_NAME)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         text = render_rtmp_conf(
-            listen=options["listen"], web=options["web"], access_log=options["access_log"]
-        )
+            listen=options["listen"], web=options["web"], access_log=options["access_log"],
+            server_name=options["server_name"],
+        )  # fmt: skip
         self.stdout.write(text, ending="")
