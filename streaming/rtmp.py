@@ -167,6 +167,10 @@ def on_publish(request: HttpRequest, hook_token: str) -> HttpResponse:
 def on_update(request: HttpRequest, hook_token: str) -> HttpResponse:
     if not _hook_allowed(hook_token):
         return _answer(404, "Not found.")
+    if request.POST.get("call") != "update_publish":
+        # nginx-rtmp calls on_update for players too (`update_play`): our transcoder, the
+        # only player allowed (loopback), has no key to show.
+        return _answer(200, "OK")
     try:
         check_publishing(publish=parse_publish(request.POST))
     except HookRefused as refused:

@@ -285,6 +285,13 @@ def scenario(stack, django_db_blocker):
         browser.stop.set()
         browser.join(20)
         out["browser"] = browser
+
+        # L's transcoder has played for longer than nginx-rtmp's update interval (10 s).
+        def l_played() -> float:
+            return time.time() - Transcoder.objects.get(stream=l_stream).started_at.timestamp()
+
+        wait_for(lambda: l_played() > 11, 15, 0.2, what="L past on_update")
+        out["l_row_end"] = Transcoder.objects.get(stream=l_stream)
         # Stop L's encoder; rotate P's key: on_update drops P's encoder within 10 s.
         l_pub.send_signal(signal.SIGINT)
         rotated_at = time.monotonic()
@@ -492,3 +499,9 @@ def test_the_browser_keeps_playing_across_the_transcoder_restart(scenario):
 def test_rotating_the_key_drops_a_connected_encoder_within_the_update_interval(scenario):
     assert scenario["p_pub_rc"] not in (None, 0)
     assert scenario["p_dropped_after"] <= 12
+
+
+def test_a_transcoder_plays_on_through_nginx_rtmps_periodic_updates(scenario):
+    row = scenario["l_row_end"]
+    assert (row.restarts, row.last_error) == (0, "")
+    assert row.pid is not None

@@ -166,3 +166,13 @@ def test_a_supervisor_runs_only_the_streams_published_to_its_own_rtmp_server(
     assert transcoder.wanted_streams() == {}
     settings.RTMP_SERVER_NAME = "rtmp-2"
     assert list(transcoder.wanted_streams()) == [stream.pk]
+
+
+def test_on_update_lets_the_transcoder_play_without_a_key(client, stream_and_key):
+    stream, _ = stream_and_key
+    body = (
+        "app=live&flashver=LNX%209,0,124,2&swfurl=&tcurl=rtmp://127.0.0.1/live&pageurl="
+        f"&addr=127.0.0.1&clientid=28&call=update_play&time=10&timestamp=9000&name={stream.public_id}"
+    )
+    response = _post(client, "on_update", body)
+    assert response.status_code == 200
