@@ -52,7 +52,7 @@ class StreamAdmin(CampaignScopedAdmin):
         "transcoder_health",
     ]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         # Streaming II: signed_playback, and the ladder once the stream exists.
         if obj is None:
             return ["event", "mode", "relay_url", "dvr", "record", "signed_playback"]
@@ -137,7 +137,7 @@ class StreamAdmin(CampaignScopedAdmin):
         ]
 
     def _changeable(self, request: HttpRequest, object_id: int) -> Stream:
-        stream = self.get_object(request, str(object_id))
+        stream: Stream | None = self.get_object(request, str(object_id))
         if stream is None:
             raise Http404("No such stream.")
         if not self.has_change_permission(request, stream):

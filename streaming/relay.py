@@ -46,7 +46,7 @@ def _fetch_text(url: str) -> str:
         raise UpstreamError(f"upstream playlist {url[:100]}: {exc}") from exc
     if len(data) > playlists.MAX_PLAYLIST_BYTES:
         raise UpstreamError(f"upstream playlist {url[:100]} is too large")
-    return data.decode("utf-8", errors="replace")
+    return bytes(data).decode("utf-8", errors="replace")
 
 
 def _download(url: str, key: str) -> None:

@@ -7,13 +7,13 @@ from celery import shared_task
 from streaming import relay, services
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_streams() -> dict[str, int]:
     """Stalls, streams whose event is over, expired segments."""
     return services.sweep_streams()
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def poll_relays() -> int:
     """One poll of every relay stream's upstream."""
     return relay.poll_relays()

@@ -130,8 +130,7 @@ def origin(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
 @require_http_methods(["PUT", "DELETE"])
 def ingest_object(request: HttpRequest, public_id: str, name: str) -> HttpResponse:
     """The ingest under WSGI and the test client; under ASGI, ingest.IngestApp answers first."""
-    target = ingest.parse_path(f"{public_id}/{name}")
-    if target is None:
+    if ingest.parse_path(f"{public_id}/{name}") is None:
         answer = ingest.BAD_NAME
     else:
         target = ingest.authorize(
