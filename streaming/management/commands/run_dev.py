@@ -41,7 +41,7 @@ class Command(BaseCommand):
             procs["web"] = subprocess.Popen(  # noqa: S603 (our own argv)
                 [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host,
                  "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
-                 "--lifespan", "off"],
+                 "--ws-max-size", "65536", "--lifespan", "off"],
             )  # fmt: skip
             self._wait_ready(f"http://{host}:{port}/healthz", procs["web"])
             # Own sessions: the terminal's Ctrl-C reaches only this command and the web
