@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 
 from events.models import CapacityTier
+from tests import support
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PORTS = range(18200, 18400)  # the live room's range on this machine
@@ -30,14 +30,7 @@ SERVER_PRESENCE_TTL_S = 2
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in the live room's range")
+    return support.free_port(PORTS)
 
 
 @dataclass

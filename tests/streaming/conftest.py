@@ -7,11 +7,9 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import pytest
 from django.conf import settings
 
 from events.models import CapacityTier
+from tests import support
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PORTS = range(18400, 18600)  # streaming's range on this machine
@@ -32,26 +31,10 @@ WORKER_INTERVAL_S = 0.25
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in streaming's range")
+    return support.free_port(PORTS)
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Poll `predicate` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+wait_for = support.wait_for
 
 
 @dataclass

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from django.conf import settings
 
 from streaming import teststream
 from streaming.deployconf import render_edge_conf, render_rtmp_conf
+from tests import support
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PORTS = range(18600, 18800)
@@ -36,33 +36,13 @@ TARGET_DURATION = 1
 WINDOW_SECONDS = 3
 SIGNING_SECRET = "streaming2-tests-signing-secret-0123456789"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-_taken: set[int] = set()
 
 
 def free_port() -> int:
-    for port in PORTS:
-        if port in _taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _taken.add(port)
-        return port
-    raise RuntimeError("no free port in streaming II's range")
+    return support.free_port(PORTS)
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Poll `predicate` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+wait_for = support.wait_for
 
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

@@ -1,0 +1,41 @@
+"""Helpers shared by tests that start real servers: free loopback ports and polling."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_taken: set[int] = set()
+
+
+def free_port(ports: range) -> int:
+    """A loopback port from `ports` that nothing listens on and this run has not handed out."""
+    for port in ports:
+        if port in _taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken.add(port)
+        return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "condition"
+) -> T:
+    """Poll `predicate` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
