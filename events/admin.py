@@ -480,6 +480,11 @@ class EventAdmin(CampaignScopedAdmin):
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            services.announce_event_edit(event_id=obj.pk)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Only an event that never happened can be deleted; the others are history.
         if obj is not None and obj.status not in (EventStatus.DRAFT, EventStatus.CANCELLED):

@@ -52,3 +52,9 @@ def end_event(*, event_id: int) -> Event:
 def cancel_event(*, event_id: int) -> Event:
     """draft or scheduled → cancelled. Raises InvalidTransition otherwise."""
     return _transition(event_id=event_id, to=EventStatus.CANCELLED)
+
+
+def announce_event_edit(*, event_id: int) -> None:
+    """Staff changed an event's details (goal, title, …): the live room re-reads it after
+    commit, so viewers see a new goal at once instead of with the next donation."""
+    transaction.on_commit(partial(livebus.publish_change, event_id=event_id, kind="status"))

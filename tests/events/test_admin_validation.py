@@ -118,3 +118,24 @@ def test_the_change_form_shows_amounts_in_whole_currency_units(manager_client, c
     html = response.content.decode()
     assert 'value="12500.50"' in html
     assert 'value="25, 100"' in html
+
+
+def test_a_goal_changed_in_the_admin_is_announced_to_the_live_room(
+    manager_client, campaign, django_capture_on_commit_callbacks
+):
+    from events import livebus
+    from tests.factories import EventFactory
+
+    event = EventFactory(campaign=campaign, status="live")
+    changes = livebus.key(event.pk, "changes")
+    before = int(livebus._redis().get(changes) or 0)
+    url = reverse("admin:events_event_change", args=[event.pk])
+    data = form_data(campaign, slug=event.slug, goal_minor="75,000")
+    for name in ("campaign", "slug"):  # read-only once the event is live
+        data.pop(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(url, data)
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.goal_minor == 7_500_000
+    assert int(livebus._redis().get(changes)) == before + 1
