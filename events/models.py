@@ -264,3 +264,41 @@ def validate_suggested_amounts(value: object) -> None:
             )
     if len(value) > 8:
         raise ValidationError("Offer at most 8 suggested amounts.")
+
+
+class Registration(models.Model):
+    """An attendee who registered for an event that asks for it (one per email per event)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="registrations")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    # Opaque, unguessable: the confirmation email's link and the attendee's cookie carry it.
+    token = models.CharField(max_length=43, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Emails are stored lower-cased by the service, so this is case-insensitive.
+            models.UniqueConstraint(fields=["event", "email"], name="registration_once_per_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"registration {self.pk} for event {self.event_id}"
+
+
+class ViewerSample(models.Model):
+    """How many attendees watched an event at a moment: the staff dashboard's viewer chart.
+    Written by the event's elected live-room publisher (one writer for the deployment)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="viewer_samples")
+    at = models.DateTimeField()
+    viewers = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["at"]
+        indexes = [models.Index(fields=["event", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.viewers} viewers of event {self.event_id} at {self.at:%H:%M:%S}"
