@@ -17,9 +17,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The player's hls.js comes from npm: npm ci when node_modules is missing or older than the lock.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
 # The platform on embedded defaults: SQLite, in-memory channel layer, Celery eager,
 # simulated payments. Any variable of the README set in the environment overrides them.
-run: install
+run: install node_modules/.package-lock.json
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput -v0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 # uvicorn, the streaming worker and an ffmpeg test stream into the demo event; Ctrl-C stops all.
@@ -27,14 +32,11 @@ run: install
 
 # Lint, then the whole suite against the real PostgreSQL and Redis on 127.0.0.1
 # (tests/testenv.py points at them; pytest-django creates the test database).
-test: install
+test: install node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/mypy $(TYPED)
-	# npm ci when node_modules is missing or older than the lock file (a dependency was added).
-	test -f node_modules/.package-lock.json -a ! package-lock.json -nt node_modules/.package-lock.json \
-		|| npm ci --no-audit --no-fund
 	$(BIN)/pytest
 
 lint: install

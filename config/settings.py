@@ -136,7 +136,11 @@ USE_TZ = True
 # --- Static and media -------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [
+    BASE_DIR / "static",
+    # The player's hls.js, from npm (package-lock.json pins it): /static/vendor/hls.js/…; no CDN.
+    ("vendor/hls.js", BASE_DIR / "node_modules" / "hls.js" / "dist"),
+]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # The ASGI app serves /static/ itself in development; in production nginx does (deploy/).

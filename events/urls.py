@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("events/<slug:slug>/", views.event_detail, name="detail"),
     path("events/<slug:slug>/tally.json", views.event_tally, name="tally"),
+    path("events/<slug:slug>/stream.json", views.event_stream, name="stream"),
 ]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from donations import selectors as donation_selectors
 from events import selectors
 from events.live import selectors as live_selectors
-from events.models import EventStatus
+from events.models import Event, EventStatus
+from streaming import selectors as stream_selectors
 
 
 @require_GET
@@ -34,10 +38,54 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if event.status in (EventStatus.LIVE, EventStatus.SCHEDULED)
         else None
     )
-    response = render(request, "events/event_detail.html", {"event": event, "donate": donate})
+    stream = stream_selectors.event_stream_state(event_id=event.pk)
+    context = {
+        "event": event,
+        "donate": donate,
+        "stream": stream,
+        "player": _player_config(event, stream),
+        "may_watch": True,
+    }
+    response = render(request, "events/event_detail.html", context)
     if event.visibility == "unlisted":
         # Reachable by link, but kept out of search engines.
         response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _stream_json(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:
+    return {
+        "status": event.status,
+        "state": stream.state,
+        "master_url": stream.master_url,
+        "replay_url": stream.replay_url,
+        "target_duration": stream.target_duration,
+    }
+
+
+def _player_config(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:
+    """What static/js/player.js starts from; later changes come through the live room."""
+    return {
+        **_stream_json(event, stream),
+        "stream_url": reverse("events:stream", kwargs={"slug": event.slug}),
+    }
+
+
+@require_GET
+def event_stream(request: HttpRequest, slug: str) -> JsonResponse:
+    """The player's URLs now: the live master playlist, or the replay once the stream ended.
+    Pages ask when the live room says the stream changed (jittered, so a million players do
+    not ask in the same second); a CDN may keep it a second. Signed URLs are the same for
+    every viewer within a signing step (streaming.signing), but stay out of shared caches."""
+    event = selectors.access_public_event(slug=slug)
+    stream = stream_selectors.event_stream_state(event_id=event.pk)
+    response = JsonResponse(_stream_json(event, stream))
+    signed = any(
+        url and not url.startswith("/live/") for url in (stream.master_url, stream.replay_url)
+    )
+    response["Cache-Control"] = (
+        "private, max-age=1" if signed else "public, max-age=1, stale-while-revalidate=2"
+    )
     return response
 
 
@@ -62,3 +110,6 @@ def event_tally(request: HttpRequest, slug: str) -> HttpResponse:
     response["ETag"] = etag
     response["Cache-Control"] = TALLY_CACHE_CONTROL
     return response
+
+
+# --- Registration (issue 7) ---------------------------------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from streaming import playlists
 from streaming.models import Rendition, Segment, Stream
 from streaming.storage import get_storage
@@ -161,10 +163,17 @@ def _variant_attributes(rendition: Rendition) -> dict[str, str]:
 
 
 def write_master(*, stream: Stream) -> None:
-    """The master playlist: every rendition that has published a segment."""
+    """The master playlist: the renditions of the current encoder session, i.e. those that have
+    published a segment within a live window of the newest one. A rendition the encoder no
+    longer sends (it came back with another ladder) leaves the master, or players would switch
+    to a playlist that never grows."""
     renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
     if not renditions:
         return
+    times = [r.next_pdt for r in renditions if r.next_pdt is not None]
+    if times:
+        since = max(times) - timedelta(seconds=settings.HLS_WINDOW_SECONDS)
+        renditions = [r for r in renditions if r.next_pdt is None or r.next_pdt >= since]
     text = playlists.render_master(
         (f"{r.name}/index.m3u8", _variant_attributes(r)) for r in renditions
     )

@@ -7,8 +7,10 @@
 // - Falls back to polling tally.json (cacheable for a second) while WebSockets fail.
 // - Donor names and messages are written with textContent, never as HTML.
 // - API: window.Pledgecast.liveroom.onSnapshot(fn), .snapshot(); DOM events on the panel:
-//   "liveroom:snapshot" (detail: the snapshot) and "liveroom:full" (refused: the event is at
-//   its capacity; the panel also gets data-full="true"); elements with data-live="raised|
+//   "liveroom:snapshot" (detail: the snapshot), "liveroom:admitted" (a socket delivers: this
+//   attendee holds a place), "liveroom:full" (refused: the event is at its capacity; the panel
+//   also gets data-full="true") and "liveroom:polling" (no socket can be had here: tally.json
+//   instead; the player then plays without waiting for a place); elements with data-live="raised|
 //   donors|donations|viewers|goal|ticker|state|bar|progress" are the hooks it fills.
 (function () {
   "use strict";
@@ -131,7 +133,10 @@
   }
 
   // The first poll is spread over a second: clients of a restarted process do not all ask at once.
-  function startPolling() { if (!pollTimer) pollTimer = setTimeout(poll, Math.random() * 1000); }
+  function startPolling() {
+    if (!pollTimer) pollTimer = setTimeout(poll, Math.random() * 1000);
+    if (!root.hasAttribute("data-full")) root.dispatchEvent(new CustomEvent("liveroom:polling"));
+  }
   function stopPolling() { if (pollTimer) { clearTimeout(pollTimer); pollTimer = 0; } }
 
   function backoff(attempt) {
@@ -150,6 +155,7 @@
       startPolling();
       return;
     }
+    var admitted = false;  // per socket: a new socket is a new admission
     socket.onmessage = function (event) {
       var snapshot;
       try { snapshot = JSON.parse(event.data); } catch (e) { return; }
@@ -160,6 +166,10 @@
       if (root.hasAttribute("data-full")) {
         root.removeAttribute("data-full");
         setText(el.state, "");
+      }
+      if (!admitted) {
+        admitted = true;
+        root.dispatchEvent(new CustomEvent("liveroom:admitted"));
       }
       apply(snapshot);
     };

@@ -38,6 +38,8 @@ def test_it_sends_the_current_snapshot_on_connect(live_redis):
         "donations": 0,
         "viewers": 1,  # the connecting viewer counts
         "recent": [],
+        "stream": "none",
+        "replay": False,
     }
     assert event.slug == "rally"
 

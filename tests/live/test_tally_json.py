@@ -28,6 +28,8 @@ def test_it_serves_the_snapshot_with_cache_headers_and_an_etag(client, live_redi
         "donations": 0,
         "viewers": 0,
         "recent": [],
+        "stream": "none",
+        "replay": False,
     }
 
 

@@ -3,9 +3,11 @@ ingest area as an encoder's PUT would leave them, then the encoder's playlist is
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+from django.utils import timezone
 
 from events.models import EventStatus
 from streaming import playlists, services
@@ -163,6 +165,21 @@ def test_without_a_master_from_the_encoder_we_write_one_with_the_measured_bandwi
     deliver(stream, 0, 2)
     assert served(stream, "master.m3u8") == (
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=3008\nv/index.m3u8\n"
+    )
+
+
+def test_a_rendition_the_encoder_no_longer_sends_leaves_the_master(stream):
+    deliver(stream, 0, 2)  # rendition "v", then the encoder comes back with another ladder
+    Rendition.objects.filter(stream=stream, name="v").update(
+        next_pdt=timezone.now() - timedelta(seconds=WINDOW_SECONDS + 60)
+    )
+    storage = get_storage()
+    storage.put(f"ingest/{stream.public_id}/w0.ts", b"\x47" * 188)
+    services.receive_playlist(
+        stream_id=stream.pk, name="w.m3u8", text=encoder_playlist(0, 1, prefix="w")
+    )
+    assert served(stream, "master.m3u8") == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=1504\nw/index.m3u8\n"
     )
 
 

@@ -111,5 +111,9 @@ class Command(BaseCommand):
             f"(playlist http://{host}:{port}/live/{stream.public_id}/master.m3u8)"
         )
         return teststream.push_command(
-            ingest_url=ingest, key=key, target_duration=stream.target_duration, ffmpeg=ffmpeg
+            ingest_url=ingest,
+            key=key,
+            target_duration=stream.target_duration,
+            renditions=2,  # so the player's quality menu has a choice
+            ffmpeg=ffmpeg,
         )
