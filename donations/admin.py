@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from donations import services
-from donations.models import Donation, LedgerIssue, ProviderEvent
+from donations.models import Donation, LedgerIssue, MonthlyGift, ProviderEvent
 from events.admin import CampaignScopedAdmin, _member_ids
 from events.models import Campaign
 
@@ -47,6 +47,7 @@ class DonationAdmin(CampaignScopedAdmin):
         "created_at",
         "event",
         "amount_display",
+        "interval_display",
         "status",
         "email",
         "refcode",
@@ -54,6 +55,7 @@ class DonationAdmin(CampaignScopedAdmin):
     # Only the events in the staff's own list: the plain filter would name every campaign's events.
     list_filter = [
         "status",
+        "interval",
         ("event", admin.RelatedOnlyFieldListFilter),
         "refcode",
         "created_at",
@@ -78,6 +80,10 @@ class DonationAdmin(CampaignScopedAdmin):
     def amount_display(self, obj: Donation) -> str:
         return services.money(obj.amount_minor, obj.currency)
 
+    @admin.display(description="interval", ordering="interval")
+    def interval_display(self, obj: Donation) -> str:
+        return obj.get_interval_display()
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> Any:
@@ -94,6 +100,28 @@ class DonationAdmin(CampaignScopedAdmin):
         )
         extra = {"title": "Donations", "subtitle": links, **(extra_context or {})}
         return super().changelist_view(request, extra)
+
+
+class MonthlyGiftAdmin(CampaignScopedAdmin):
+    """Monthly gifts: read-only; their months are the donations with the same gift."""
+
+    list_display = ["id", "created_at", "event", "amount_display", "interval", "status", "ended_at"]
+    list_filter = ["status", "interval", "provider"]
+    search_fields = ["=id", "subscription_id", "first_donation__email"]
+    list_select_related = ["event"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in MonthlyGift._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="amount each month", ordering="amount_minor")
+    def amount_display(self, obj: MonthlyGift) -> str:
+        return services.money(obj.amount_minor, obj.currency)
 
 
 class LedgerIssueAdmin(CampaignScopedAdmin):
@@ -133,5 +161,6 @@ class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
 
 
 admin.site.register(Donation, DonationAdmin)
+admin.site.register(MonthlyGift, MonthlyGiftAdmin)
 admin.site.register(LedgerIssue, LedgerIssueAdmin)
 admin.site.register(ProviderEvent, ProviderEventAdmin)

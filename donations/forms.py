@@ -64,6 +64,7 @@ class StartDonationForm(forms.Form):
         error_messages={"max_length": "Keep your message to %(limit_value)d characters."},
     )
     refcode = forms.CharField(max_length=100, required=False)
+    monthly = forms.BooleanField(required=False)
 
     def __init__(self, data: dict[str, Any]) -> None:
         # JSON booleans and numbers arrive typed; the form fields want strings or bools.
@@ -115,6 +116,7 @@ class StartDonationForm(forms.Form):
             display_name=d["display_name"].strip(),
             message=d["message"].strip(),
             refcode=d["refcode"].strip(),
+            monthly=d["monthly"],
         )
 
     def first_error(self) -> tuple[str, str]:

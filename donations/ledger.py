@@ -75,23 +75,35 @@ _DONATION_FIELDS = Donation._meta.concrete_fields
 # Built from the model's own column names, never from input.
 _COLUMNS = ", ".join(str(f.column) for f in _DONATION_FIELDS)
 _LOCK_DONOR = f"SELECT {_COLUMNS} FROM donations_donation WHERE " + (  # noqa: S608
-    "campaign_id = (SELECT campaign_id FROM donations_donation WHERE payment_id = %s) AND "
-    "email = (SELECT email FROM donations_donation WHERE payment_id = %s) ORDER BY id"
+    "campaign_id = (SELECT campaign_id FROM donations_donation WHERE {key} = %s) AND "
+    "email = (SELECT email FROM donations_donation WHERE {key} = %s) ORDER BY id"
 )
 _ATTNAMES = [f.attname for f in _DONATION_FIELDS]
 
 
-def lock_donor_donations(*, payment_id: str) -> tuple[Donation, list[Donation]] | None:
-    """Lock every donation of the donor (same campaign, same email) behind this payment, in id
-    order so two transactions never deadlock, and return (this one, the others); None for an
-    unknown payment. One query (plain SQL: it is on every webhook's path; the (campaign,
-    email) index serves it). Must run in a transaction. Holding these rows is what keeps the
-    distinct-donor counts exact under concurrency."""
-    sql = _LOCK_DONOR + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+def lock_donor_donations(
+    *, payment_id: str | None = None, donation_id: int | None = None
+) -> tuple[Donation, list[Donation]] | None:
+    """Lock every donation of the donor (same campaign, same email) behind this payment (or
+    this donation id), in id order so two transactions never deadlock, and return (this one,
+    the others); None for an unknown payment. One query (plain SQL: it is on every webhook's
+    path; the (campaign, email) index serves it). Must run in a transaction. Holding these
+    rows is what keeps the distinct-donor counts exact under concurrency."""
+    key, value = ("id", donation_id) if donation_id is not None else ("payment_id", payment_id)
+    sql = _LOCK_DONOR.format(key=key) + (
+        " FOR UPDATE" if connection.features.has_select_for_update else ""
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [payment_id, payment_id])
+        cursor.execute(sql, [value, value])
         rows = [_from_db(values) for values in cursor.fetchall()]
-    target = next((d for d in rows if d.payment_id == payment_id), None)
+    target = next(
+        (
+            d
+            for d in rows
+            if (d.pk == donation_id if donation_id is not None else d.payment_id == payment_id)
+        ),
+        None,
+    )
     if target is None:
         return None
     return target, [d for d in rows if d.pk != target.pk]

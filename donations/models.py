@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from events.models import CURRENCY_CHOICES, Campaign, Event
 
@@ -39,6 +40,11 @@ DISPUTE_RANK = {
 }
 
 
+class Interval(models.TextChoices):
+    ONCE = "", "One-off"
+    MONTH = "month", "Monthly"
+
+
 class Donation(models.Model):
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="donations")
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="donations")
@@ -53,6 +59,17 @@ class Donation(models.Model):
     fee_minor = models.PositiveBigIntegerField(default=0, help_text="Fees the donor covered.")
     amount_minor = models.PositiveBigIntegerField(help_text="Charged: gift plus covered fees.")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    # A monthly gift's installments: each paid invoice is one row (the first one is the
+    # donation the donor started), found again by its invoice id.
+    interval = models.CharField(max_length=5, choices=Interval.choices, blank=True, default="")
+    monthly_gift = models.ForeignKey(
+        "MonthlyGift",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="installments",
+    )
+    invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
 
     # Monotone facts from the provider (see the module docstring).
     succeeded_seen = models.BooleanField(default=False)
@@ -151,6 +168,69 @@ class Donation(models.Model):
             self.status = DonationStatus.FAILED if self.failed_seen else DonationStatus.PENDING
 
 
+class MonthlyGiftStatus(models.TextChoices):
+    INCOMPLETE = "incomplete", "Waiting for the first payment"
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended (cancelled or failed)"
+
+
+# Later subscription states win whatever order the events came in; ENDED is terminal.
+MONTHLY_STATUS_RANK = {
+    MonthlyGiftStatus.INCOMPLETE: 0,
+    MonthlyGiftStatus.ACTIVE: 1,
+    MonthlyGiftStatus.ENDED: 2,
+}
+
+
+class MonthlyGift(models.Model):
+    """A donor's monthly gift: a Stripe Subscription (or a simulated one). Each paid invoice is
+    a Donation row of its own; this row holds what they share and whether it still runs."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="monthly_gifts")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="monthly_gifts")
+    first_donation = models.OneToOneField(
+        Donation, on_delete=models.PROTECT, related_name="started_monthly_gift"
+    )
+    provider = models.CharField(max_length=20, editable=False)
+    subscription_id = models.CharField(max_length=255, unique=True)
+    customer_id = models.CharField(max_length=255, blank=True, default="")
+    interval = models.CharField(max_length=5, choices=Interval.choices, default=Interval.MONTH)
+    amount_minor = models.PositiveBigIntegerField(help_text="Charged each month.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    status = models.CharField(
+        max_length=10, choices=MonthlyGiftStatus.choices, default=MonthlyGiftStatus.INCOMPLETE
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer_id"])]
+
+    def __str__(self) -> str:
+        return f"Monthly gift {self.pk}"
+
+
+class ProviderProduct(models.Model):
+    """The provider's product a campaign's monthly gifts are priced on: created once per
+    campaign and provider, then reused (unique)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=20)
+    product_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "provider"], name="one_product_per_campaign"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.product_id
+
+
 class ProviderEvent(models.Model):
     """A provider event (a Stripe webhook, a reconciliation finding or a simulated payment),
     stored by its id before it has any effect: a second delivery is a no-op."""
@@ -174,7 +254,13 @@ class ProviderEvent(models.Model):
                 fields=["received_at"],
                 condition=Q(applied_at__isnull=True),
                 name="provider_event_unapplied",
-            )
+            ),
+            # Which payment paid an invoice, when that news came before the invoice's own.
+            models.Index(
+                KT("payload__data__object__invoice"),
+                condition=Q(type="invoice_payment.paid"),
+                name="provider_event_invoice_payment",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import BigIntegerField, Case, Count, F, Func, QuerySet, Sum, Value, When
 
 from donations.defence import issue_page_token
-from donations.models import Donation, TallyShard, campaign_scope, event_scope
+from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
 from donations.providers import get_provider
 from events.models import CURRENCY_SYMBOLS, Campaign, Event
 
@@ -71,6 +73,20 @@ def recent_donors(*, event_id: int, limit: int = RECENT_DONORS) -> list[RecentDo
         ]
     )
     return [_recent_donor(row) for row in rows]
+
+
+def ticker_entry(*, donation_id: int) -> RecentDonor | None:
+    """How a donation will show in the ticker once paid (its full amount), or None when the
+    donor did not opt in. One query."""
+    row = (
+        Donation.objects.filter(pk=donation_id, ticker_opt_in=True)
+        .only("anonymous", "display_name", "first_name", "hide_amount", "amount_minor", "message")
+        .first()
+    )
+    if row is None:
+        return None
+    row.net_minor = row.amount_minor
+    return _recent_donor(row)
 
 
 def event_tally(*, event_id: int) -> EventTally:
@@ -140,6 +156,7 @@ class DonatePanel:
     fee_fixed_minor: int
     required_fields: list[str]
     attestations: list[tuple[int, str]]
+    monthly_enabled: bool
 
     def config(self) -> dict[str, object]:
         """The JSON the panel's script reads (json_script: inert in the page)."""
@@ -153,6 +170,7 @@ class DonatePanel:
             "maxMinor": self.max_minor,
             "feePercentBp": self.fee_percent_bp,
             "feeFixedMinor": self.fee_fixed_minor,
+            "monthly": self.monthly_enabled,
         }
 
 
@@ -174,4 +192,166 @@ def donate_panel(*, event: Event) -> DonatePanel:
         fee_fixed_minor=settings.DONATION_FEE_FIXED_MINOR,
         required_fields=campaign.required_donor_fields,
         attestations=[(a.pk, a.text) for a in campaign.attestations.all()],
+        monthly_enabled=campaign.monthly_enabled,
     )
+
+
+# --- The staff's live dashboard (events/dashboard.py) ----------------------------------------
+
+
+class _EpochBucket(Func):
+    """The number of the `size`-second bucket a datetime falls in (seconds since the epoch
+    divided by `size`, rounded down): bucketing happens in SQL, on any backend."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, expression: Any, *, size: int) -> None:
+        super().__init__(expression)
+        self.size = size
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            return f"FLOOR(EXTRACT(EPOCH FROM {sql}) / %s)::bigint", [*params, self.size]
+        if connection.vendor == "sqlite":
+            return f"(CAST(STRFTIME('%%s', {sql}) AS INTEGER) / %s)", [*params, self.size]
+        raise NotImplementedError(f"no epoch bucketing for {connection.vendor}")
+
+
+BEFORE = -1  # the bucket number of everything that succeeded before `since`
+
+
+@dataclass(frozen=True)
+class RaisedBucket:
+    start: datetime  # aware, UTC; the bucket covers [start, start + bucket_seconds)
+    raised_minor: int
+    donations: int
+
+
+@dataclass(frozen=True)
+class RaisedSeries:
+    """Counted money per bucket of time, by when each donation succeeded. The same truth as the
+    tally: a donation counts its `net_minor` (charged minus refunds and disputes) when that is
+    above zero, so a refund lowers the bucket its donation succeeded in, and the buckets plus
+    `before_minor` add up to the tally's `raised_minor` (and `donations` likewise)."""
+
+    bucket_seconds: int
+    before_minor: int  # counted before `since` (0 without `since`)
+    before_donations: int
+    buckets: list[RaisedBucket]  # oldest first; buckets without donations are left out
+
+    @property
+    def raised_minor(self) -> int:
+        return self.before_minor + sum(b.raised_minor for b in self.buckets)
+
+    @property
+    def donations(self) -> int:
+        return self.before_donations + sum(b.donations for b in self.buckets)
+
+
+def event_raised_series(
+    *, event_id: int, bucket_seconds: int, since: datetime | None = None
+) -> RaisedSeries:
+    """One aggregate query (GROUP BY the bucket number, in SQL), whatever the number of
+    donations: at most one row per bucket that had a donation, plus one for before `since`."""
+    if bucket_seconds < 1:
+        raise ValueError("bucket_seconds must be at least 1")
+    bucket: Any = _EpochBucket(F("succeeded_at"), size=bucket_seconds)
+    if since is not None:
+        bucket = Case(
+            When(succeeded_at__lt=since, then=Value(BEFORE)),
+            default=bucket,
+            output_field=BigIntegerField(),
+        )
+    rows = (
+        Donation.objects.filter(event_id=event_id, net_minor__gt=0, succeeded_at__isnull=False)
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(raised=Sum("net_minor"), count=Count("id"))
+        .order_by("bucket")
+        .values_list("bucket", "raised", "count")
+    )
+    before_minor = before_donations = 0
+    buckets: list[RaisedBucket] = []
+    for number, raised, count in rows:
+        if number == BEFORE:
+            before_minor, before_donations = int(raised), int(count)
+            continue
+        start = datetime.fromtimestamp(int(number) * bucket_seconds, tz=UTC)
+        buckets.append(RaisedBucket(start=start, raised_minor=int(raised), donations=int(count)))
+    return RaisedSeries(
+        bucket_seconds=bucket_seconds,
+        before_minor=before_minor,
+        before_donations=before_donations,
+        buckets=buckets,
+    )
+
+
+@dataclass(frozen=True)
+class RefcodeTotal:
+    refcode: str  # "" for donations that came without one
+    raised_minor: int
+    donations: int
+
+
+def event_top_refcodes(*, event_id: int, limit: int) -> list[RefcodeTotal]:
+    """The refcodes that raised the most (counted money, as the tally counts it), most first;
+    ties by number of donations, then by refcode. One aggregate query."""
+    rows = (
+        Donation.objects.filter(event_id=event_id, net_minor__gt=0)
+        .values("refcode")
+        .annotate(raised=Sum("net_minor"), count=Count("id"))
+        .order_by("-raised", "-count", "refcode")
+        .values_list("refcode", "raised", "count")[:limit]
+    )
+    return [RefcodeTotal(refcode=r, raised_minor=int(s), donations=int(n)) for r, s, n in rows]
+
+
+@dataclass(frozen=True)
+class StaffDonation:
+    """A donation as staff see it on the dashboard: the donor's name (whatever they chose for
+    the ticker), never their email or address (the export has those)."""
+
+    donation_id: int
+    succeeded_at: datetime
+    name: str
+    amount_minor: int  # charged
+    net_minor: int  # what counts after refunds and disputes
+    currency: str
+    refcode: str
+    status: str  # a DonationStatus value
+    status_label: str
+
+
+def event_recent_donations(*, event_id: int, limit: int) -> list[StaffDonation]:
+    """The newest donations whose payment succeeded (refunded or disputed ones too, with their
+    status), newest first. One query; pending and failed attempts are left out."""
+    rows = (
+        Donation.objects.filter(event_id=event_id, succeeded_at__isnull=False)
+        .order_by("-succeeded_at", "-id")
+        .only(
+            "succeeded_at", "first_name", "last_name", "amount_minor", "net_minor", "currency",
+            "refcode", "status", "created_at",
+        )[:limit]
+    )  # fmt: skip
+    return [
+        StaffDonation(
+            donation_id=row.pk,
+            succeeded_at=row.succeeded_at or row.created_at,
+            name=f"{row.first_name} {row.last_name}".strip(),
+            amount_minor=row.amount_minor,
+            net_minor=row.net_minor,
+            currency=row.currency,
+            refcode=row.refcode,
+            status=row.status,
+            status_label=str(DonationStatus(row.status).label),
+        )
+        for row in rows
+    ]
+
+
+def event_totals(*, event_id: int) -> Tally:
+    """The event's tally without the ticker: one query over its shards."""
+    return _scope_tally(event_scope(event_id))

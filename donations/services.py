@@ -8,8 +8,10 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -20,10 +22,14 @@ from django.utils import timezone
 from donations.models import (
     Donation,
     DonationStatus,
+    Interval,
+    MonthlyGift,
+    ProviderProduct,
 )
 from donations.providers import get_provider
 from donations.providers.base import (
     CreatedPayment,
+    CreatedSubscription,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
@@ -33,6 +39,8 @@ from events.fields import format_major
 from events.models import CURRENCY_SYMBOLS, Event, EventStatus
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Pending donations hold their amount against the per-donor limit this long.
 PENDING_HOLD = timedelta(minutes=30)
@@ -80,6 +88,7 @@ class DonationRequest:
     display_name: str = ""
     message: str = ""
     refcode: str = ""
+    monthly: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class StartedDonation:
     fee_minor: int
     amount_minor: int
     currency: str
+    interval: str = ""
 
 
 def money(amount_minor: int, currency: str) -> str:
@@ -115,6 +125,8 @@ def _check_rules(*, event: Event, req: DonationRequest) -> None:
     campaign = event.campaign
     if event.status not in (EventStatus.LIVE, EventStatus.SCHEDULED):
         raise DonationRefused("This event is no longer taking donations.", status=409)
+    if req.monthly and not campaign.monthly_enabled:
+        raise DonationRefused("This campaign does not offer monthly giving.", field="monthly")
     if req.currency != campaign.currency:
         raise DonationRefused(
             f"Donations to this campaign are in {campaign.currency.upper()}.", field="currency"
@@ -203,6 +215,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         fee_minor=fee_minor,
         amount_minor=amount,
         currency=campaign.currency,
+        interval=Interval.MONTH if req.monthly else Interval.ONCE,
         email=email,
         first_name=donor.first_name,
         last_name=donor.last_name,
@@ -224,39 +237,117 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
     )
 
 
-def create_payment_with_backoff(
-    *, provider: PaymentProvider, donation: Donation, event: Event
-) -> CreatedPayment:
-    """Ask the provider for the payment; on a 429, retry with full-jitter exponential backoff
-    under the same idempotency key for at most DONATION_PROVIDER_RETRY_SECONDS."""
+def with_backoff(call: Callable[[], T], *, donation_id: int) -> T:
+    """Run a provider call; on a 429, retry it with full-jitter exponential backoff for at most
+    DONATION_PROVIDER_RETRY_SECONDS. `call` must reuse its idempotency key on every try."""
     deadline = time.monotonic() + settings.DONATION_PROVIDER_RETRY_SECONDS
     delay = 0.05
     attempt = 0
     while True:
         attempt += 1
         try:
-            return provider.create_payment(
-                amount_minor=donation.amount_minor,
-                currency=donation.currency,
-                idempotency_key=f"pc-donation-{donation.attempt_key}",
-                metadata={
-                    "donation_id": str(donation.pk),
-                    "event_id": str(event.pk),
-                    "campaign_id": str(event.campaign_id),
-                },
-                description=f"Donation to {event.campaign.name}",
-            )
+            return call()
         except ProviderRateLimited:
             pause = random.uniform(0, delay)  # noqa: S311 -- jitter, not security
             if time.monotonic() + pause > deadline:
                 log.warning(
-                    "payment create rate limited, giving up donation_id=%s attempts=%s",
-                    donation.pk,
+                    "provider rate limited, giving up donation_id=%s attempts=%s",
+                    donation_id,
                     attempt,
                 )
                 raise
             time.sleep(pause)
             delay = min(delay * 2, 2.0)
+
+
+def _metadata(*, donation: Donation, event: Event) -> dict[str, str]:
+    return {
+        "donation_id": str(donation.pk),
+        "event_id": str(event.pk),
+        "campaign_id": str(event.campaign_id),
+    }
+
+
+def create_payment_with_backoff(
+    *, provider: PaymentProvider, donation: Donation, event: Event
+) -> CreatedPayment:
+    """Ask the provider for the payment, retrying a 429 under the same idempotency key."""
+    return with_backoff(
+        lambda: provider.create_payment(
+            amount_minor=donation.amount_minor,
+            currency=donation.currency,
+            idempotency_key=f"pc-donation-{donation.attempt_key}",
+            metadata=_metadata(donation=donation, event=event),
+            description=f"Donation to {event.campaign.name}",
+        ),
+        donation_id=donation.pk,
+    )
+
+
+def ensure_product(*, provider: PaymentProvider, event: Event, donation_id: int) -> str:
+    """The campaign's product for monthly gifts at this provider: created once (an idempotency
+    key per campaign makes concurrent first creators get the same one), then read back."""
+    campaign = event.campaign
+    found = (
+        ProviderProduct.objects.filter(campaign=campaign, provider=provider.name)
+        .values_list("product_id", flat=True)
+        .first()
+    )
+    if found:
+        return found
+    product_id = with_backoff(
+        lambda: provider.create_product(
+            name=f"Monthly gift to {campaign.name}",
+            idempotency_key=f"pc-product-{campaign.pk}-{campaign.slug}",
+            metadata={"campaign_id": str(campaign.pk)},
+        ),
+        donation_id=donation_id,
+    )
+    try:
+        with transaction.atomic():
+            ProviderProduct.objects.create(
+                campaign=campaign, provider=provider.name, product_id=product_id
+            )
+    except IntegrityError:  # a concurrent first monthly donor stored it first
+        return ProviderProduct.objects.get(campaign=campaign, provider=provider.name).product_id
+    return product_id
+
+
+def create_subscription_with_backoff(
+    *, provider: PaymentProvider, donation: Donation, event: Event
+) -> CreatedSubscription:
+    """The monthly gift at the provider (customer + subscription), its first invoice's payment
+    waiting for the donor; then the MonthlyGift row (found again on a retry)."""
+    product_id = ensure_product(provider=provider, event=event, donation_id=donation.pk)
+    name = f"{donation.first_name} {donation.last_name}".strip()
+    created = with_backoff(
+        lambda: provider.create_subscription(
+            product_id=product_id,
+            amount_minor=donation.amount_minor,
+            currency=donation.currency,
+            email=donation.email,
+            name=name,
+            idempotency_key=f"pc-donation-{donation.attempt_key}",
+            metadata=_metadata(donation=donation, event=event),
+            description=f"Monthly donation to {event.campaign.name}",
+        ),
+        donation_id=donation.pk,
+    )
+    gift, _ = MonthlyGift.objects.get_or_create(
+        subscription_id=created.subscription_id,
+        defaults={
+            "campaign_id": event.campaign_id,
+            "event": event,
+            "first_donation": donation,
+            "provider": provider.name,
+            "customer_id": created.customer_id,
+            "amount_minor": donation.amount_minor,
+            "currency": donation.currency,
+        },
+    )
+    Donation.objects.filter(pk=donation.pk, monthly_gift=None).update(monthly_gift=gift)
+    Donation.objects.filter(pk=donation.pk, invoice_id=None).update(invoice_id=created.invoice_id)
+    return created
 
 
 def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
@@ -284,6 +375,7 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         or donation.gift_minor != req.gift_minor
         or donation.fee_minor != fee_minor
         or donation.email != req.donor.email
+        or donation.interval != (Interval.MONTH if req.monthly else Interval.ONCE)
     ):
         raise DonationRefused(
             "This donation was already started with other details. Reload the page.",
@@ -291,8 +383,14 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         )
     if donation.status != DonationStatus.PENDING:
         raise DonationRefused("This donation is already complete. Thank you!", status=409)
+    created: CreatedPayment | CreatedSubscription
     try:
-        created = create_payment_with_backoff(provider=provider, donation=donation, event=event)
+        if donation.interval == Interval.MONTH:
+            created = create_subscription_with_backoff(
+                provider=provider, donation=donation, event=event
+            )
+        else:
+            created = create_payment_with_backoff(provider=provider, donation=donation, event=event)
     except ProviderRateLimited:
         raise DonationRefused(
             "Our payment processor is very busy right now. Please try again in a minute.",
@@ -318,6 +416,7 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         fee_minor=donation.fee_minor,
         amount_minor=donation.amount_minor,
         currency=donation.currency,
+        interval=donation.interval,
     )
 
 

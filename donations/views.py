@@ -57,6 +57,7 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
     except services.DonationRefused as exc:
         return _refuse(exc.message, exc.status, exc.field)
     provider = get_provider()
+    ticker = selectors.ticker_entry(donation_id=started.donation_id)
     return JsonResponse(
         {
             "donation_id": started.donation_id,
@@ -67,6 +68,13 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
             "fee_minor": started.fee_minor,
             "amount_minor": started.amount_minor,
             "currency": started.currency,
+            "interval": started.interval,
+            # How the gift will look in the live ticker once paid (None: the donor opted out).
+            "ticker": (
+                {"name": ticker.display_name, "amount": ticker.amount_minor}
+                if ticker is not None
+                else None
+            ),
         }
     )
 
@@ -124,6 +132,9 @@ EXPORT_COLUMNS: list[tuple[str, Callable[[Donation], object]]] = [
     ("gift_minor", lambda d: d.gift_minor),
     ("fee_minor", lambda d: d.fee_minor),
     ("amount_minor", lambda d: d.amount_minor),
+    ("interval", lambda d: d.interval or "once"),
+    ("monthly_gift_id", lambda d: d.monthly_gift_id or ""),
+    ("invoice_id", lambda d: d.invoice_id or ""),
     ("refunded_minor", lambda d: d.refunded_minor),
     ("net_minor", lambda d: d.net_minor),
     ("email", lambda d: d.email),

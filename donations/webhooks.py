@@ -17,13 +17,15 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from donations import ledger
+from donations import ledger, recurring
 from donations.models import (
     DISPUTE_RANK,
     DisputeState,
     Donation,
     IssueKind,
     LedgerIssue,
+    MonthlyGift,
+    MonthlyGiftStatus,
     ProviderEvent,
 )
 from donations.providers.base import PaymentProvider
@@ -110,9 +112,11 @@ def apply_event(*, provider_event_id: int, payload: dict[str, Any] | None = None
             cursor.execute(_CLAIM_EVENT, [now, payment_id, provider_event_id])
             if cursor.rowcount != 1:
                 return False
+        row = ProviderEvent(pk=provider_event_id, type=type_, event_id=str(payload.get("id")))
         if entry is not None:
-            row = ProviderEvent(pk=provider_event_id, type=type_, event_id=str(payload.get("id")))
             _apply_to_donation(entry[0], row, obj, payment_id)
+        elif type_ in MONTHLY_HANDLERS:
+            MONTHLY_HANDLERS[type_](row, obj)
     return True
 
 
@@ -181,6 +185,14 @@ def _apply_to_donation(
     )
     if locked is None and _adopt_payment(obj):
         locked = ledger.lock_donor_donations(payment_id=payment_id)
+    if (
+        locked is None
+        and obj.get("object") == "payment_intent"
+        and recurring.is_monthly_customer(obj)
+    ):
+        # A later month's payment: that month is counted by its invoice.paid.
+        log.info("monthly payment left to its invoice event_id=%s", row.event_id)
+        return
     if locked is None:
         _issue(
             row,
@@ -301,6 +313,53 @@ HANDLERS: dict[str, tuple[Change, str]] = {
 }
 
 
+# Monthly gifts (donations.recurring): events whose object is an invoice or a subscription.
+
+
+def _invoice_paid(row: ProviderEvent, obj: dict[str, Any]) -> None:
+    """One paid invoice is one succeeded donation: the first installment (the donation the
+    donor started) or a later month's row, created once."""
+    donation_id = recurring.invoice_donation(invoice=obj)
+    if donation_id is None:
+        metadata = recurring.subscription_metadata(obj)
+        _issue(
+            row,
+            IssueKind.UNKNOWN_DONATION,
+            f"invoice.paid for invoice {obj.get('id') or '(none)'} matches no monthly gift.",
+            None,
+            _campaign_named_by({"metadata": metadata}),
+        )
+        return
+    ProviderEvent.objects.filter(pk=row.pk).update(donation_id=donation_id)
+    locked = ledger.lock_donor_donations(donation_id=donation_id)
+    if locked is None:
+        return
+    donation, others = locked
+    before = ledger.MoneyState(net_minor=donation.net_minor)
+    if not _matches(row, donation, amount=obj.get("amount_paid"), currency=obj.get("currency")):
+        return
+    donation.succeeded_seen = True
+    ledger.commit_donation_state(donation=donation, before=before, others=others)
+
+
+def _invoice_payment_paid(row: ProviderEvent, obj: dict[str, Any]) -> None:
+    donation_id = recurring.invoice_payment_paid(invoice_payment=obj)
+    if donation_id is not None:
+        ProviderEvent.objects.filter(pk=row.pk).update(donation_id=donation_id)
+
+
+def _subscription_changed(row: ProviderEvent, obj: dict[str, Any]) -> None:
+    recurring.subscription_changed(subscription=obj)
+
+
+MONTHLY_HANDLERS: dict[str, Callable[[ProviderEvent, dict[str, Any]], None]] = {
+    "invoice.paid": _invoice_paid,
+    "invoice_payment.paid": _invoice_payment_paid,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+}
+
+
 # --- Events we make ourselves: reconciliation and simulated payments --------------------------
 
 
@@ -349,8 +408,8 @@ def reconcile_payments(*, provider: PaymentProvider, since: datetime) -> int:
 
 
 def record_simulated_outcome(*, donation: Donation, succeed: bool) -> ProviderEvent:
-    """The simulated provider's confirmation: the same event Stripe would send, applied the
-    same way."""
+    """The simulated provider's confirmation: the same events Stripe would send, applied the
+    same way (for a monthly gift also its first invoice, or its end on a decline)."""
     obj = {
         "id": donation.payment_id,
         "object": "payment_intent",
@@ -362,7 +421,63 @@ def record_simulated_outcome(*, donation: Donation, succeed: bool) -> ProviderEv
     }
     outcome = "succeeded" if succeed else "payment_failed"
     event = _synthetic(f"sim_{donation.payment_id}_{outcome}", f"payment_intent.{outcome}", obj)
-    return receive_event(event=event, source="simulated")
+    row = receive_event(event=event, source="simulated")
+    gift = MonthlyGift.objects.filter(first_donation=donation).first()
+    if gift is not None and succeed and donation.invoice_id:
+        _simulated_invoice_paid(
+            gift=gift, invoice_id=donation.invoice_id, payment_id=donation.payment_id or ""
+        )
+    elif gift is not None and not succeed:
+        sub = {"id": gift.subscription_id, "object": "subscription", "status": "incomplete_expired"}
+        receive_event(
+            event=_synthetic(
+                f"sim_{gift.subscription_id}_ended", "customer.subscription.deleted", sub
+            ),
+            source="simulated",
+        )
+    return row
+
+
+def _simulated_invoice_paid(*, gift: MonthlyGift, invoice_id: str, payment_id: str) -> None:
+    first = invoice_id == gift.first_donation.invoice_id
+    invoice = {
+        "id": invoice_id,
+        "object": "invoice",
+        "status": "paid",
+        "amount_paid": gift.amount_minor,
+        "currency": gift.currency,
+        "customer": gift.customer_id,
+        "billing_reason": "subscription_create" if first else "subscription_cycle",
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": gift.subscription_id, "metadata": {}},
+        },
+        "payments": {
+            "object": "list",
+            "data": [
+                {
+                    "status": "paid",
+                    "payment": {"type": "payment_intent", "payment_intent": payment_id},
+                }
+            ],
+        },
+    }
+    receive_event(
+        event=_synthetic(f"sim_{invoice_id}_paid", "invoice.paid", invoice), source="simulated"
+    )
+
+
+def record_simulated_renewal(*, monthly_gift_id: int, month: int) -> Donation | None:
+    """The simulated provider's month `month` (2, 3, …) of a monthly gift: its invoice is paid
+    (once per month, however often this is called). An ended gift charges nothing: None."""
+    gift = MonthlyGift.objects.select_related("first_donation").get(pk=monthly_gift_id)
+    if gift.status == MonthlyGiftStatus.ENDED or month < 2:
+        return None
+    invoice_id = f"{gift.subscription_id.replace('sim_sub_', 'sim_in_')}_{month}"
+    _simulated_invoice_paid(
+        gift=gift, invoice_id=invoice_id, payment_id=f"sim_pi_{invoice_id.removeprefix('sim_in_')}"
+    )
+    return Donation.objects.filter(invoice_id=invoice_id).first()
 
 
 def record_simulated_refund(*, donation: Donation, refunded_minor: int, refund_id: str) -> None:

@@ -36,6 +36,18 @@ class CreatedPayment:
 
 
 @dataclass(frozen=True)
+class CreatedSubscription:
+    """A monthly gift at the provider, waiting for its first payment: the first invoice's
+    payment is confirmed in the browser with `client_secret`, like a one-off payment."""
+
+    subscription_id: str
+    customer_id: str
+    invoice_id: str
+    payment_id: str  # the first invoice's payment (PaymentIntent)
+    client_secret: str
+
+
+@dataclass(frozen=True)
 class RefundResult:
     refund_id: str
     status: str
@@ -74,6 +86,28 @@ class PaymentProvider(abc.ABC):
     ) -> CreatedPayment:
         """Create (or, with the same idempotency key, find again) a payment to confirm in the
         browser. Raises ProviderRateLimited, PaymentDeclined or ProviderError."""
+
+    @abc.abstractmethod
+    def create_product(self, *, name: str, idempotency_key: str, metadata: dict[str, str]) -> str:
+        """A product to price monthly gifts on (one per campaign, stored by the caller).
+        Returns its id. Raises ProviderRateLimited or ProviderError."""
+
+    @abc.abstractmethod
+    def create_subscription(
+        self,
+        *,
+        product_id: str,
+        amount_minor: int,
+        currency: str,
+        email: str,
+        name: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str,
+    ) -> CreatedSubscription:
+        """A customer and a monthly subscription for them whose first invoice waits for the
+        donor's payment (or, with the same idempotency key, the same ones again). Raises
+        ProviderRateLimited, PaymentDeclined or ProviderError."""
 
     @abc.abstractmethod
     def refund(

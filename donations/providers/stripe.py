@@ -18,6 +18,7 @@ import stripe as stripe_lib
 from donations.providers.base import (
     BadWebhook,
     CreatedPayment,
+    CreatedSubscription,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
@@ -86,6 +87,80 @@ class StripeProvider(PaymentProvider):
         except stripe_lib.StripeError as exc:
             raise _translate(exc) from exc
         return CreatedPayment(payment_id=intent.id, client_secret=intent.client_secret or "")
+
+    def create_product(self, *, name: str, idempotency_key: str, metadata: dict[str, str]) -> str:
+        try:
+            product = self._client.v1.products.create(
+                params={"name": name, "metadata": metadata},
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        return product.id
+
+    def create_subscription(
+        self,
+        *,
+        product_id: str,
+        amount_minor: int,
+        currency: str,
+        email: str,
+        name: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        description: str,
+    ) -> CreatedSubscription:
+        """Customer, then Subscription (`default_incomplete`: the first invoice is finalized
+        with a PaymentIntent the Payment Element confirms; the card is then saved on the
+        subscription for the next months). In this API version the invoice no longer has a
+        `payment_intent`: its client secret is `confirmation_secret` and the PaymentIntent is
+        in `payments` (both only when expanded)."""
+        try:
+            customer = self._client.v1.customers.create(
+                params={"email": email, "name": name, "metadata": metadata},
+                options={"idempotency_key": f"{idempotency_key}-customer"},
+            )
+            subscription = self._client.v1.subscriptions.create(
+                params={
+                    "customer": customer.id,
+                    "items": [
+                        {
+                            "price_data": {
+                                "currency": currency,
+                                "product": product_id,
+                                "unit_amount": amount_minor,
+                                "recurring": {"interval": "month"},
+                            }
+                        }
+                    ],
+                    "payment_behavior": "default_incomplete",
+                    "payment_settings": {"save_default_payment_method": "on_subscription"},
+                    "metadata": metadata,
+                    "description": description,
+                    "expand": ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
+                },
+                options={"idempotency_key": f"{idempotency_key}-subscription"},
+            )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        invoice = subscription.latest_invoice
+        if not isinstance(invoice, stripe_lib.Invoice) or invoice.confirmation_secret is None:
+            raise ProviderError("Stripe returned a subscription without its first invoice.")
+        payment_id = ""
+        for paid_by in invoice.payments.data if invoice.payments else []:
+            intent = paid_by.payment.payment_intent
+            if intent is not None:
+                payment_id = intent if isinstance(intent, str) else intent.id
+                break
+        if not payment_id:
+            raise ProviderError("Stripe returned a first invoice without its payment.")
+        return CreatedSubscription(
+            subscription_id=subscription.id,
+            customer_id=customer.id,
+            invoice_id=invoice.id or "",
+            payment_id=payment_id,
+            client_secret=invoice.confirmation_secret.client_secret,
+        )
 
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str

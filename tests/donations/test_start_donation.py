@@ -37,6 +37,8 @@ def test_it_creates_a_pending_donation_and_a_payment_intent(client, event, strip
         "fee_minor": 0,
         "amount_minor": 2_500,
         "currency": "usd",
+        "interval": "",
+        "ticker": None,
     }
     assert (donation.status, donation.payment_id, donation.refcode) == (
         "pending",
