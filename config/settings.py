@@ -110,6 +110,8 @@ LIVE_REDIS_POOL_SIZE = env_int("LIVE_REDIS_POOL_SIZE", 200, minimum=4)
 # close the socket.
 LIVE_INBOUND_MAX_BYTES = env_int("LIVE_INBOUND_MAX_BYTES", 1024, minimum=16)
 LIVE_INBOUND_PER_SECOND = env_int("LIVE_INBOUND_PER_SECOND", 5, minimum=1)
+# One viewer-count sample per event per this many seconds, for the staff dashboard's chart.
+LIVE_VIEWER_SAMPLE_SECONDS = env_int("LIVE_VIEWER_SAMPLE_SECONDS", 15, minimum=1)
 
 CELERY_BROKER_URL = _redis["CELERY_BROKER_URL"]
 CELERY_TASK_ALWAYS_EAGER = _redis["CELERY_TASK_ALWAYS_EAGER"]

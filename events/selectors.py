@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from events.models import Campaign, Event, EventStatus, Membership, Role, Visibility
+from events.models import (
+    Campaign,
+    Event,
+    EventStatus,
+    Membership,
+    Role,
+    ViewerSample,
+    Visibility,
+)
 
 
 def public_events() -> QuerySet[Event]:
@@ -50,3 +61,17 @@ def staff_campaign_ids(*, user: User | AnonymousUser, write: bool = False) -> se
     if write:
         memberships = memberships.exclude(role=Role.VIEWER)
     return set(memberships.values_list("campaign_id", flat=True))
+
+
+@dataclass(frozen=True)
+class ViewerPoint:
+    at: datetime
+    viewers: int
+
+
+def viewer_series(*, event_id: int, since: datetime) -> list[ViewerPoint]:
+    """The event's viewer samples from `since` on, oldest first (one indexed query). The live
+    room records one per LIVE_VIEWER_SAMPLE_SECONDS while anybody watches: no sample for a
+    while means nobody was connected."""
+    rows = ViewerSample.objects.filter(event_id=event_id, at__gte=since).order_by("at")
+    return [ViewerPoint(at=at, viewers=n) for at, n in rows.values_list("at", "viewers")]

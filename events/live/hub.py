@@ -17,6 +17,10 @@ One hub per web process (per event loop). It replaces a channel-layer group per 
   exceeds the capacity.
 - Connect: event facts and the latest snapshot are kept in memory; the database is read once
   per event per process (and again after a status change), never once per connection.
+- Viewer samples (the staff dashboard's chart): at its presence report, each process that has
+  sockets for an event claims the current LIVE_VIEWER_SAMPLE_SECONDS slot of that event with a
+  Redis `SET NX`; the one winner of the slot records the deployment-wide count in a
+  ViewerSample row, so the deployment writes one row per event per slot.
 """
 
 from __future__ import annotations
@@ -27,16 +31,19 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
+from events import livebus
 from events.live import snapshot as snapshots
 from events.live.backend import LocalBackend, RedisBackend, process_id
 from events.live.outbox import Message, Outbox
 from events.live.snapshot import EventInfo
+from events.models import ViewerSample
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,12 +62,15 @@ class Hub:
         *,
         snapshots_per_second: int,
         presence_ttl_s: float,
+        viewer_sample_s: float = 15.0,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.backend = backend
         self.pid = process_id()
         self.interval_s = 1.0 / snapshots_per_second
         self.presence_ttl_s = presence_ttl_s
+        self.viewer_sample_s = viewer_sample_s
+        self._sampled: dict[int, int] = {}  # event id → the last sample slot this process tried
         self.rooms: dict[int, dict[Outbox, None]] = {}
         self.latest: dict[int, tuple[int, Message, int]] = {}  # version, message, viewers
         self.counts: dict[int, int] = {}
@@ -327,11 +337,49 @@ class Hub:
                 # the lock, so an admission waiting for it finds a consistent state after.
                 for table in (
                     self.rooms, self.latest, self.counts, self.leases, self.capacity,
-                    self._full_until,
+                    self._full_until, self._sampled,
                 ):  # fmt: skip
                     table.pop(event_id, None)
+        self._sample(event_id, total)
         if latest is not None and latest[2] != total:
             await self.backend.notify(event_id, "viewers")
+
+    # -- viewer samples ------------------------------------------------------------------------
+    def _sample(self, event_id: int, viewers: int) -> None:
+        """Record `viewers` for the event unless this slot was claimed already (by this process
+        or another). The claim and the write run in a task of their own: a slow database must
+        not delay the presence reports, whose expiry admission depends on."""
+        now = time.time()
+        slot = int(now // self.viewer_sample_s)
+        if self._sampled.get(event_id) == slot:
+            return  # tried this slot already (a presence tick comes every third of the TTL)
+        self._sampled[event_id] = slot
+
+        async def claim_and_record() -> None:
+            try:
+                if await self._claim_sample_slot(event_id, slot):
+                    at = datetime.fromtimestamp(now, tz=UTC)
+                    await sync_to_async(_record_viewer_sample)(
+                        event_id=event_id, at=at, viewers=viewers
+                    )
+            except Exception:
+                log.exception("viewer sample not recorded", extra={"event_id": event_id})
+
+        self._spawn(claim_and_record())
+
+    async def _claim_sample_slot(self, event_id: int, slot: int) -> bool:
+        """True for the one process of the deployment that may write this slot's sample."""
+        if not isinstance(self.backend, RedisBackend):
+            return True  # embedded mode: this process is the deployment
+        ttl_ms = round(self.viewer_sample_s * 2000) + 1000
+        won = await self.backend.redis.set(
+            livebus.key(event_id, f"sample:{slot}"), b"1", nx=True, px=ttl_ms
+        )
+        return bool(won)
+
+
+def _record_viewer_sample(*, event_id: int, at: datetime, viewers: int) -> None:
+    ViewerSample.objects.create(event_id=event_id, at=at, viewers=viewers)
 
 
 _hub: Hub | None = None
@@ -351,6 +399,7 @@ async def get_hub() -> Hub:
             backend,
             snapshots_per_second=settings.LIVE_SNAPSHOTS_PER_SECOND,
             presence_ttl_s=settings.LIVE_PRESENCE_TTL_SECONDS,
+            viewer_sample_s=settings.LIVE_VIEWER_SAMPLE_SECONDS,
         )
         hub = _hub
         await hub.start()
