@@ -4,6 +4,13 @@ official library's `base_addresses`. The only fake in the suite: it stands for t
 It keeps PaymentIntents and Refunds in memory, honours idempotency keys (the same key gives the
 same answer, as Stripe does for 24 hours), paginates lists, and answers 402, 429 or 500 when a
 test asks it to (`fail_next`).
+
+Monthly gifts: Products, Customers and Subscriptions in the shapes of the pinned API version
+(2025-03-31.basil and later): a `default_incomplete` subscription's first invoice is finalized
+with a PaymentIntent; the invoice has no `payment_intent` field, its `confirmation_secret` and
+`payments` are includable (present only when expanded), and it names its subscription under
+`parent.subscription_details`. Tests move time on with `pay_invoice`, `renew` and `cancel`,
+which return the objects Stripe would put in the matching webhooks.
 """
 
 from __future__ import annotations
@@ -41,16 +48,38 @@ class Request:
     status: int
 
 
-def _nest(flat: dict[str, str]) -> dict[str, Any]:
-    """`metadata[donation_id]=7` → {"metadata": {"donation_id": "7"}} (one level deep)."""
+def _nest(flat: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding back to objects: `items[0][price_data][currency]=usd` →
+    {"items": [{"price_data": {"currency": "usd"}}]}, `expand[0]=x` → {"expand": ["x"]}."""
     out: dict[str, Any] = {}
-    for name, value in flat.items():
-        if "[" in name:
-            outer, inner = name.split("[", 1)
-            out.setdefault(outer, {})[inner.split("]")[0]] = value
+    for name, value in flat:
+        head, _, rest = name.partition("[")
+        keys = [head] + (rest[:-1].split("][") if rest else [])
+        node: Any = out
+        for key, following in zip(keys, keys[1:], strict=False):
+            child = [] if following.isdigit() else {}
+            if isinstance(node, list):
+                index = int(key)
+                while len(node) <= index:
+                    node.append(None)
+                if node[index] is None:
+                    node[index] = child
+                node = node[index]
+            else:
+                node = node.setdefault(key, child)
+        last = keys[-1]
+        if isinstance(node, list):
+            index = int(last)
+            while len(node) <= index:
+                node.append(None)
+            node[index] = value
         else:
-            out[name] = value
+            node[last] = value
     return out
+
+
+def _list(url: str, data: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "url": url, "has_more": False, "data": data}
 
 
 class FakeStripe:
@@ -58,6 +87,11 @@ class FakeStripe:
         self.lock = threading.Lock()
         self.intents: dict[str, dict[str, Any]] = {}  # insertion order = creation order
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.invoice_payments: dict[str, dict[str, Any]] = {}  # by invoice id
         self.requests: list[Request] = []
         self._idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
         self._failures: list[int] = []
@@ -92,6 +126,9 @@ class FakeStripe:
 
             def do_POST(self) -> None:
                 fake._handle(self, "POST")
+
+            def do_DELETE(self) -> None:
+                fake._handle(self, "DELETE")
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -130,6 +167,9 @@ class FakeStripe:
         return intent
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+        monthly = self._route_monthly(method, path, params)
+        if monthly is not None:
+            return monthly
         if method == "POST" and path == "/v1/payment_intents":
             fields = {k: v for k, v in params.items() if k != "automatic_payment_methods"}
             return 200, self._new_intent(fields)
@@ -174,8 +214,9 @@ class FakeStripe:
         split = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length).decode() if length else ""
-        flat = dict(parse_qsl(body if method == "POST" else split.query))
-        params = _nest(flat)
+        pairs = parse_qsl(body if method == "POST" else split.query)
+        flat = dict(pairs)
+        params = _nest(pairs)
         key = handler.headers.get("Idempotency-Key")
         with self.lock:
             if self._failures:
@@ -197,3 +238,234 @@ class FakeStripe:
         handler.send_header("Request-Id", f"req_{len(self.requests)}")
         handler.end_headers()
         handler.wfile.write(data)
+
+    # --- monthly gifts: Products, Customers, Subscriptions, Invoices ---
+
+    def _route_monthly(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> tuple[int, Any] | None:
+        expand = list(params.get("expand") or [])
+        if method == "POST" and path == "/v1/products":
+            product_id = f"prod_fake_{len(self.products) + 1:06d}"
+            self.products[product_id] = {
+                "id": product_id,
+                "object": "product",
+                "active": True,
+                "name": params.get("name", ""),
+                "metadata": params.get("metadata", {}),
+                "created": int(time.time()),
+                "livemode": False,
+            }
+            return 200, self.products[product_id]
+        if method == "POST" and path == "/v1/customers":
+            customer_id = f"cus_fake_{len(self.customers) + 1:06d}"
+            self.customers[customer_id] = {
+                "id": customer_id,
+                "object": "customer",
+                "email": params.get("email"),
+                "name": params.get("name"),
+                "metadata": params.get("metadata", {}),
+                "created": int(time.time()),
+                "livemode": False,
+            }
+            return 200, self.customers[customer_id]
+        if method == "POST" and path == "/v1/subscriptions":
+            return self._create_subscription(params, expand)
+        if path.startswith("/v1/subscriptions/"):
+            sub = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if sub is None:
+                return 404, {"type": "invalid_request_error", "message": "No such subscription."}
+            if method == "DELETE":
+                self._cancel(sub)
+            return 200, self._expanded_subscription(sub, expand)
+        if method == "GET" and path.startswith("/v1/invoices/"):
+            invoice = self.invoices.get(path.rsplit("/", 1)[1])
+            if invoice is None:
+                return 404, {"type": "invalid_request_error", "message": "No such invoice."}
+            return 200, self._expanded_invoice(invoice, expand)
+        return None
+
+    def _create_subscription(
+        self, params: dict[str, Any], expand: list[str]
+    ) -> tuple[int, Any]:
+        customer = self.customers.get(params.get("customer", ""))
+        if customer is None:
+            return 400, {"type": "invalid_request_error", "message": "No such customer."}
+        [item] = params["items"]
+        price_data = item["price_data"]
+        if price_data.get("product") not in self.products:
+            return 400, {"type": "invalid_request_error", "message": "No such product."}
+        if price_data.get("recurring", {}).get("interval") not in ("day", "week", "month", "year"):
+            return 400, {"type": "invalid_request_error", "message": "Missing recurring[interval]."}
+        n = len(self.subscriptions) + 1
+        sub_id = f"sub_fake_{n:06d}"
+        now = int(time.time())
+        price = {
+            "id": f"price_fake_{n:06d}",
+            "object": "price",
+            "active": False,  # price_data makes an archived price
+            "currency": price_data["currency"],
+            "product": price_data["product"],
+            "unit_amount": int(price_data["unit_amount"]),
+            "recurring": {"interval": price_data["recurring"]["interval"], "interval_count": 1},
+            "type": "recurring",
+        }
+        sub = {
+            "id": sub_id,
+            "object": "subscription",
+            "customer": customer["id"],
+            "status": "incomplete",
+            "collection_method": "charge_automatically",
+            "currency": price["currency"],
+            "description": params.get("description"),
+            "metadata": params.get("metadata", {}),
+            "payment_settings": {
+                "payment_method_options": None,
+                "payment_method_types": None,
+                "save_default_payment_method": params.get("payment_settings", {}).get(
+                    "save_default_payment_method", "off"
+                ),
+            },
+            "items": _list(
+                f"/v1/subscription_items?subscription={sub_id}",
+                [
+                    {
+                        "id": f"si_fake_{n:06d}",
+                        "object": "subscription_item",
+                        "price": price,
+                        "quantity": 1,
+                        "subscription": sub_id,
+                        "current_period_start": now,
+                        "current_period_end": now + 30 * 86400,
+                    }
+                ],
+            ),
+            "latest_invoice": None,
+            "created": now,
+            "ended_at": None,
+            "canceled_at": None,
+            "livemode": False,
+            "_payment_behavior": params.get("payment_behavior", "allow_incomplete"),
+        }
+        self.subscriptions[sub_id] = sub
+        invoice = self._new_invoice(sub, "subscription_create")
+        sub["latest_invoice"] = invoice["id"]
+        return 200, self._expanded_subscription(sub, expand)
+
+    def _new_invoice(self, sub: dict[str, Any], billing_reason: str) -> dict[str, Any]:
+        """A finalized invoice with its PaymentIntent (the customer's, no metadata: Stripe puts
+        none on an invoice's payment)."""
+        amount = sub["items"]["data"][0]["price"]["unit_amount"]
+        invoice_id = f"in_fake_{len(self.invoices) + 1:06d}"
+        intent = self._new_intent(
+            {"amount": amount, "currency": sub["currency"], "customer": sub["customer"]}
+        )
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": sub["customer"],
+            "status": "open",
+            "billing_reason": billing_reason,
+            "collection_method": "charge_automatically",
+            "amount_due": amount,
+            "amount_paid": 0,
+            "amount_remaining": amount,
+            "currency": sub["currency"],
+            "parent": {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {
+                    "subscription": sub["id"],
+                    "metadata": dict(sub["metadata"]),
+                },
+            },
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.invoices[invoice_id] = invoice
+        self.invoice_payments[invoice_id] = {
+            "id": f"inpay_fake_{len(self.invoice_payments) + 1:06d}",
+            "object": "invoice_payment",
+            "invoice": invoice_id,
+            "is_default": True,
+            "status": "open",
+            "amount_requested": amount,
+            "amount_paid": None,
+            "currency": sub["currency"],
+            "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        return invoice
+
+    def _expanded_invoice(self, invoice: dict[str, Any], expand: list[str]) -> dict[str, Any]:
+        out = dict(invoice)
+        if "confirmation_secret" in expand:
+            intent_id = self.invoice_payments[invoice["id"]]["payment"]["payment_intent"]
+            out["confirmation_secret"] = {
+                "type": "payment_intent",
+                "client_secret": self.intents[intent_id]["client_secret"],
+            }
+        if "payments" in expand:
+            out["payments"] = _list(
+                f"/v1/invoice_payments?invoice={invoice['id']}",
+                [dict(self.invoice_payments[invoice["id"]])],
+            )
+        return out
+
+    def _expanded_subscription(self, sub: dict[str, Any], expand: list[str]) -> dict[str, Any]:
+        out = {k: v for k, v in sub.items() if not k.startswith("_")}
+        inner = [e.split(".", 1)[1] for e in expand if e.startswith("latest_invoice.")]
+        if ("latest_invoice" in expand or inner) and sub["latest_invoice"]:
+            out["latest_invoice"] = self._expanded_invoice(
+                self.invoices[sub["latest_invoice"]], inner
+            )
+        return out
+
+    def _cancel(self, sub: dict[str, Any]) -> None:
+        sub["status"] = "canceled"
+        sub["canceled_at"] = sub["ended_at"] = int(time.time())
+
+    # --- control from tests: what happens at Stripe, and the objects its webhooks carry ---
+
+    def pay_invoice(self, invoice_id: str) -> dict[str, dict[str, Any]]:
+        """The donor's (or the month's automatic) payment succeeds. Returns the objects of
+        the webhooks Stripe then sends: `invoice` (invoice.paid), `invoice_payment`
+        (invoice_payment.paid), `payment_intent` (payment_intent.succeeded), `subscription`
+        (customer.subscription.updated)."""
+        with self.lock:
+            invoice = self.invoices[invoice_id]
+            paid_by = self.invoice_payments[invoice_id]
+            intent = self.intents[paid_by["payment"]["payment_intent"]]
+            intent.update(
+                status="succeeded",
+                amount_received=intent["amount"],
+                latest_charge=f"ch_fake_{intent['id'].rsplit('_', 1)[1]}",
+            )
+            invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+            paid_by.update(status="paid", amount_paid=invoice["amount_due"])
+            sub = self.subscriptions[invoice["parent"]["subscription_details"]["subscription"]]
+            if sub["status"] in ("incomplete", "past_due"):
+                sub["status"] = "active"
+            return {
+                "invoice": dict(invoice),
+                "invoice_payment": dict(paid_by),
+                "payment_intent": dict(intent),
+                "subscription": self._expanded_subscription(sub, []),
+            }
+
+    def renew(self, subscription_id: str) -> dict[str, dict[str, Any]]:
+        """A month passes: the next invoice is created and paid with the saved card."""
+        with self.lock:
+            sub = self.subscriptions[subscription_id]
+            assert sub["status"] == "active", f"a {sub['status']} subscription is not renewed"
+            invoice = self._new_invoice(sub, "subscription_cycle")
+            sub["latest_invoice"] = invoice["id"]
+        return self.pay_invoice(invoice["id"])
+
+    def cancel(self, subscription_id: str) -> dict[str, Any]:
+        """The subscription is cancelled: the object of customer.subscription.deleted."""
+        with self.lock:
+            sub = self.subscriptions[subscription_id]
+            self._cancel(sub)
+            return self._expanded_subscription(sub, [])
