@@ -15,6 +15,7 @@ which return the objects Stripe would put in the matching webhooks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -56,7 +57,7 @@ def _nest(flat: list[tuple[str, str]]) -> dict[str, Any]:
         head, _, rest = name.partition("[")
         keys = [head] + (rest[:-1].split("][") if rest else [])
         node: Any = out
-        for key, following in zip(keys, keys[1:], strict=False):
+        for key, following in itertools.pairwise(keys):
             child = [] if following.isdigit() else {}
             if isinstance(node, list):
                 index = int(key)
@@ -285,9 +286,7 @@ class FakeStripe:
             return 200, self._expanded_invoice(invoice, expand)
         return None
 
-    def _create_subscription(
-        self, params: dict[str, Any], expand: list[str]
-    ) -> tuple[int, Any]:
+    def _create_subscription(self, params: dict[str, Any], expand: list[str]) -> tuple[int, Any]:
         customer = self.customers.get(params.get("customer", ""))
         if customer is None:
             return 400, {"type": "invalid_request_error", "message": "No such customer."}

@@ -190,9 +190,10 @@ def test_out_of_order_delivery_converges(client, stripe_settings):
         for order in orders
     ]
 
-    assert outcomes == [
-        ("ended", [("succeeded", 2_000, True), ("succeeded", 2_000, True)], 4_000, 0)
-    ] * 3
+    assert (
+        outcomes
+        == [("ended", [("succeeded", 2_000, True), ("succeeded", 2_000, True)], 4_000, 0)] * 3
+    )
     assert ledger_tally().raised_minor == 12_000
 
 

@@ -50,7 +50,8 @@ def test_a_simulated_second_month_adds_one_donation_however_often_it_is_recorded
     first = record_simulated_renewal(monthly_gift_id=gift.pk, month=2)
     again = record_simulated_renewal(monthly_gift_id=gift.pk, month=2)
 
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert (first.pk, first.status, first.net_minor) == (again.pk, "succeeded", 4_000)
     assert Donation.objects.count() == 2
     assert event_tally(event_id=event.pk).raised_minor == 8_000
