@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core import signing
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -15,6 +16,7 @@ from events.models import (
     Event,
     EventStatus,
     Membership,
+    Registration,
     Role,
     ViewerSample,
     Visibility,
@@ -75,3 +77,40 @@ def viewer_series(*, event_id: int, since: datetime) -> list[ViewerPoint]:
     while means nobody was connected."""
     rows = ViewerSample.objects.filter(event_id=event_id, at__gte=since).order_by("at")
     return [ViewerPoint(at=at, viewers=n) for at, n in rows.values_list("at", "viewers")]
+
+
+# --- Registration (issue 7) ---------------------------------------------------------------------
+# The attendee's cookie is signed with Django's cookie signer, salted by its name and this.
+REGISTRATION_COOKIE_SALT = "events.registration"
+
+
+def registration_cookie_name(*, event: Event) -> str:
+    """One cookie per event, so registering for one event says nothing about another."""
+    return f"pc_registration_{event.pk}"
+
+
+def registration_cookie_signer(*, event: Event) -> signing.Signer:
+    """Signs and checks the cookie's value; salted per event, so one event's cookie is
+    worthless for another."""
+    salt = registration_cookie_name(event=event) + REGISTRATION_COOKIE_SALT
+    return signing.get_cookie_signer(salt=salt)
+
+
+def registration_for(*, event: Event, request_cookie_value: str | None) -> Registration | None:
+    """The registration that the visitor's cookie for `event` names, or None: no cookie, a
+    bad signature (forged, or signed for another event), or a token of no registration of
+    this event. One query when the signature holds, none otherwise."""
+    if not request_cookie_value:
+        return None
+    try:
+        token = registration_cookie_signer(event=event).unsign(request_cookie_value)
+    except signing.BadSignature:
+        return None
+    return registration_by_token(event=event, token=token)
+
+
+def registration_by_token(*, event: Event, token: str) -> Registration | None:
+    """The registration of `event` with this token (the email's link carries it), or None."""
+    if not token:
+        return None
+    return Registration.objects.filter(event=event, token=token).select_related("event").first()

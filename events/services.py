@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import secrets
+from datetime import timedelta
 from functools import partial
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from events import livebus
-from events.models import Event, EventStatus
+from events import livebus, registration
+from events.models import Event, EventStatus, Registration
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +62,100 @@ def announce_event_edit(*, event_id: int) -> None:
     """Staff changed an event's details (goal, title, …): the live room re-reads it after
     commit, so viewers see a new goal at once instead of with the next donation."""
     transaction.on_commit(partial(livebus.publish_change, event_id=event_id, kind="status"))
+
+
+# --- Registration (issue 7) ---------------------------------------------------------------------
+# A confirmation goes out at most this often per registration, however often the attendee
+# registers again (their lost email comes back; a stranger typing it cannot flood the inbox).
+REGISTRATION_RESEND_INTERVAL = timedelta(minutes=5)
+
+
+class RegistrationRefused(ValidationError):
+    """The event does not take registrations (now); the message says why, for the visitor."""
+
+
+def check_registration_open(*, event: Event) -> None:
+    """Raise RegistrationRefused unless the event asks for registration and is scheduled (and
+    not past its end) or live."""
+    if not event.registration_required:
+        raise RegistrationRefused(
+            "This event does not ask for registration: you can watch it without registering.",
+            code="not_required",
+        )
+    if event.status == EventStatus.CANCELLED:
+        raise RegistrationRefused("This event was cancelled.", code="cancelled")
+    if event.status == EventStatus.ENDED or (
+        event.status == EventStatus.SCHEDULED and event.ends_at <= timezone.now()
+    ):
+        raise RegistrationRefused("This event is over: registration is closed.", code="ended")
+    if event.status != EventStatus.SCHEDULED and event.status != EventStatus.LIVE:
+        raise RegistrationRefused("Registration for this event is not open yet.", code="draft")
+
+
+def register_attendee(*, event: Event, name: str, email: str) -> Registration:
+    """Register an attendee and send them a confirmation (enqueued on commit).
+
+    Raises ValidationError with a message per field ("name", "email") for bad details, and
+    RegistrationRefused when the event does not take registrations. Idempotent by the unique
+    (event, email) constraint: registering again returns the first registration unchanged
+    (its name and token kept) and asks for the confirmation again, which
+    send_registration_confirmation sends at most once per REGISTRATION_RESEND_INTERVAL.
+    """
+    name, email = registration.check_registration_details(name=name, email=email)
+    check_registration_open(event=event)
+    try:
+        # A savepoint: the caller's transaction survives the duplicate's IntegrityError.
+        with transaction.atomic():
+            attendee = Registration.objects.create(
+                event=event, name=name, email=email, token=secrets.token_urlsafe(32)
+            )
+        created = True
+    except IntegrityError:
+        # Two submissions at once: the second INSERT waited for the first's commit.
+        found = Registration.objects.filter(event=event, email=email).first()
+        if found is None:  # not the (event, email) constraint: a token collision, say
+            raise
+        attendee, created = found, False
+    attendee.event = event
+    log.info(
+        "attendee registered",
+        extra={"event_id": event.pk, "registration_id": attendee.pk, "new": created},
+    )
+    from events.tasks import send_registration_confirmation as task  # tasks import services
+
+    # robust: a broker or mail outage is logged; the registration stands and a retry resends.
+    transaction.on_commit(partial(task.delay, attendee.pk), robust=True)
+    return attendee
+
+
+def send_registration_confirmation(*, registration_id: int) -> bool:
+    """Email the confirmation (text, HTML and the .ics) unless one went out in the last
+    REGISTRATION_RESEND_INTERVAL or the event is over. The row is claimed by a conditional
+    update of confirmation_sent_at before sending, so concurrent workers send once; a failed
+    send puts the old value back for a retry. Returns whether it sent."""
+    now = timezone.now()
+    resend_before = now - REGISTRATION_RESEND_INTERVAL
+    due = Q(confirmation_sent_at=None) | Q(confirmation_sent_at__lte=resend_before)
+    previous = (
+        Registration.objects.filter(due, pk=registration_id)
+        .values_list("confirmation_sent_at", flat=True)
+        .first()
+    )
+    claimed = Registration.objects.filter(due, pk=registration_id).update(confirmation_sent_at=now)
+    if not claimed:
+        return False
+    attendee = Registration.objects.select_related("event__campaign").get(pk=registration_id)
+    if attendee.event.status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
+        Registration.objects.filter(pk=registration_id, confirmation_sent_at=now).update(
+            confirmation_sent_at=previous
+        )
+        return False
+    try:
+        registration.confirmation_email(attendee).send()
+    except Exception:
+        Registration.objects.filter(pk=registration_id, confirmation_sent_at=now).update(
+            confirmation_sent_at=previous
+        )
+        raise
+    log.info("registration confirmation sent", extra={"registration_id": registration_id})
+    return True

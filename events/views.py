@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from donations import selectors as donation_selectors
-from events import selectors
+from events import ics, registration, selectors, services
 from events.live import selectors as live_selectors
-from events.models import Event, EventStatus
+from events.models import Event, EventStatus, Registration
 from streaming import selectors as stream_selectors
 
 
@@ -113,3 +113,62 @@ def event_tally(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 # --- Registration (issue 7) ---------------------------------------------------------------------
+
+
+def _registered_redirect(reg: Registration) -> HttpResponse:
+    response = HttpResponseRedirect(reg.event.get_absolute_url() + "#registered", status=303)
+    registration.set_registration_cookie(response, reg)
+    return response
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+@require_POST
+def register(request: HttpRequest, slug: str) -> HttpResponse:
+    """The registration form's target. Success: the attendee's cookie and a 303 back to the
+    event page. Bad details: the form again with its errors (400). An event that takes no
+    registrations (now): a page that says why (409), and nothing stored."""
+    event = selectors.access_public_event(slug=slug)
+    try:
+        services.check_registration_open(event=event)
+    except services.RegistrationRefused as exc:
+        context = {"event": event, "refused": exc.messages[0]}
+        return render(request, "events/register.html", context, status=409)
+    form = registration.RegistrationForm(request.POST)
+    if not form.is_valid():
+        context = {"event": event, "registration_form": form, "registration": None}
+        return render(request, "events/register.html", context, status=400)
+    try:
+        reg = services.register_attendee(event=event, **form.cleaned_data)
+    except services.RegistrationRefused as exc:  # the event changed in between
+        context = {"event": event, "refused": exc.messages[0]}
+        return render(request, "events/register.html", context, status=409)
+    if not _same_name(reg.name, form.cleaned_data["name"]):
+        # The email was registered before under another name: whoever typed it now gets no
+        # cookie (it would show that name); the link in the re-sent email lets its owner in.
+        context = {"event": event, "sent_to": reg.email}
+        return render(request, "events/register.html", context)
+    return _registered_redirect(reg)
+
+
+@require_safe
+def registration_link(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """The confirmation email's link: remembers the attendee on this device (404 if the token
+    is not one of this event's registrations)."""
+    event = selectors.access_public_event(slug=slug)
+    reg = selectors.registration_by_token(event=event, token=token)
+    if reg is None:
+        raise Http404("No such registration.")
+    return _registered_redirect(reg)
+
+
+@require_safe
+def event_calendar(request: HttpRequest, slug: str) -> HttpResponse:
+    """The event as an .ics file, for anyone: the page's "Add to calendar"."""
+    event = selectors.access_public_event(slug=slug)
+    response = HttpResponse(ics.build_event_ics(event=event), content_type=ics.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{ics.ics_filename(event)}"'
+    response["Cache-Control"] = "public, max-age=300"
+    return response
