@@ -1,64 +1,178 @@
-"""The donate panel in headless Chromium, with the simulated provider: the whole flow."""
+"""The donate panel in headless Chromium, with the simulated provider: the whole flow, on a
+phone and on a laptop, by keyboard, and the thank-you that finds the donor in the live ticker
+(a real uvicorn web process: the ticker needs WebSockets)."""
 
 from __future__ import annotations
 
-import pytest
-from django.db import connections
+import os
+from collections.abc import Iterator
 
-from donations.models import Donation
+import pytest
+from django.conf import settings
+
+from donations.models import Donation, MonthlyGift
 from donations.selectors import event_tally
-from tests.factories import EventFactory
+from tests.browser import LAPTOP, PHONE
+from tests.factories import CampaignFactory, EventFactory
+from tests.live import conftest as live
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def page(monkeypatch, live_server, simulated_settings):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are plain
-    # synchronous code (Django's documented switch for this case).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        yield chromium.new_page()
-        chromium.close()
-        connections.close_all()
+PORTS = range(19600, 19800)  # this suite's range
 
 
-def test_a_donor_gives_with_the_simulated_provider_and_sees_the_thank_you(page, live_server):
+@pytest.fixture(scope="module")
+def donate_server(django_db_setup, django_db_blocker) -> Iterator[live.Server]:
+    """One uvicorn web process on the test database and Redis (tests/live's start_server) that
+    takes simulated payments, on a port of this suite's range."""
+    saved_env = {k: os.environ.get(k) for k in ("ALLOW_SIMULATED_PAYMENTS", "SECURE_COOKIES")}
+    saved_ports = live.PORTS
+    os.environ.update(ALLOW_SIMULATED_PAYMENTS="1", SECURE_COOKIES="0")
+    live.PORTS = PORTS
+    try:
+        server = live.start_server(settings.DATABASES["default"]["NAME"])
+    finally:
+        live.PORTS = saved_ports
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    yield server
+    server.stop()
+
+
+def fill_donor(page, first="Grace", last="Hopper", email="grace@example.com"):
+    page.fill("input[name=email]", email)
+    page.fill("input[name=first_name]", first)
+    page.fill("input[name=last_name]", last)
+
+
+def test_a_donor_on_a_phone_gives_and_sees_their_name_arrive_in_the_live_ticker(
+    donate_server, browser, screenshot
+):
     event = EventFactory(status="live", suggested_amounts=[2_500, 5_000])
-    page.goto(f"{live_server.url}{event.get_absolute_url()}?refcode=sms-7")
+    page = browser.new_page(**PHONE)
+    page.goto(f"{donate_server.origin}{event.get_absolute_url()}?refcode=sms-7")
+    page.wait_for_selector("[data-live-room][data-version]")
 
-    assert page.text_content(".donate-simulated").startswith("Simulated payments — no real money.")
     page.click("button[data-amount-minor='5000']")
     page.check("input[name=cover_fees]")
-    assert page.text_content("[data-donate-total]") == "Total $51.81 ($50 + $1.81 to cover fees)"
-    page.fill("input[name=email]", "grace@example.com")
-    page.fill("input[name=first_name]", "Grace")
-    page.fill("input[name=last_name]", "Hopper")
+    fill_donor(page)
+    page.check("input[name=ticker_opt_in]")
+    page.fill("input[name=message]", "For the library!")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "phone-filled-form")
     page.click("[data-donate-submit]")
-    page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
 
+    page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
+    assert page.text_content("[data-donate-thanks-heading]") == "Thank you, Grace!"
+    assert page.evaluate("document.activeElement.matches('[data-donate-thanks-heading]')")
+    page.wait_for_function(
+        "document.querySelector('[data-donate-ticker-note]').textContent"
+        " === 'You\\u2019re in the live ticker now.'",
+        timeout=10_000,
+    )
+    page.wait_for_selector('[data-live="ticker"] li.donate-ticker-mine')
+    assert page.text_content('[data-live="ticker"] li.donate-ticker-mine .live-name') == "Grace"
+    screenshot(page, "phone-thank-you-in-the-ticker")
     donation = Donation.objects.get()
-    assert (donation.status, donation.amount_minor, donation.refcode) == (
+    assert (donation.status, donation.amount_minor, donation.refcode, donation.ticker_opt_in) == (
         "succeeded",
         5_181,
         "sms-7",
+        True,
     )
-    assert event_tally(event_id=event.pk).raised_minor == 5_181
+
+    page.click("[data-donate-again]")
+    assert page.is_visible("[data-donate-form]")
+    assert page.get_attribute("button[data-amount-minor='5000']", "aria-pressed") == "false"
 
 
-def test_a_refusal_is_shown_inline_and_nothing_is_created(page, live_server):
+def test_without_ticker_opt_in_the_thank_you_promises_no_ticker(
+    live_server, simulated_settings, browser, screenshot
+):
     event = EventFactory(status="live", suggested_amounts=[2_500])
+    page = browser.new_page(**PHONE)
+    page.goto(f"{live_server.url}{event.get_absolute_url()}")
+    page.click("button[data-amount-minor='2500']")
+    fill_donor(page)
+    page.click("[data-donate-submit]")
+
+    page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
+    screenshot(page, "thank-you-without-ticker")
+    assert page.is_hidden("[data-donate-ticker-note]")
+    assert event_tally(event_id=event.pk).raised_minor == 2_500
+
+
+def test_a_refusal_is_shown_inline_on_the_field_and_nothing_is_created(
+    live_server, simulated_settings, browser, screenshot
+):
+    event = EventFactory(status="live", suggested_amounts=[2_500])
+    page = browser.new_context(**LAPTOP).new_page()
     page.goto(f"{live_server.url}{event.get_absolute_url()}")
     page.fill("input[name=custom_amount]", "3")
     page.fill("input[name=email]", "grace@example.com")
     page.click("[data-donate-submit]")
 
     assert page.text_content("[data-donate-error]") == "The minimum donation is $5."
+    assert page.get_attribute("input[name=custom_amount]", "aria-invalid") == "true"
     page.fill("input[name=custom_amount]", "30")
     page.click("[data-donate-submit]")
     page.wait_for_function("document.querySelector('[data-donate-error]').textContent.length > 0")
     assert page.text_content("[data-donate-error]") == "Your first and last name are required."
+    assert page.get_attribute("input[name=first_name]", "aria-invalid") == "true"
+    assert page.get_attribute("input[name=first_name]", "aria-describedby") == "donate-error"
+    assert page.evaluate("document.activeElement.name") == "first_name"
+    screenshot(page, "laptop-error-on-the-name-field")
     assert Donation.objects.count() == 0
+
+
+def test_make_it_monthly_is_shown_only_when_the_campaign_offers_it(
+    live_server, simulated_settings, browser, screenshot
+):
+    plain = EventFactory(status="live")
+    monthly = EventFactory(status="live", campaign=CampaignFactory(monthly_enabled=True))
+    page = browser.new_page(**PHONE)
+
+    page.goto(f"{live_server.url}{plain.get_absolute_url()}")
+    assert page.locator("input[name=monthly]").count() == 0
+    page.goto(f"{live_server.url}{monthly.get_absolute_url()}")
+    page.click("button[data-amount-minor='2500']")
+    page.check("input[name=monthly]")
+    assert page.text_content("[data-donate-total]") == "Total $25 each month"
+    fill_donor(page)
+    screenshot(page, "monthly-filled-form")
+    page.click("[data-donate-submit]")
+
+    page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
+    assert page.text_content("[data-donate-thanks-text]").startswith(
+        "Your monthly gift of $25 is set up."
+    )
+    gift = MonthlyGift.objects.get()
+    assert (gift.status, gift.first_donation.status) == ("active", "succeeded")
+
+
+def test_a_keyboard_user_tabs_to_an_amount_and_selects_it_with_space_or_enter(
+    live_server, simulated_settings, browser, screenshot
+):
+    event = EventFactory(status="live", suggested_amounts=[2_500, 5_000])
+    page = browser.new_context(**LAPTOP).new_page()
+    page.goto(f"{live_server.url}{event.get_absolute_url()}")
+    # Start just before the amounts, as a keyboard user reaching the panel would.
+    page.evaluate("document.querySelector('[data-donate] h2').setAttribute('tabindex', '-1')")
+    page.focus("[data-donate] h2")
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.amountMinor") == "2500"
+    page.keyboard.press("Space")
+    assert page.get_attribute("button[data-amount-minor='2500']", "aria-pressed") == "true"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    screenshot(page, "keyboard-selected-amount", full_page=False)
+
+    assert page.get_attribute("button[data-amount-minor='5000']", "aria-pressed") == "true"
+    assert page.get_attribute("button[data-amount-minor='2500']", "aria-pressed") == "false"
+    assert page.text_content("[data-donate-total]") == "Total $50"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"

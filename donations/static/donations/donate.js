@@ -1,5 +1,6 @@
-// The donate panel: amount, fees, donor fields, then Stripe's Payment Element (deferred
-// intent: the PaymentIntent is created only on Donate) or the simulated confirm step.
+// The donate panel: amount, monthly, fees, donor fields, then Stripe's Payment Element and
+// Express Checkout Element (deferred intent: the PaymentIntent, or the monthly Subscription,
+// is created only on Donate / on the wallet's confirm) or the simulated confirm step.
 // Everything the donor typed is shown back as text, never as HTML.
 (function () {
   "use strict";
@@ -12,13 +13,21 @@
   const totalBox = panel.querySelector("[data-donate-total]");
   const submit = panel.querySelector("[data-donate-submit]");
   const paymentBox = panel.querySelector("[data-donate-payment]");
+  const expressBox = panel.querySelector("[data-donate-express]");
   const thanks = panel.querySelector("[data-donate-thanks]");
+  const thanksHeading = panel.querySelector("[data-donate-thanks-heading]");
+  const thanksText = panel.querySelector("[data-donate-thanks-text]");
+  const tickerNote = panel.querySelector("[data-donate-ticker-note]");
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const refcode = new URLSearchParams(window.location.search).get("refcode") || "";
+  const reducedMotion = window.matchMedia &&
+    window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  const amountButtons = Array.from(panel.querySelectorAll("[data-amount-minor]"));
   let selectedMinor = null;
   let attemptKey = newKey();
   let stripe = null;
   let elements = null;
+  let awaitingTicker = null;  // {name, amount} of the gift just made, until the ticker shows it
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -54,30 +63,63 @@
     return custom ? parseMajor(custom) : selectedMinor;
   }
 
-  function showError(message) { errorBox.textContent = message || ""; }
+  function monthly() { return Boolean(form.elements.monthly && form.elements.monthly.checked); }
+
+  // The field the server (or our own check) names: marked invalid and tied to the message.
+  function fieldNode(name) {
+    if (name === "amount_minor") return form.elements.custom_amount;
+    if (name === "attestations") return form.querySelector("input[name=attestation]:not(:checked)");
+    const node = form.elements[name];
+    return node && node.nodeType === 1 ? node : null;
+  }
+
+  function clearInvalid() {
+    form.querySelectorAll("[aria-invalid=true]").forEach((node) => {
+      node.removeAttribute("aria-invalid");
+      node.removeAttribute("aria-describedby");
+    });
+  }
+
+  function showError(message, field) {
+    clearInvalid();
+    errorBox.textContent = message || "";
+    const node = message && field ? fieldNode(field) : null;
+    if (node) {
+      node.setAttribute("aria-invalid", "true");
+      node.setAttribute("aria-describedby", errorBox.id);
+      node.focus();
+    }
+  }
 
   function refreshTotal() {
     const gift = giftMinor();
     if (!gift) { totalBox.textContent = ""; return; }
     const fee = form.elements.cover_fees.checked ? feeFor(gift) : 0;
+    const each = monthly() ? " each month" : "";
     totalBox.textContent = fee
-      ? `Total ${money(gift + fee)} (${money(gift)} + ${money(fee)} to cover fees)`
-      : `Total ${money(gift)}`;
-    if (elements) elements.update({ amount: gift + fee });
+      ? `Total ${money(gift + fee)}${each} (${money(gift)} + ${money(fee)} to cover fees)`
+      : `Total ${money(gift)}${each}`;
+    if (elements) {
+      elements.update({ amount: gift + fee, mode: monthly() ? "subscription" : "payment" });
+    }
   }
 
   panel.querySelectorAll("[data-major]").forEach((node) => {
     node.textContent = major(parseInt(node.dataset.major, 10));
   });
-  panel.querySelectorAll("[data-amount-minor]").forEach((button) => {
+  // Buttons: Enter and Space select them natively; aria-pressed says which one is chosen.
+  amountButtons.forEach((button) => {
     button.addEventListener("click", () => {
       selectedMinor = parseInt(button.dataset.amountMinor, 10);
       form.elements.custom_amount.value = "";
-      panel.querySelectorAll("[data-amount-minor]").forEach((b) =>
-        b.setAttribute("aria-pressed", String(b === button)));
+      amountButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
       attemptKey = newKey();
+      showError("");
       refreshTotal();
     });
+  });
+  form.elements.custom_amount.addEventListener("input", () => {
+    amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
   });
   // Any change of what is being given is a new attempt; a double click is not.
   form.addEventListener("input", () => { attemptKey = newKey(); refreshTotal(); showError(""); });
@@ -91,17 +133,29 @@
     });
     elements.create("payment").mount(paymentBox);
     paymentBox.hidden = false;
+    const express = elements.create("expressCheckout", { emailRequired: true });
+    express.mount(expressBox);
+    expressBox.hidden = false;
+    express.on("confirm", async (event) => {
+      // The wallet gives the donor's name and email; the panel gives the rest.
+      const billing = event.billingDetails || {};
+      const words = String(billing.name || "").trim().split(/\s+/).filter(Boolean);
+      const last = words.length > 1 ? words.pop() : "";
+      const ok = await give({ email: billing.email || "", first_name: words.join(" "), last_name: last });
+      if (!ok) event.paymentFailed({ reason: "fail" });
+    });
   }
 
-  function body(gift) {
+  function body(gift, overrides) {
     const f = form.elements;
     const value = (name) => (f[name] ? f[name].value.trim() : "");
-    return {
+    return Object.assign({
       attempt_key: attemptKey,
       page_token: config.pageToken,
       amount_minor: gift,
       currency: config.currency,
       cover_fees: f.cover_fees.checked,
+      monthly: monthly(),
       email: value("email"),
       first_name: value("first_name"),
       last_name: value("last_name"),
@@ -121,7 +175,7 @@
       display_name: value("display_name"),
       message: value("message"),
       refcode: refcode,
-    };
+    }, overrides || {});
   }
 
   async function postJson(url, data) {
@@ -136,37 +190,94 @@
     return { ok: response.ok, status: response.status, data: payload };
   }
 
-  function done() {
-    form.hidden = true;
-    thanks.hidden = false;
-    thanks.focus();
+  // --- the thank-you, and the donor's own line in the live ticker ---
+
+  function sameEntry(entry, mine) {
+    const amount = typeof entry.amount === "number" ? entry.amount : null;
+    return String(entry.name) === mine.name && amount === mine.amount;
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  function highlight(index) {
+    const list = document.querySelector('[data-live="ticker"]');
+    const item = list && list.children[index];
+    if (!item) return;
+    item.classList.add("donate-ticker-mine");
+    setTimeout(() => item.classList.remove("donate-ticker-mine"), reducedMotion ? 6000 : 3000);
+  }
+
+  function onSnapshot(snapshot) {
+    if (!awaitingTicker || !snapshot || !Array.isArray(snapshot.recent)) return;
+    const index = snapshot.recent.findIndex((entry) => sameEntry(entry, awaitingTicker));
+    if (index < 0) return;
+    awaitingTicker = null;
+    tickerNote.textContent = "You’re in the live ticker now.";
+    // The live room renders the ticker in the same snapshot: mark it once that is done.
+    setTimeout(() => highlight(index), 0);
+  }
+
+  const liveroom = window.Pledgecast && window.Pledgecast.liveroom;
+  if (liveroom) liveroom.onSnapshot(onSnapshot);
+
+  function done(started) {
+    const name = form.elements.first_name ? form.elements.first_name.value.trim() : "";
+    thanksHeading.textContent = name ? `Thank you, ${name}!` : "Thank you!";
+    thanksText.textContent = started.interval === "month"
+      ? `Your monthly gift of ${money(started.amount_minor)} is set up. A receipt is on its way to your inbox.`
+      : "Your donation is in. A receipt is on its way to your inbox.";
+    awaitingTicker = started.ticker || null;
+    tickerNote.hidden = !awaitingTicker;
+    tickerNote.textContent = awaitingTicker ? "Your name will appear in the live ticker." : "";
+    form.hidden = true;
+    expressBox.hidden = true;
+    thanks.hidden = false;
+    thanksHeading.focus();
+    const current = liveroom && liveroom.snapshot();
+    if (current) onSnapshot(current);
+  }
+
+  function reset() {
+    form.reset();
+    selectedMinor = null;
+    attemptKey = newKey();
+    awaitingTicker = null;
+    amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
+    showError("");
+    refreshTotal();
+    thanks.hidden = true;
+    form.hidden = false;
+    expressBox.hidden = !elements;
+    (amountButtons[0] || form.elements.custom_amount).focus();
+  }
+  panel.querySelector("[data-donate-again]").addEventListener("click", reset);
+
+  // One path for the Donate button and the wallet: start on the server, then confirm.
+  async function give(overrides) {
     showError("");
     const gift = giftMinor();
-    if (!gift) { showError("Choose an amount."); return; }
-    if (gift < config.minMinor) { showError(`The minimum donation is ${money(config.minMinor)}.`); return; }
+    if (!gift) { showError("Choose an amount.", "amount_minor"); return false; }
+    if (gift < config.minMinor) {
+      showError(`The minimum donation is ${money(config.minMinor)}.`, "amount_minor");
+      return false;
+    }
     submit.disabled = true;
     try {
       if (elements) {
         const { error } = await elements.submit();
-        if (error) { showError(error.message); return; }
+        if (error) { showError(error.message); return false; }
       }
-      const started = await postJson(panel.dataset.startUrl, body(gift));
+      const started = await postJson(panel.dataset.startUrl, body(gift, overrides));
       if (!started.ok) {
-        showError(started.data.error || "Something went wrong. Please try again.");
-        return;
+        showError(started.data.error || "Something went wrong. Please try again.", started.data.field);
+        return false;
       }
       if (started.data.provider === "simulated") {
         const confirmed = await postJson(panel.dataset.confirmUrl, {
           donation_id: started.data.donation_id,
           client_secret: started.data.client_secret,
         });
-        if (!confirmed.ok) { showError(confirmed.data.error || "The payment failed."); return; }
-        done();
-        return;
+        if (!confirmed.ok) { showError(confirmed.data.error || "The payment failed."); return false; }
+        done(started.data);
+        return true;
       }
       const { error } = await stripe.confirmPayment({
         elements,
@@ -174,13 +285,20 @@
         confirmParams: { return_url: window.location.href },
         redirect: "if_required",
       });
-      if (error) { showError(error.message); return; }
-      done();
+      if (error) { showError(error.message); return false; }
+      done(started.data);
+      return true;
     } catch (e) {
       showError("We could not reach the server. Check your connection and try again.");
+      return false;
     } finally {
       submit.disabled = false;
     }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    give(null);
   });
   refreshTotal();
 })();
