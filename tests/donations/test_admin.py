@@ -44,3 +44,13 @@ def test_the_event_filter_names_only_the_staffs_events(client, staff_factory):
 
     assert b"Our night" in response.content
     assert b"Their secret night" not in response.content
+
+
+def test_the_donation_list_shows_each_gifts_interval(client, staff_factory):
+    monthly = DonationFactory(interval="month", email="monthly@example.com")
+    client.force_login(staff_factory(monthly.campaign, role="viewer"))
+
+    response = client.get("/admin/donations/donation/?interval=month")
+
+    assert response.status_code == 200
+    assert b'<td class="field-interval_display">Monthly</td>' in response.content

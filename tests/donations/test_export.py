@@ -84,3 +84,19 @@ def test_the_export_has_one_row_per_donation_after_the_header(client, staff_fact
     response = client.get(f"/donations/campaigns/{first.campaign_id}/export.csv")
 
     assert len(rows(response)) == 1_001
+
+
+def test_the_export_says_whether_each_gift_is_monthly(client, staff_factory):
+    once = DonationFactory()
+    monthly = DonationFactory(event=once.event, interval="month", invoice_id="in_fake_000007")
+    client.force_login(staff_factory(once.campaign, role="viewer"))
+
+    response = client.get(f"/donations/campaigns/{once.campaign_id}/export.csv")
+
+    header, *records = rows(response)
+    by_id = {r[header.index("donation_id")]: dict(zip(header, r, strict=True)) for r in records}
+    assert (by_id[str(once.pk)]["interval"], by_id[str(once.pk)]["invoice_id"]) == ("once", "")
+    assert (by_id[str(monthly.pk)]["interval"], by_id[str(monthly.pk)]["invoice_id"]) == (
+        "month",
+        "in_fake_000007",
+    )
