@@ -54,7 +54,8 @@ def test_a_visitor_on_a_phone_registers_and_sees_they_are_registered(
     assert page.text_content("[data-registration-done]") == (
         "You're registered, Ada Lovelace. We sent a confirmation to ada@example.org."
     )
-    assert page.get_by_role("link", name="Add to calendar").get_attribute("href") == (
+    panel = page.locator("section#registered")
+    assert panel.get_by_role("link", name="Add to calendar").get_attribute("href") == (
         f"/events/{event.slug}/calendar.ics"
     )
     screenshot(page, "phone-registered-after")
