@@ -10,8 +10,8 @@
 //   the "event is full" block and loads no video until a place frees up.
 // - A live stream gets a live badge, "jump to live" when behind, and a quality menu built from
 //   the master playlist's renditions (hls.js; Safari picks its own).
-// - Hooks for tests and integrations: data-cover on the player says which cover shows;
-//   window.Pledgecast.player.state() returns {cover, kind, src, level, error}.
+// - Hooks for tests and integrations: data-player-cover on the player names the cover shown;
+//   window.Pledgecast.player.state() returns {cover, kind, src, level, levels, engine, error}.
 (function () {
   "use strict";
   var box = document.querySelector("[data-player]");
@@ -68,7 +68,7 @@
     box.querySelectorAll("[data-cover]").forEach(function (node) {
       node.hidden = node.getAttribute("data-cover") !== name;
     });
-    box.setAttribute("data-cover", name || "");
+    box.setAttribute("data-player-cover", name || "");
     if (name && COVER_MESSAGES[name]) say(COVER_MESSAGES[name]);
   }
 

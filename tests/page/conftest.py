@@ -1,0 +1,145 @@
+"""The event page end to end: one real web process (uvicorn: pages, WebSockets, ingest and
+origin, static files) and the streaming worker on the test database and Redis, real ffmpeg
+pushing a test stream, and headless Chromium (tests/browser.py) looking at it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from events.models import CapacityTier
+from streaming import services, teststream
+from streaming.models import Stream
+from tests import support
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PORTS = range(19000, 19200)  # the event page's range on this machine
+TARGET_DURATION = 1  # short segments: the page goes live, and plays, within seconds
+WINDOW_SECONDS = 4
+
+
+@dataclass
+class Platform:
+    port: int
+    procs: list[subprocess.Popen[bytes]]
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.origin}{path}"
+
+    def push(self, stream: Stream, key: str, *, seconds: float | None = None, renditions: int = 2):
+        """ffmpeg pushing a test pattern (two renditions) into the stream's ingest, in real
+        time; ENDLIST after `seconds`, or until the test's teardown kills it."""
+        proc = subprocess.Popen(
+            teststream.push_command(
+                ingest_url=f"{self.origin}/streaming/ingest/{stream.public_id}", key=key,
+                target_duration=TARGET_DURATION, renditions=renditions, seconds=seconds,
+            ),
+            start_new_session=True,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def page_media_root() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="pc-page-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("pc:live:*", count=1000):  # event ids repeat across runs
+        client.delete(key)
+    client.close()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(page_media_root),
+        "HLS_TARGET_DURATION": str(TARGET_DURATION),
+        "HLS_WINDOW_SECONDS": str(WINDOW_SECONDS),
+        "LIVE_PRESENCE_TTL_SECONDS": "2",
+        "SERVE_STATIC": "1",
+        "ALLOW_SIMULATED_PAYMENTS": "1",  # the simulated provider, as `make run` has it
+        "LOG_LEVEL": "WARNING",
+    }
+    port = support.free_port(PORTS)
+    web = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning",
+         "--ws-max-size", "65536"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "stream_worker", "--interval", "0.25"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    server = Platform(port=port, procs=[])
+
+    def ready() -> bool:
+        if web.poll() is not None:
+            raise RuntimeError("the web process exited at start")
+        try:
+            with urllib.request.urlopen(server.url("/healthz"), timeout=2) as response:  # noqa: S310
+                return response.status == 200
+        except OSError:
+            return False
+
+    try:
+        support.wait_for(ready, 30, what="the web process")
+        yield server
+    finally:
+        for proc in [*server.procs, worker, web]:
+            _stop(proc)
+
+
+@pytest.fixture(autouse=True)
+def page_settings(transactional_db, settings, page_media_root, platform) -> Iterator[None]:
+    """Transactional: the web process reads committed rows. This process shares the servers'
+    storage and stream settings, and the tiers the migration seeds (a flush removes them)."""
+    settings.MEDIA_ROOT = page_media_root
+    settings.HLS_TARGET_DURATION = TARGET_DURATION
+    settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS
+    for name, attendees in (("10k", 10_000), ("50k", 50_000)):
+        CapacityTier.objects.get_or_create(max_attendees=attendees, defaults={"name": name})
+    yield
+    while platform.procs:  # this test's encoders
+        _stop(platform.procs.pop())
+
+
+def new_stream(event_id: int, *, record: bool = True) -> tuple[Stream, str]:
+    """The event's stream and its key (shown once)."""
+    return services.create_stream(event_id=event_id, record=record)
