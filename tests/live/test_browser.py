@@ -6,7 +6,6 @@ import time
 import pytest
 import redis
 from django.conf import settings
-from django.db import connections
 
 from donations import webhooks
 from events import livebus
@@ -19,23 +18,6 @@ pytestmark = pytest.mark.browser
 
 NAME = '<img src=x onerror="window.__xss=1">'
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are
-    # still plain synchronous code (Django's documented switch for this case).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-        # The ORM's connection of this (event-loop) context is not the one pytest-django
-        # closes: close it, or the test database cannot be dropped at the end.
-        connections.close_all()
 
 
 def publish(event_id: int, version: int, **fields) -> None:

@@ -25,6 +25,7 @@ from django.test import override_settings
 from events.models import CapacityTier, Event, EventStatus
 from streaming import services, signing
 from streaming.models import LadderChoice, Stream, Transcoder
+from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.factories import EventFactory
 from tests.streaming import hls_checks
 from tests.streaming2.conftest import (
@@ -98,9 +99,7 @@ class Browser(threading.Thread):
 
         try:
             with sync_playwright() as p:
-                chromium = p.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=["--no-sandbox"]
-                )
+                chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
                 page = chromium.new_page()
                 page.set_content(PLAYER)
                 page.add_script_tag(path=str(HLS_JS))
