@@ -181,8 +181,16 @@ def test_a_live_event_takes_registrations(on_commit):
     assert _register(live, on_commit).event_id == live.pk
 
 
+@pytest.fixture
+def tier_after_flush():
+    """A transactional test before this one flushed the migrations' capacity tiers."""
+    from events.models import CapacityTier
+
+    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
+
+
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_registrations_of_one_email_store_one_row_and_send_one_email():
+def test_concurrent_registrations_of_one_email_store_one_row_and_send_one_email(tier_after_flush):
     event = EventFactory(status=EventStatus.SCHEDULED, registration_required=True)
     barrier = threading.Barrier(6)
     results: list[int] = []
