@@ -19,9 +19,10 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from events import selectors, services
+from events import dashboard, selectors, services
 from events.fields import format_major
 from events.models import (
     CURRENCY_SYMBOLS,
@@ -383,6 +384,7 @@ class EventAdmin(CampaignScopedAdmin):
         "capacity_tier",
         "goal_display",
         "visibility",
+        "dashboard_link",
     ]
     list_filter = [
         "status",
@@ -439,10 +441,20 @@ class EventAdmin(CampaignScopedAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(require_POST(self.transition_view))
+        dashboard_view = self.admin_site.admin_view(self.dashboard_view)
         return [
             path("<int:object_id>/transition/<str:to>/", view, name="events_event_transition"),
+            path("<int:object_id>/dashboard/", dashboard_view, name="events_event_dashboard"),
             *super().get_urls(),
         ]
+
+    def dashboard_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return dashboard.dashboard_view(self, request, object_id)
+
+    @admin.display(description="dashboard")
+    def dashboard_link(self, obj: Event) -> str:
+        url = reverse("admin:events_event_dashboard", args=[obj.pk])
+        return format_html('<a href="{}">Live dashboard</a>', url)
 
     def transition_view(self, request: HttpRequest, object_id: int, to: str) -> HttpResponse:
         event = self.get_object(request, str(object_id))

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from events.models import EventStatus
 from streaming import signing
-from streaming.models import Stream, StreamMode, StreamState
+from streaming.models import Stream, StreamMode, StreamState, Transcoder
 from streaming.services import hash_key
 
 
@@ -127,3 +127,97 @@ def origin_info(*, public_id: str) -> OriginInfo | None:
     if row is None or row[2] is None:
         return None  # unknown or not yet published
     return OriginInfo(target_duration=row[0], state=row[1])
+
+
+# --- Stream health, for the staff's live dashboard ------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenditionHealth:
+    name: str
+    bandwidth: int | None  # bits per second: the encoder's BANDWIDTH, else the peak we measured
+    resolution: str  # "1280x720", or "" when the encoder did not say
+    segments: int  # segments published so far
+    ended: bool
+
+
+@dataclass(frozen=True)
+class StreamHealth:
+    """What staff watch about the video on the night. Never carries the stream key (nor its
+    hash): the dashboard is shown on screens in a control room."""
+
+    state: str  # effective_state(): idle, live, stalled, ended
+    state_label: str
+    ingest: str  # "RTMP (OBS)", "HLS push" or "relay"
+    seconds_since_segment: float | None  # None before the first segment
+    target_duration: int
+    renditions: list[RenditionHealth]
+    transcoder_running: bool | None  # None when there is no RTMP publish (no transcoder)
+    transcoder_speed: float | None
+    transcoder_behind: bool  # ffmpeg cannot keep real time
+    last_error: str
+    last_error_at: datetime | None
+
+
+def stream_health(*, event_id: int, now: datetime | None = None) -> StreamHealth | None:
+    """The event's stream health, or None when the event has no stream. Two queries: the
+    stream with its transcoder row, and its renditions."""
+    stream = Stream.objects.select_related("transcoder").filter(event_id=event_id).first()
+    if stream is None:
+        return None
+    now = now or timezone.now()
+    state = effective_state(stream, now=now)
+    try:
+        transcoder = stream.transcoder
+    except Transcoder.DoesNotExist:
+        transcoder = None
+    if stream.mode == StreamMode.RELAY:
+        ingest = "relay"
+    elif transcoder is not None:
+        ingest = "RTMP (OBS)"
+    else:
+        ingest = "HLS push"
+    renditions = [
+        RenditionHealth(
+            name=r.name,
+            bandwidth=_bandwidth(r.variant.get("BANDWIDTH"), r.peak_bits_per_second),
+            resolution=str(r.variant.get("RESOLUTION", "")),
+            segments=r.next_seq,
+            ended=r.ended,
+        )
+        for r in stream.renditions.all()
+    ]
+    last_error, last_error_at = stream.last_error, stream.last_error_at
+    if (
+        transcoder is not None
+        and transcoder.last_error_at is not None
+        and (last_error_at is None or transcoder.last_error_at > last_error_at)
+    ):
+        last_error, last_error_at = transcoder.last_error, transcoder.last_error_at
+    return StreamHealth(
+        state=state,
+        state_label=str(StreamState(state).label),
+        ingest=ingest,
+        seconds_since_segment=(now - stream.last_segment_at).total_seconds()
+        if stream.last_segment_at is not None
+        else None,
+        target_duration=stream.target_duration,
+        renditions=renditions,
+        transcoder_running=None
+        if transcoder is None
+        else bool(transcoder.publishing and transcoder.pid is not None),
+        transcoder_speed=transcoder.speed if transcoder is not None else None,
+        transcoder_behind=bool(
+            transcoder is not None and transcoder.publishing and transcoder.behind_since
+        ),
+        last_error=last_error,
+        last_error_at=last_error_at,
+    )
+
+
+def _bandwidth(declared: object, measured: int) -> int | None:
+    if isinstance(declared, str) and declared.isdigit():
+        return int(declared)
+    if isinstance(declared, int):
+        return declared
+    return measured or None
