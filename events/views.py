@@ -39,12 +39,15 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         else None
     )
     stream = stream_selectors.event_stream_state(event_id=event.pk)
+    signup = registration.registration_context(request, event)
     context = {
         "event": event,
         "donate": donate,
         "stream": stream,
         "player": _player_config(event, stream),
-        "may_watch": True,
+        # Events that ask for registration show their video to registered attendees.
+        "may_watch": not signup["registration_required"] or signup["registration"] is not None,
+        **signup,
     }
     response = render(request, "events/event_detail.html", context)
     if event.visibility == "unlisted":
