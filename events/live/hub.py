@@ -331,6 +331,7 @@ class Hub:
     async def _presence_tick(self, event_id: int) -> None:
         async with self._lock(event_id):
             total = await self._report(event_id, need=0)
+            self._sample(event_id, total)
             latest = self.latest.get(event_id)
             if self.counts.get(event_id, 0) == 0 and not self.rooms.get(event_id):
                 # Nobody here any more: forget the event (its lease was just given back). Under
@@ -340,7 +341,6 @@ class Hub:
                     self._full_until, self._sampled,
                 ):  # fmt: skip
                     table.pop(event_id, None)
-        self._sample(event_id, total)
         if latest is not None and latest[2] != total:
             await self.backend.notify(event_id, "viewers")
 

@@ -1,6 +1,6 @@
 """The live dashboard in headless Chromium on a laptop: a staff member signs in to the admin,
 opens the event, follows "Live dashboard", sees the charts, and a donation made afterwards
-appears in "Recent donations" without a reload."""
+appears in "Recent donations" without a reload; when the server goes away, the page says so."""
 
 from __future__ import annotations
 
@@ -100,4 +100,10 @@ def test_staff_open_the_dashboard_from_the_event_and_see_a_new_donation_arrive(
     assert page.locator("[data-dash=raised]").inner_text() == "$1,350"
     assert page.locator("#dashboard-status").inner_text().startswith("updated ")
     screenshot(page, "laptop-dashboard-new-donation")
+
+    admin_server.stop()  # the page keeps what it has and says so
+    page.wait_for_selector("#dashboard-status.lost", timeout=6_500)
+    assert page.locator("#dashboard-status").inner_text() == "connection lost, retrying"
+    assert page.locator("#recent-donations >> text=Grace Hopper").count() == 1
+    screenshot(page, "laptop-dashboard-connection-lost")
     context.close()
