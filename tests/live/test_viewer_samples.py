@@ -4,17 +4,21 @@ however many web processes have viewers of the event."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.test import override_settings
 
+from events.live.hub import close_hub, get_hub
 from events.models import EventStatus, ViewerSample
 from tests import support
 from tests.factories import EventFactory
 from tests.live import conftest as live
-from tests.live.conftest import Server, in_thread, open_socket, snapshot_where
+from tests.live.conftest import Communicator, Server, in_thread, open_socket, snapshot_where
 
 SAMPLE_S = 1  # a short slot, so a few slots pass in seconds
 
@@ -66,3 +70,30 @@ def test_two_web_processes_record_one_sample_per_slot_with_the_deployment_count(
     # The first sample may predate the last connect: the count only ever went up to 3.
     assert {viewers for _, viewers in samples} <= {1, 2, 3}
     assert [v for _, v in samples][-3:] == [3, 3, 3]
+
+
+def test_without_redis_the_one_process_records_one_sample_per_slot():
+    event = EventFactory(status=EventStatus.LIVE)
+
+    async def scenario():
+        hub = await get_hub()
+        ws = Communicator(event.slug)
+        await ws.connect()
+        await ws.receive_text()
+        hub.viewer_sample_s = SAMPLE_S
+        # The presence loop's work, several times per slot, as its ticks would do it.
+        deadline = time.monotonic() + 10
+        while await sync_to_async(ViewerSample.objects.filter(event=event).count)() < 2:
+            assert time.monotonic() < deadline, "no two samples before the deadline"
+            await hub._presence_tick(event.pk)
+            await asyncio.sleep(0.1)
+        await ws.disconnect()
+        await close_hub()
+
+    with override_settings(REDIS_URL=""):
+        async_to_sync(scenario)()
+
+    samples = list(ViewerSample.objects.filter(event=event).values_list("at", "viewers"))
+    per_slot = Counter(int(at.timestamp() // SAMPLE_S) for at, _ in samples)
+    assert max(per_slot.values()) == 1
+    assert {viewers for _, viewers in samples} == {1}
