@@ -130,6 +130,12 @@ class Donation(models.Model):
                 condition=Q(ticker_opt_in=True, net_minor__gt=0),
                 name="donation_ticker",
             ),
+            # The staff dashboard's recent donations (newest successes of one event).
+            models.Index(
+                fields=["event", "-succeeded_at", "-id"],
+                condition=Q(succeeded_at__isnull=False),
+                name="donation_staff_recent",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
