@@ -39,3 +39,13 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def player_config(html: str) -> dict:
+    """The event page's player configuration (its #player-config JSON script)."""
+    import json
+    import re
+
+    found = re.search(r'<script id="player-config" type="application/json">(.*?)</script>', html)
+    assert found, "no player configuration on the page"
+    return json.loads(found.group(1))

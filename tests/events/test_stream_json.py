@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -12,6 +11,7 @@ from events.models import EventStatus
 from streaming import services
 from streaming.models import Stream
 from tests.factories import EventFactory
+from tests.support import player_config
 
 pytestmark = pytest.mark.django_db
 
@@ -80,12 +80,6 @@ def test_a_draft_or_unknown_event_has_no_stream_json(client):
 def test_stream_json_refuses_writes(client):
     event = EventFactory(status=EventStatus.LIVE)
     assert client.post(f"/events/{event.slug}/stream.json").status_code == 405
-
-
-def player_config(html: str) -> dict:
-    found = re.search(r'<script id="player-config" type="application/json">(.*?)</script>', html)
-    assert found, "no player configuration on the page"
-    return json.loads(found.group(1))
 
 
 def test_the_page_starts_the_player_from_the_streams_state(client):

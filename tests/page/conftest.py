@@ -1,6 +1,10 @@
 """The event page end to end: one real web process (uvicorn: pages, WebSockets, ingest and
 origin, static files) and the streaming worker on the test database and Redis, real ffmpeg
-pushing a test stream, and headless Chromium (tests/browser.py) looking at it."""
+pushing a test stream, and headless Chromium (tests/browser.py) looking at it.
+
+The web process lives for this package only (its settings must not meet the streaming tests'
+servers); the worker and the encoders live for one test each, and are stopped before the test
+database is flushed: a flush (TRUNCATE) racing a worker's transaction would deadlock."""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ WINDOW_SECONDS = 4
 @dataclass
 class Platform:
     port: int
+    env: dict[str, str]
     procs: list[subprocess.Popen[bytes]]
 
     @property
@@ -66,14 +71,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def page_media_root() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="pc-page-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
     client = redis.Redis.from_url(settings.REDIS_URL)
     for key in client.scan_iter("pc:live:*", count=1000):  # event ids repeat across runs
@@ -92,6 +97,7 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
         "HLS_TARGET_DURATION": str(TARGET_DURATION),
         "HLS_WINDOW_SECONDS": str(WINDOW_SECONDS),
         "LIVE_PRESENCE_TTL_SECONDS": "2",
+        "LIVE_VIEWER_SAMPLE_SECONDS": "3600",  # no dashboard samples written behind a test
         "SERVE_STATIC": "1",
         "ALLOW_SIMULATED_PAYMENTS": "1",  # the simulated provider, as `make run` has it
         "LOG_LEVEL": "WARNING",
@@ -103,11 +109,7 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
          "--ws-max-size", "65536"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "stream_worker", "--interval", "0.25"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    server = Platform(port=port, procs=[])
+    server = Platform(port=port, env=env, procs=[])
 
     def ready() -> bool:
         if web.poll() is not None:
@@ -122,7 +124,7 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
         support.wait_for(ready, 30, what="the web process")
         yield server
     finally:
-        for proc in [*server.procs, worker, web]:
+        for proc in [*server.procs, web]:
             _stop(proc)
 
 
@@ -135,9 +137,19 @@ def page_settings(transactional_db, settings, page_media_root, platform) -> Iter
     settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS
     for name, attendees in (("10k", 10_000), ("50k", 50_000)):
         CapacityTier.objects.get_or_create(max_attendees=attendees, defaults={"name": name})
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "stream_worker", "--interval", "0.25"],
+        cwd=ROOT, env=platform.env, start_new_session=True,
+    )  # fmt: skip
     yield
     while platform.procs:  # this test's encoders
         _stop(platform.procs.pop())
+    _stop(worker)
+    # An encoder stopped with SIGTERM sends its ENDLIST, which the web process may still be
+    # applying; ending every stream here waits for that transaction (the stream's row lock),
+    # so nothing of the web process writes while the database is flushed.
+    for stream_id in Stream.objects.exclude(state="ended").values_list("pk", flat=True):
+        services.end_stream(stream_id=stream_id)
 
 
 def new_stream(event_id: int, *, record: bool = True) -> tuple[Stream, str]:

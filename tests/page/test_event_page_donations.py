@@ -35,7 +35,10 @@ def give(page, *, amount_minor: int, display_name: str) -> float:
     page.check("input[name=ticker_opt_in]")
     page.fill("input[name=display_name]", display_name)
     page.click("[data-donate-submit]")
-    page.wait_for_selector("[data-donate-thanks]:visible", timeout=10_000)
+    page.wait_for_selector(
+        "[data-donate-thanks]:visible, [data-donate-error]:not(:empty)", timeout=10_000
+    )
+    assert page.text_content("[data-donate-error]") == ""
     return time.monotonic()
 
 

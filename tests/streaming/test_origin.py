@@ -10,6 +10,7 @@ from streaming import selectors, services
 from streaming.models import Stream
 from tests.factories import EventFactory
 from tests.streaming.test_playlist_writer import deliver
+from tests.support import player_config
 
 pytestmark = pytest.mark.django_db
 
@@ -110,15 +111,21 @@ def test_the_replay_is_served_as_vod_with_a_longer_lifetime(client, stream):
 
 
 def test_the_event_page_shows_the_live_player(client, stream):
-    response = client.get(stream.event.get_absolute_url())
-    assert f'src="/live/{stream.public_id}/master.m3u8"' in response.content.decode()
+    page = client.get(stream.event.get_absolute_url()).content.decode()
+    config = player_config(page)
+    assert (config["state"], config["master_url"]) == (
+        "live", f"/live/{stream.public_id}/master.m3u8"
+    )  # fmt: skip
 
 
 def test_the_event_page_shows_the_replay_after_the_end(client, stream):
     services.end_stream(stream_id=stream.pk)
     page = client.get(stream.event.get_absolute_url()).content.decode()
-    assert f'src="/live/{stream.public_id}/replay.m3u8"' in page
-    assert "Replay" in page
+    config = player_config(page)
+    assert (config["state"], config["replay_url"]) == (
+        "ended", f"/live/{stream.public_id}/replay.m3u8"
+    )  # fmt: skip
+    assert "Watch the replay" in page
 
 
 def test_the_event_state_selector_names_the_urls_the_page_needs(stream):

@@ -35,6 +35,7 @@ from tests.streaming2.conftest import (
     WINDOW_SECONDS,
     wait_for,
 )
+from tests.support import player_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -166,7 +167,7 @@ def _signature_answers(stack, stream, event) -> dict[str, tuple[int, str]]:
             status, _, body = get(path)
             answers[f"{where}_{name}"] = (status, body.decode()[:60])
     page = stack.web(f"/events/{event.slug}/")[2].decode()
-    handed = page.split('data-hls-src="', 1)[1].split('"', 1)[0] if "data-hls-src" in page else ""
+    handed = player_config(page)["master_url"] or ""
     answers["page_url"] = (0, handed)
     answers["page_url_at_edge"] = (stack.edge(handed)[0] if handed else 0, "")
     return answers
