@@ -7,6 +7,18 @@ from tests.factories import CampaignFactory, EventFactory, MembershipFactory, Us
 
 
 @pytest.fixture
+def eager_celery():
+    """Celery runs tasks in the caller, on commit (as in `make run`), even with Redis
+    configured (where the settings make it a real broker)."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
 def campaign(db):
     return CampaignFactory()
 

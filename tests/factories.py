@@ -42,7 +42,8 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 
 def _tier() -> CapacityTier:
-    return CapacityTier.objects.get(max_attendees=10_000)
+    # The migration seeds it; a transactional test's flush removes it: bring it back.
+    return CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})[0]
 
 
 class EventFactory(factory.django.DjangoModelFactory):

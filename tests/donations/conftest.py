@@ -106,23 +106,13 @@ def csrf_client() -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery() -> Iterator[None]:
+def _eager_celery(eager_celery: None) -> None:
     """Receipts are sent in the test's process, on commit (Celery eager)."""
-    from config.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture(autouse=True)
-def _tiers(transactional_db: None) -> None:
-    """The donations tests run in real transactions (on-commit effects, threads), and the
-    flush between them removes the capacity tiers the migrations seeded."""
-    from events.models import CapacityTier
-
-    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
+def _transactional(transactional_db: None) -> None:
+    """The donations tests run in real transactions (on-commit effects, threads)."""
 
 
 def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ phone and on a laptop, by keyboard, and the thank-you that finds the donor in th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -25,19 +24,11 @@ PORTS = range(19600, 19800)  # this suite's range
 def donate_server(django_db_setup, django_db_blocker) -> Iterator[live.Server]:
     """One uvicorn web process on the test database and Redis (tests/live's start_server) that
     takes simulated payments, on a port of this suite's range."""
-    saved_env = {k: os.environ.get(k) for k in ("ALLOW_SIMULATED_PAYMENTS", "SECURE_COOKIES")}
-    saved_ports = live.PORTS
-    os.environ.update(ALLOW_SIMULATED_PAYMENTS="1", SECURE_COOKIES="0")
-    live.PORTS = PORTS
-    try:
-        server = live.start_server(settings.DATABASES["default"]["NAME"])
-    finally:
-        live.PORTS = saved_ports
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    server = live.start_server(
+        settings.DATABASES["default"]["NAME"],
+        env={"ALLOW_SIMULATED_PAYMENTS": "1", "SECURE_COOKIES": "0"},
+        ports=PORTS,
+    )
     yield server
     server.stop()
 

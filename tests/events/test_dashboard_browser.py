@@ -4,7 +4,6 @@ appears in "Recent donations" without a reload; when the server goes away, the p
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -12,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from events.models import CapacityTier, EventStatus, ViewerSample
+from events.models import EventStatus, ViewerSample
 from tests.browser import LAPTOP
 from tests.events.test_dashboard import give
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
@@ -27,18 +26,9 @@ PORTS = range(19400, 19600)  # this suite's range
 def admin_server(django_db_setup, django_db_blocker) -> Iterator[live.Server]:
     """A uvicorn web process as `make run` starts it, on the test database, serving static
     files, with session cookies that work over plain HTTP."""
-    saved_env = os.environ.get("SECURE_COOKIES")
-    saved_ports = live.PORTS
-    os.environ["SECURE_COOKIES"] = "0"
-    live.PORTS = PORTS
-    try:
-        server = live.start_server(settings.DATABASES["default"]["NAME"])
-    finally:
-        live.PORTS = saved_ports
-        if saved_env is None:
-            os.environ.pop("SECURE_COOKIES", None)
-        else:
-            os.environ["SECURE_COOKIES"] = saved_env
+    server = live.start_server(
+        settings.DATABASES["default"]["NAME"], env={"SECURE_COOKIES": "0"}, ports=PORTS
+    )
     yield server
     server.stop()
 
@@ -46,7 +36,6 @@ def admin_server(django_db_setup, django_db_blocker) -> Iterator[live.Server]:
 @pytest.fixture
 def staff_event(transactional_db):
     """A live event of a campaign with one manager (committed: the server reads it)."""
-    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
     campaign = CampaignFactory(name="Alpha for Congress")
     event = EventFactory(
         campaign=campaign,

@@ -19,18 +19,7 @@ from events import ics, registration, selectors, services
 from events.models import Event, EventStatus, Registration
 from tests.factories import EventFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Celery runs tasks in the caller here (as in `make run`), even with Redis configured."""
-    from config.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
 @pytest.fixture
@@ -181,16 +170,8 @@ def test_a_live_event_takes_registrations(on_commit):
     assert _register(live, on_commit).event_id == live.pk
 
 
-@pytest.fixture
-def tier_after_flush():
-    """A transactional test before this one flushed the migrations' capacity tiers."""
-    from events.models import CapacityTier
-
-    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
-
-
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_registrations_of_one_email_store_one_row_and_send_one_email(tier_after_flush):
+def test_concurrent_registrations_of_one_email_store_one_row_and_send_one_email():
     event = EventFactory(status=EventStatus.SCHEDULED, registration_required=True)
     barrier = threading.Barrier(6)
     results: list[int] = []

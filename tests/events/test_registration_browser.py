@@ -9,30 +9,11 @@ from events.models import EventStatus, Registration
 from tests.browser import PHONE
 from tests.factories import EventFactory
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Celery runs tasks in the caller here (as in `make run`), even with Redis configured."""
-    from config.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
-def tier_after_flush():
-    """A transactional test before this one flushed the migrations' capacity tiers."""
-    from events.models import CapacityTier
-
-    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("eager_celery")]
 
 
 def test_a_visitor_on_a_phone_registers_and_sees_they_are_registered(
-    browser, screenshot, live_server, mailoutbox, settings, tier_after_flush
+    browser, screenshot, live_server, mailoutbox, settings
 ):
     # The live server speaks plain HTTP: cookies marked Secure would not come back.
     settings.CSRF_COOKIE_SECURE = False

@@ -20,17 +20,12 @@ from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 
-from events.models import CapacityTier
 from tests import support
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PORTS = range(18200, 18400)  # the live room's range on this machine
 # Short presence expiry in the servers, so the killed-process test takes seconds.
 SERVER_PRESENCE_TTL_S = 2
-
-
-def free_port() -> int:
-    return support.free_port(PORTS)
 
 
 @dataclass
@@ -59,11 +54,12 @@ class Server:
                 self.kill()
 
 
-def start_server(database_name: str) -> Server:
-    """A uvicorn web process as `make run` starts it, against the test database."""
+def server_env(database_name: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a web process (or a worker beside it) on the test database and
+    Redis, with `env` added."""
     db = settings.DATABASES["default"]
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{database_name}"
-    env = {
+    return {
         **os.environ,
         "DEBUG": "0",
         "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -74,13 +70,22 @@ def start_server(database_name: str) -> Server:
         "LIVE_PRESENCE_TTL_SECONDS": str(SERVER_PRESENCE_TTL_S),
         "SERVE_STATIC": "1",  # the page's liveroom.js, for the browser tests
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
-    port = free_port()
+
+
+def start_server(
+    database_name: str, *, env: dict[str, str] | None = None, ports: range = PORTS
+) -> Server:
+    """A uvicorn web process as `make run` starts it, against the test database, with `env`
+    added to its environment, on a free port of `ports` (each suite has its own range)."""
+    environment = server_env(database_name, env)
+    port = support.free_port(ports)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+         "--log-level", "warning", "--ws-max-size", "65536"],
+        cwd=ROOT, env=environment, start_new_session=True,
     )  # fmt: skip
     server = Server(port=port, proc=proc)
     deadline = time.monotonic() + 30
@@ -185,11 +190,8 @@ class Communicator(ApplicationCommunicator):
 
 
 @pytest.fixture(autouse=True)
-def capacity_tiers(transactional_db) -> None:
-    """The tiers the migration seeds; a transactional test's flush removes them. The live
-    room's tests are transactional because its web processes read committed rows."""
-    for name, attendees in (("10k", 10_000), ("50k", 50_000)):
-        CapacityTier.objects.get_or_create(max_attendees=attendees, defaults={"name": name})
+def _transactional(transactional_db) -> None:
+    """The live room's tests are transactional: its web processes read committed rows."""
 
 
 async def in_thread(fn, *args, **kwargs):

@@ -24,15 +24,12 @@ SAMPLE_S = 1  # a short slot, so a few slots pass in seconds
 
 
 @pytest.fixture
-def sampling_web_processes(
-    django_db_setup, live_redis, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[list[Server]]:
+def sampling_web_processes(django_db_setup, live_redis) -> Iterator[list[Server]]:
     """Two web processes like `web_processes`, sampling every second, on this suite's ports
     (the session's pair samples every 15 s: too slow to watch several slots go by)."""
-    monkeypatch.setenv("LIVE_VIEWER_SAMPLE_SECONDS", str(SAMPLE_S))
-    monkeypatch.setattr(live, "PORTS", range(19400, 19600))
     name = settings.DATABASES["default"]["NAME"]
-    servers = [live.start_server(name), live.start_server(name)]
+    env = {"LIVE_VIEWER_SAMPLE_SECONDS": str(SAMPLE_S)}
+    servers = [live.start_server(name, env=env, ports=range(19400, 19600)) for _ in range(2)]
     yield servers
     for server in servers:
         server.stop()

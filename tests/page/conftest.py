@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from events.models import CapacityTier
 from streaming import services, teststream
 from streaming.models import Stream
-from tests import support
+from tests.live import conftest as live
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PORTS = range(19000, 19200)  # the event page's range on this machine
@@ -36,13 +34,13 @@ WINDOW_SECONDS = 4
 
 @dataclass
 class Platform:
-    port: int
-    env: dict[str, str]
+    web: live.Server
+    env: dict[str, str]  # the web process's, for the workers beside it
     procs: list[subprocess.Popen[bytes]]
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.web.origin
 
     def url(self, path: str) -> str:
         return f"{self.origin}{path}"
@@ -84,59 +82,33 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
     for key in client.scan_iter("pc:live:*", count=1000):  # event ids repeat across runs
         client.delete(key)
     client.close()
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "MEDIA_ROOT": str(page_media_root),
-        "HLS_TARGET_DURATION": str(TARGET_DURATION),
-        "HLS_WINDOW_SECONDS": str(WINDOW_SECONDS),
-        "LIVE_PRESENCE_TTL_SECONDS": "2",
-        "LIVE_VIEWER_SAMPLE_SECONDS": "3600",  # no dashboard samples written behind a test
-        "SERVE_STATIC": "1",
-        "ALLOW_SIMULATED_PAYMENTS": "1",  # the simulated provider, as `make run` has it
-        "LOG_LEVEL": "WARNING",
-    }
-    port = support.free_port(PORTS)
-    web = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning",
-         "--ws-max-size", "65536"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    server = Platform(port=port, env=env, procs=[])
-
-    def ready() -> bool:
-        if web.poll() is not None:
-            raise RuntimeError("the web process exited at start")
-        try:
-            with urllib.request.urlopen(server.url("/healthz"), timeout=2) as response:  # noqa: S310
-                return response.status == 200
-        except OSError:
-            return False
-
+    name = settings.DATABASES["default"]["NAME"]
+    env = live.server_env(
+        name,
+        {
+            "MEDIA_ROOT": str(page_media_root),
+            "HLS_TARGET_DURATION": str(TARGET_DURATION),
+            "HLS_WINDOW_SECONDS": str(WINDOW_SECONDS),
+            "LIVE_VIEWER_SAMPLE_SECONDS": "3600",  # no dashboard samples written behind a test
+            "ALLOW_SIMULATED_PAYMENTS": "1",  # the simulated provider, as `make run` has it
+        },
+    )
+    server = Platform(web=live.start_server(name, env=env, ports=PORTS), env=env, procs=[])
     try:
-        support.wait_for(ready, 30, what="the web process")
         yield server
     finally:
-        for proc in [*server.procs, web]:
+        for proc in server.procs:
             _stop(proc)
+        server.web.stop()
 
 
 @pytest.fixture(autouse=True)
 def page_settings(transactional_db, settings, page_media_root, platform) -> Iterator[None]:
     """Transactional: the web process reads committed rows. This process shares the servers'
-    storage and stream settings, and the tiers the migration seeds (a flush removes them)."""
+    storage and stream settings."""
     settings.MEDIA_ROOT = page_media_root
     settings.HLS_TARGET_DURATION = TARGET_DURATION
     settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS
-    for name, attendees in (("10k", 10_000), ("50k", 50_000)):
-        CapacityTier.objects.get_or_create(max_attendees=attendees, defaults={"name": name})
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "stream_worker", "--interval", "0.25"],
         cwd=ROOT, env=platform.env, start_new_session=True,

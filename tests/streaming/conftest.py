@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from events.models import CapacityTier
 from tests import support
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -175,13 +174,6 @@ def streaming_settings(settings, media_root):
     settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS
     settings.HLS_MAX_OBJECT_BYTES = MAX_OBJECT_BYTES
     return settings
-
-
-@pytest.fixture
-def tiers(db) -> None:
-    """The tiers the migration seeds (a transactional test's flush removes them)."""
-    for name, attendees in (("10k", 10_000), ("50k", 50_000)):
-        CapacityTier.objects.get_or_create(max_attendees=attendees, defaults={"name": name})
 
 
 def stored_files(media_root: Path, public_id: str) -> list[str]:

@@ -16,7 +16,7 @@ SEGMENT = b"\x47" + b"\x00" * 187
 
 
 @pytest.fixture
-def pushed(tiers, server):
+def pushed(db, server):
     """A scheduled event's stream and its key."""
     event = EventFactory(status=EventStatus.SCHEDULED)
     stream, key = services.create_stream(event_id=event.pk)
@@ -163,14 +163,14 @@ def test_an_ended_stream_takes_no_more_video(server, pushed):
     assert stored_files(server.media_root, stream.public_id) == []
 
 
-def test_a_draft_event_takes_no_video(server, tiers):
+def test_a_draft_event_takes_no_video(server, db):
     stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.DRAFT).pk)
     status, body = server.raw("PUT", f"/streaming/ingest/{stream.public_id}/seg_0.ts",
                               body=SEGMENT, headers=auth(key))  # fmt: skip
     assert (status, body) == (409, "The event is draft: schedule it first.\n")
 
 
-def test_the_wsgi_view_refuses_a_wrong_key_the_same_way(client, tiers):
+def test_the_wsgi_view_refuses_a_wrong_key_the_same_way(client, db):
     stream, _ = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
     response = client.put(
         f"/streaming/ingest/{stream.public_id}/seg_0.ts", SEGMENT,
@@ -179,7 +179,7 @@ def test_the_wsgi_view_refuses_a_wrong_key_the_same_way(client, tiers):
     assert (response.status_code, response.content) == (403, b"Wrong or rotated stream key.\n")
 
 
-def test_the_wsgi_view_stores_a_segment_with_the_key(client, tiers, media_root):
+def test_the_wsgi_view_stores_a_segment_with_the_key(client, db, media_root):
     stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
     response = client.put(
         f"/streaming/ingest/{stream.public_id}/seg_0.ts", SEGMENT,

@@ -76,7 +76,7 @@ def get(port: int, path: str, method: str = "GET", headers: dict | None = None, 
 
 
 @pytest.fixture
-def stream(tiers, server):
+def stream(db, server):
     stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
     deliver(stream, 0, 2)
     return stream, key

@@ -117,9 +117,6 @@ def scenario(server, django_db_blocker, tmp_path_factory):
 def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
     out: dict = {"notices": []}
     with django_db_blocker.unblock():
-        from events.models import CapacityTier
-
-        CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
         a_event = EventFactory(status=EventStatus.SCHEDULED)
         b_event = EventFactory(status=EventStatus.SCHEDULED)
         c_event = EventFactory(status=EventStatus.SCHEDULED)

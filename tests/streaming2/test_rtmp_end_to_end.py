@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.test import override_settings
 
-from events.models import CapacityTier, Event, EventStatus
+from events.models import Event, EventStatus
 from streaming import services, signing
 from streaming.models import LadderChoice, Stream, Transcoder
 from tests.browser import CHROMIUM_ARGS, chromium_path
@@ -177,7 +177,6 @@ def _signature_answers(stack, stream, event) -> dict[str, tuple[int, str]]:
 def scenario(stack, django_db_blocker):
     out: dict = {}
     with django_db_blocker.unblock():
-        CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
         p_event = EventFactory(status=EventStatus.SCHEDULED)
         l_event = EventFactory(status=EventStatus.SCHEDULED)
         w_event = EventFactory(status=EventStatus.SCHEDULED)

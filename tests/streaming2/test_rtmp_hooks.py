@@ -28,16 +28,9 @@ def _post(client, hook: str, body: str, token: str | None = None, server: str = 
 
 
 @pytest.fixture
-def stream_and_key(tiers):
+def stream_and_key(db):
     event = EventFactory(status=EventStatus.SCHEDULED)
     return services.create_stream(event_id=event.pk)
-
-
-@pytest.fixture
-def tiers(db):
-    from events.models import CapacityTier
-
-    CapacityTier.objects.get_or_create(max_attendees=10_000, defaults={"name": "10k"})
 
 
 def test_on_publish_with_the_stream_key_starts_the_transcoder(client, stream_and_key):
