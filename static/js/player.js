@@ -150,10 +150,9 @@
       var attempt = retries++;
       clearTimeout(retryTimer);
       retryTimer = setTimeout(function () {
-        var again = kind;
         if (hls) { hls.destroy(); hls = null; }
-        src = null;
-        refresh(0, function () { kind = again; decide(); });
+        src = null;  // decide() attaches again, to the URL stream.json gives now
+        refresh(0, decide);
       }, backoff(attempt));
     });
     hls.loadSource(url);
