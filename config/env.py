@@ -63,7 +63,18 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
         if not path:
             raise ImproperlyConfigured("DATABASE_URL for sqlite needs a file path")
         file = Path(path) if Path(path).is_absolute() else base_dir / path
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(file)}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(file),
+            # The embedded default has several writers (web, stream worker, encoders' PUTs):
+            # a transaction takes the write lock when it begins, so a second one waits for it
+            # (up to the timeout) instead of failing "database is locked" when it upgrades.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL",  # readers never wait for the writer
+            },
+        }
     if scheme in {"postgres", "postgresql", "pgsql"}:
         name = unquote(parts.path.lstrip("/"))
         if not name:
