@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -15,6 +14,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from events import redisclients
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,7 @@ def _check_database() -> str:
 def _check_redis() -> str:
     if not settings.REDIS_URL:
         return "not configured"
-    client = redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=PROBE_TIMEOUT_S,
-        socket_timeout=PROBE_TIMEOUT_S,
-    )
+    client = redisclients.probe_client(timeout_s=PROBE_TIMEOUT_S)
     try:
         client.ping()
     finally:

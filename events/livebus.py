@@ -22,8 +22,9 @@ from collections.abc import Callable
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-import redis
 from django.conf import settings
+
+from events import redisclients
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +51,10 @@ def notice(event_id: int, kind: str) -> str:
     return f"c|{event_id}|{kind}"
 
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
 # Embedded mode (no REDIS_URL): the change counters and the listeners of this process.
 _local_lock = threading.Lock()
 _local_changes: defaultdict[int, int] = defaultdict(int)
 _local_listeners: list[Callable[[int, str], None]] = []
-
-
-def _redis() -> redis.Redis:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = redis.Redis.from_url(
-                settings.REDIS_URL,
-                max_connections=settings.LIVE_REDIS_POOL_SIZE,
-                socket_connect_timeout=2,
-                socket_timeout=2,
-            )
-        return _client
 
 
 def add_local_listener(listener: Callable[[int, str], None]) -> None:
@@ -107,7 +92,7 @@ def publish_change(*, event_id: int, kind: ChangeKind) -> None:
                 log.exception("live change not delivered", extra={"event_id": event_id})
         return
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redisclients.sync_client().pipeline(transaction=False)
         pipe.incr(key(event_id, "changes"))
         pipe.expire(key(event_id, "changes"), 7 * 24 * 3600)
         pipe.publish(channel(), notice(event_id, kind))

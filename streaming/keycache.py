@@ -12,19 +12,14 @@ id and the key's SHA-256, never the key.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
 
 import redis
-import redis.asyncio as aioredis
-from django.conf import settings
+
+from events import redisclients
 
 log = logging.getLogger(__name__)
 
 TTL_SECONDS = 3600
-_sync_client: redis.Redis | None = None
-_sync_lock = threading.Lock()
-_async_clients: dict[int, Any] = {}
 
 
 def _key(public_id: str) -> str:
@@ -32,15 +27,7 @@ def _key(public_id: str) -> str:
 
 
 def _sync() -> redis.Redis | None:
-    global _sync_client
-    if not settings.REDIS_URL:
-        return None
-    with _sync_lock:
-        if _sync_client is None:
-            _sync_client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
-            )
-        return _sync_client
+    return redisclients.sync_client() if redisclients.configured() else None
 
 
 def remember(*, public_id: str, stream_id: int, key_hash: str) -> None:
@@ -67,19 +54,10 @@ def forget(*, public_id: str) -> None:
 async def lookup(public_id: str) -> tuple[int, str] | None:
     """(stream id, key hash) if the database accepted a key for this stream and nothing
     changed since; None to ask the database."""
-    if not settings.REDIS_URL:
+    if not redisclients.configured():
         return None
-    import asyncio
-
-    loop_id = id(asyncio.get_running_loop())
-    client = _async_clients.get(loop_id)
-    if client is None:
-        client = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
-        )
-        _async_clients[loop_id] = client
     try:
-        value = await client.get(_key(public_id))
+        value = await redisclients.loop_client().get(_key(public_id))
     except redis.RedisError:
         return None
     if not value:

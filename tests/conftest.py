@@ -1,8 +1,18 @@
+"""Fixtures shared by every app's tests. A test module uses these, never a copy of its own;
+a module that needs a variant names it for what it is (`registration_event`)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
+import redis
+from django.conf import settings
 
 from events.models import Event, EventStatus
+from streaming import services as stream_services
+from streaming.models import Stream
+from tests import support
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
 
 
@@ -19,8 +29,32 @@ def eager_celery():
 
 
 @pytest.fixture
+def free_port() -> Callable[[], int]:
+    """free_port() → a loopback port nothing listens on, handed out once per run."""
+    return support.free_port
+
+
+@pytest.fixture
 def campaign(db):
     return CampaignFactory()
+
+
+@pytest.fixture
+def event(campaign) -> Event:
+    """A live event of `campaign` (giving is open)."""
+    return EventFactory(campaign=campaign, status=EventStatus.LIVE)
+
+
+@pytest.fixture
+def scheduled_event(campaign) -> Event:
+    """A scheduled event of `campaign`: public, not started."""
+    return EventFactory(campaign=campaign, status=EventStatus.SCHEDULED)
+
+
+@pytest.fixture
+def stream(scheduled_event) -> Stream:
+    """The scheduled event's stream (passthrough HLS push, no ladder); its key is not kept."""
+    return stream_services.create_stream(event_id=scheduled_event.pk)[0]
 
 
 @pytest.fixture
@@ -41,3 +75,13 @@ def staff_factory(db):
 @pytest.fixture
 def superuser(db):
     return UserFactory(username="operator", is_superuser=True)
+
+
+@pytest.fixture(scope="session")
+def live_redis() -> Iterator[redis.Redis]:
+    """The test Redis, without the live room's keys of earlier runs (event ids repeat)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("pc:live:*", count=1000):
+        client.delete(key)
+    yield client
+    client.close()

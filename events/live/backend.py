@@ -25,9 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from redis import asyncio as aioredis
-
-from events import livebus
+from events import livebus, redisclients
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +124,8 @@ def snapshot_wire(event_id: int, version: int, text: str) -> str:
 class RedisBackend:
     """The hubs of all web processes, through one Redis (or a Cluster: keys are hash-tagged)."""
 
-    def __init__(self, url: str, *, pool_size: int) -> None:
-        # A blocking pool: a burst of thousands of connects waits for a connection rather
-        # than failing with "Too many connections".
-        # Named, so an operator (or a test) can tell this process's connections apart.
-        self.pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=pool_size,
-            timeout=10,
-            socket_connect_timeout=5,
-            client_name=f"pc-live-{os.getpid()}",
-        )
-        self.redis = aioredis.Redis(connection_pool=self.pool, decode_responses=False)
+    def __init__(self, *, pool_size: int) -> None:
+        self.redis = redisclients.hub_client(pool_size=pool_size)
         self._report = self.redis.register_script(_REPORT_LUA)
         self._publish = self.redis.register_script(_PUBLISH_LUA)
         self._next_version = self.redis.register_script(NEXT_VERSION_LUA)
@@ -185,8 +173,7 @@ class RedisBackend:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self.redis.aclose()
-        await self.pool.disconnect()
+        await self.redis.aclose(close_connection_pool=True)
 
     async def notify(self, event_id: int, kind: str) -> None:
         pipe = self.redis.pipeline(transaction=False)

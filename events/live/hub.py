@@ -392,7 +392,7 @@ async def get_hub() -> Hub:
     if _hub is None or _hub.loop is not loop:
         backend: RedisBackend | LocalBackend
         if settings.REDIS_URL:
-            backend = RedisBackend(settings.REDIS_URL, pool_size=settings.LIVE_REDIS_POOL_SIZE)
+            backend = RedisBackend(pool_size=settings.LIVE_REDIS_POOL_SIZE)
         else:
             backend = LocalBackend()
         _hub = Hub(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from django.conf import settings
 
-from events import livebus
+from events import livebus, redisclients
 from events.live import backend, snapshot
 
 
@@ -15,7 +15,7 @@ def current_snapshot(*, event_id: int) -> tuple[int, str]:
     the WebSocket hubs and this view agree on versions. Raises redis.RedisError if Redis is
     configured and down."""
     if settings.REDIS_URL:
-        client = livebus._redis()
+        client = redisclients.sync_client()
         raw = client.get(livebus.key(event_id, "snap"))
         if raw is not None:
             stored_version, _, stored = backend.as_text(raw).partition("|")

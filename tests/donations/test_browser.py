@@ -7,28 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
 
 from donations.models import Donation, MonthlyGift
 from donations.selectors import event_tally
 from tests.browser import LAPTOP, PHONE
 from tests.factories import CampaignFactory, EventFactory
-from tests.live import conftest as live
+from tests.support.processes import Server, start_server
 
 pytestmark = pytest.mark.browser
 
-PORTS = range(19600, 19800)  # this suite's range
-
 
 @pytest.fixture(scope="module")
-def donate_server(django_db_setup, django_db_blocker) -> Iterator[live.Server]:
-    """One uvicorn web process on the test database and Redis (tests/live's start_server) that
-    takes simulated payments, on a port of this suite's range."""
-    server = live.start_server(
-        settings.DATABASES["default"]["NAME"],
-        env={"ALLOW_SIMULATED_PAYMENTS": "1", "SECURE_COOKIES": "0"},
-        ports=PORTS,
-    )
+def donate_server(django_db_setup, django_db_blocker) -> Iterator[Server]:
+    """One uvicorn web process on the test database and Redis that takes simulated
+    payments."""
+    server = start_server(env={"ALLOW_SIMULATED_PAYMENTS": "1", "SECURE_COOKIES": "0"})
     yield server
     server.stop()
 

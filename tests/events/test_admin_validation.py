@@ -123,12 +123,12 @@ def test_the_change_form_shows_amounts_in_whole_currency_units(manager_client, c
 def test_a_goal_changed_in_the_admin_is_announced_to_the_live_room(
     manager_client, campaign, django_capture_on_commit_callbacks
 ):
-    from events import livebus
+    from events import livebus, redisclients
     from tests.factories import EventFactory
 
     event = EventFactory(campaign=campaign, status="live")
     changes = livebus.key(event.pk, "changes")
-    before = int(livebus._redis().get(changes) or 0)
+    before = int(redisclients.sync_client().get(changes) or 0)
     url = reverse("admin:events_event_change", args=[event.pk])
     data = form_data(campaign, slug=event.slug, goal_minor="75,000")
     for name in ("campaign", "slug"):  # read-only once the event is live
@@ -138,4 +138,4 @@ def test_a_goal_changed_in_the_admin_is_announced_to_the_live_room(
     assert response.status_code == 302
     event.refresh_from_db()
     assert event.goal_minor == 7_500_000
-    assert int(livebus._redis().get(changes)) == before + 1
+    assert int(redisclients.sync_client().get(changes)) == before + 1

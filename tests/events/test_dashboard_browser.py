@@ -8,27 +8,22 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from events.models import EventStatus, ViewerSample
 from tests.browser import LAPTOP
 from tests.events.test_dashboard import give
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
-from tests.live import conftest as live
+from tests.support.processes import Server, start_server
 
 pytestmark = pytest.mark.browser
 
-PORTS = range(19400, 19600)  # this suite's range
-
 
 @pytest.fixture(scope="module")
-def admin_server(django_db_setup, django_db_blocker) -> Iterator[live.Server]:
+def admin_server(django_db_setup, django_db_blocker) -> Iterator[Server]:
     """A uvicorn web process as `make run` starts it, on the test database, serving static
     files, with session cookies that work over plain HTTP."""
-    server = live.start_server(
-        settings.DATABASES["default"]["NAME"], env={"SECURE_COOKIES": "0"}, ports=PORTS
-    )
+    server = start_server(env={"SECURE_COOKIES": "0"})
     yield server
     server.stop()
 

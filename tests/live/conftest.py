@@ -4,121 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import redis
 from asgiref.testing import ApplicationCommunicator
-from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests import support
-
-ROOT = Path(__file__).resolve().parent.parent.parent
-PORTS = range(18200, 18400)  # the live room's range on this machine
-# Short presence expiry in the servers, so the killed-process test takes seconds.
-SERVER_PRESENCE_TTL_S = 2
-
-
-@dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    def ws_url(self, slug: str) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/events/{slug}/"
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def server_env(database_name: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a web process (or a worker beside it) on the test database and
-    Redis, with `env` added."""
-    db = settings.DATABASES["default"]
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{database_name}"
-    return {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "LIVE_PRESENCE_TTL_SECONDS": str(SERVER_PRESENCE_TTL_S),
-        "SERVE_STATIC": "1",  # the page's liveroom.js, for the browser tests
-        "LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
-
-
-def start_server(
-    database_name: str, *, env: dict[str, str] | None = None, ports: range = PORTS
-) -> Server:
-    """A uvicorn web process as `make run` starts it, against the test database, with `env`
-    added to its environment, on a free port of `ports` (each suite has its own range)."""
-    environment = server_env(database_name, env)
-    port = support.free_port(ports)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
-         "--log-level", "warning", "--ws-max-size", "65536"],
-        cwd=ROOT, env=environment, start_new_session=True,
-    )  # fmt: skip
-    server = Server(port=port, proc=proc)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the web process exited at start")
-        try:
-            # An http://127.0.0.1 URL we built.
-            health = f"{server.origin}/healthz"
-            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError("the web process did not answer /healthz")
-
-
-@pytest.fixture(scope="session")
-def live_redis() -> Iterator[redis.Redis]:
-    """The test Redis, without the live room's keys of earlier runs (event ids repeat)."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("pc:live:*", count=1000):
-        client.delete(key)
-    yield client
-    client.close()
+from tests.support.processes import Server, start_server
 
 
 @pytest.fixture(scope="session")
 def web_processes(django_db_setup, django_db_blocker, live_redis) -> Iterator[list[Server]]:
     """Two web processes sharing the test database and Redis, for the whole session."""
-    name = settings.DATABASES["default"]["NAME"]
-    servers = [start_server(name), start_server(name)]
+    servers = [start_server(), start_server()]
     yield servers
     for server in servers:
         server.stop()
@@ -127,7 +26,7 @@ def web_processes(django_db_setup, django_db_blocker, live_redis) -> Iterator[li
 @pytest.fixture
 def spare_web_process(django_db_setup, live_redis) -> Iterator[Server]:
     """A third web process of its own, for a test that kills it."""
-    server = start_server(settings.DATABASES["default"]["NAME"])
+    server = start_server()
     yield server
     server.stop()
 

@@ -3,8 +3,6 @@
 import asyncio
 import itertools
 
-from django.conf import settings
-
 from events.live.backend import RedisBackend
 
 _event_ids = itertools.count(900_000_001)  # ids no test event reaches
@@ -15,7 +13,7 @@ def reports(calls):
     event_id = next(_event_ids)
 
     async def scenario():
-        backend = RedisBackend(settings.REDIS_URL, pool_size=4)
+        backend = RedisBackend(pool_size=4)
         try:
             return [
                 await backend.report(

@@ -7,7 +7,8 @@ from django.conf import settings
 
 from events.models import EventStatus
 from tests.factories import EventFactory
-from tests.live.conftest import SERVER_PRESENCE_TTL_S, open_socket, snapshot_where
+from tests.live.conftest import open_socket, snapshot_where
+from tests.support.processes import SERVER_PRESENCE_TTL_S
 
 
 def test_the_viewer_count_sums_the_sockets_of_every_web_process(web_processes):

@@ -10,15 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.conf import settings
 from django.test import override_settings
 
 from events.live.hub import close_hub, get_hub
 from events.models import EventStatus, ViewerSample
 from tests import support
 from tests.factories import EventFactory
-from tests.live import conftest as live
-from tests.live.conftest import Communicator, Server, in_thread, open_socket, snapshot_where
+from tests.live.conftest import Communicator, in_thread, open_socket, snapshot_where
+from tests.support.processes import Server, start_server
 
 SAMPLE_S = 1  # a short slot, so a few slots pass in seconds
 
@@ -27,9 +26,8 @@ SAMPLE_S = 1  # a short slot, so a few slots pass in seconds
 def sampling_web_processes(django_db_setup, live_redis) -> Iterator[list[Server]]:
     """Two web processes like `web_processes`, sampling every second, on this suite's ports
     (the session's pair samples every 15 s: too slow to watch several slots go by)."""
-    name = settings.DATABASES["default"]["NAME"]
     env = {"LIVE_VIEWER_SAMPLE_SECONDS": str(SAMPLE_S)}
-    servers = [live.start_server(name, env=env, ports=range(19400, 19600)) for _ in range(2)]
+    servers = [start_server(env=env) for _ in range(2)]
     yield servers
     for server in servers:
         server.stop()

@@ -8,11 +8,8 @@ database is flushed: a flush (TRUNCATE) racing a worker's transaction would dead
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,17 +21,17 @@ from django.conf import settings
 
 from streaming import services, teststream
 from streaming.models import Stream
-from tests.live import conftest as live
+from tests.support import processes
+from tests.support.processes import Server, start_server, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PORTS = range(19000, 19200)  # the event page's range on this machine
 TARGET_DURATION = 1  # short segments: the page goes live, and plays, within seconds
 WINDOW_SECONDS = 4
 
 
 @dataclass
 class Platform:
-    web: live.Server
+    web: Server
     env: dict[str, str]  # the web process's, for the workers beside it
     procs: list[subprocess.Popen[bytes]]
 
@@ -59,16 +56,6 @@ class Platform:
         return proc
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="package")
 def page_media_root() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="pc-page-"))
@@ -82,9 +69,7 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
     for key in client.scan_iter("pc:live:*", count=1000):  # event ids repeat across runs
         client.delete(key)
     client.close()
-    name = settings.DATABASES["default"]["NAME"]
-    env = live.server_env(
-        name,
+    env = processes.server_env(
         {
             "MEDIA_ROOT": str(page_media_root),
             "HLS_TARGET_DURATION": str(TARGET_DURATION),
@@ -93,12 +78,12 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
             "ALLOW_SIMULATED_PAYMENTS": "1",  # the simulated provider, as `make run` has it
         },
     )
-    server = Platform(web=live.start_server(name, env=env, ports=PORTS), env=env, procs=[])
+    server = Platform(web=start_server(env=env), env=env, procs=[])
     try:
         yield server
     finally:
         for proc in server.procs:
-            _stop(proc)
+            stop_process(proc)
         server.web.stop()
 
 
@@ -109,14 +94,11 @@ def page_settings(transactional_db, settings, page_media_root, platform) -> Iter
     settings.MEDIA_ROOT = page_media_root
     settings.HLS_TARGET_DURATION = TARGET_DURATION
     settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "stream_worker", "--interval", "0.25"],
-        cwd=ROOT, env=platform.env, start_new_session=True,
-    )  # fmt: skip
+    worker = processes.start_stream_worker(platform.env, interval_s=0.25)
     yield
     while platform.procs:  # this test's encoders
-        _stop(platform.procs.pop())
-    _stop(worker)
+        stop_process(platform.procs.pop())
+    stop_process(worker)
     # An encoder stopped with SIGTERM sends its ENDLIST, which the web process may still be
     # applying; ending every stream here waits for that transaction (the stream's row lock),
     # so nothing of the web process writes while the database is flushed.

@@ -1,7 +1,10 @@
-"""Helpers shared by tests that start real servers: free loopback ports and polling."""
+"""Helpers shared by the tests: free loopback ports, polling with a deadline, and reading the
+event page's player configuration. Server processes are started by tests.support.processes."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -9,10 +12,13 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# Every server a test starts listens on a port of this range (nothing else on this machine
+# uses it); a port is handed out once per run.
+PORTS = range(18200, 19800)
 _taken: set[int] = set()
 
 
-def free_port(ports: range) -> int:
+def free_port(ports: range = PORTS) -> int:
     """A loopback port from `ports` that nothing listens on and this run has not handed out."""
     for port in ports:
         if port in _taken:
@@ -43,9 +49,6 @@ def wait_for(
 
 def player_config(html: str) -> dict:
     """The event page's player configuration (its #player-config JSON script)."""
-    import json
-    import re
-
     found = re.search(r'<script id="player-config" type="application/json">(.*?)</script>', html)
     assert found, "no player configuration on the page"
     return json.loads(found.group(1))

@@ -1,0 +1,123 @@
+"""The one launcher of the platform's processes for tests: uvicorn web processes and the
+stream worker, on the test database and the test Redis, each in its own session so that
+stopping it stops its children."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from tests import support
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+# Short presence expiry in the servers, so a killed process's viewers leave within seconds.
+SERVER_PRESENCE_TTL_S = 2
+TEST_SECRET_KEY = "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop a process started in its own session (and its children); SIGKILL after 10 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def kill_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@dataclass
+class Server:
+    """A web process: pages, WebSockets, ingest and origin, static files."""
+
+    port: int
+    proc: subprocess.Popen[bytes]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def ws_url(self, slug: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/events/{slug}/"
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.origin}{path}"
+
+    def kill(self) -> None:
+        kill_process(self.proc)
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a web process (or a worker beside it) on the test database and
+    Redis, with `env` added."""
+    db = settings.DATABASES["default"]
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "LIVE_PRESENCE_TTL_SECONDS": str(SERVER_PRESENCE_TTL_S),
+        "SERVE_STATIC": "1",  # the page's scripts, for the browser tests
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+
+
+def _answers_healthz(server: Server) -> bool:
+    if server.proc.poll() is not None:
+        raise RuntimeError("the web process exited at start")
+    try:
+        # An http://127.0.0.1 URL we built.
+        with urllib.request.urlopen(f"{server.origin}/healthz", timeout=2) as response:  # noqa: S310
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_server(*, env: dict[str, str] | None = None) -> Server:
+    """A uvicorn web process as production starts it, against the test database, with `env`
+    added to its environment, on a free port; returned once it answers /healthz."""
+    environment = server_env(env)
+    port = support.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
+         "--log-level", "warning", "--ws-max-size", "65536"],
+        cwd=ROOT, env=environment, start_new_session=True,
+    )  # fmt: skip
+    server = Server(port=port, proc=proc, env=environment)
+    try:
+        support.wait_for(lambda: _answers_healthz(server), 30, what="the web process /healthz")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_stream_worker(env: dict[str, str], *, interval_s: float) -> subprocess.Popen[bytes]:
+    """`manage.py stream_worker` with `env` (a server's), polling every `interval_s`."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "stream_worker", "--interval", str(interval_s)],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
