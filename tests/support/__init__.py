@@ -4,6 +4,7 @@ event page's player configuration. Server processes are started by tests.support
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import time
@@ -13,8 +14,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # Every server a test starts listens on a port of this range (nothing else on this machine
-# uses it); a port is handed out once per run.
-PORTS = range(18200, 19800)
+# uses it); a port is handed out once per run. Two runs at once on one machine each take
+# their own range: PC_TEST_PORTS=20000-21999.
+_first, _, _last = os.environ.get("PC_TEST_PORTS", "18200-19799").partition("-")
+PORTS = range(int(_first), int(_last) + 1)
 _taken: set[int] = set()
 
 
