@@ -1,4 +1,4 @@
-"""The staff dashboard's fragment (`events.dashboard.build_panels`: totals, the per-minute
+"""The staff dashboard's fragment (`liveroom.dashboard.build_panels`: totals, the per-minute
 series, top refcodes, recent donations, viewers, stream health) for an event with 100,000
 succeeded donations (and 20,000 on another event), on PostgreSQL. Baseline, in the same run on
 the same data: the same fragment with the `donation_staff_recent` index dropped (inside a
@@ -126,7 +126,7 @@ def run(n: int, repeat: int) -> None:
     from django.db import connection, transaction
 
     from donations import selectors
-    from events import dashboard
+    from liveroom import dashboard
 
     event, now = seed(n)
 

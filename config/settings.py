@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "events",
     "donations",
     "streaming",
+    "liveroom",
 ]
 
 MIDDLEWARE = [
@@ -97,7 +98,7 @@ _redis = redis_dependent_settings(REDIS_URL, pool_size=REDIS_POOL_SIZE)
 CHANNEL_LAYERS = _redis["CHANNEL_LAYERS"]
 CACHES = _redis["CACHES"]
 
-# --- Live room (events/live): real-time tally, ticker and viewer count ------------------------
+# --- Live room (liveroom/): real-time tally, ticker and viewer count ------------------------
 # At most this many snapshots per second per event, for the whole deployment.
 LIVE_SNAPSHOTS_PER_SECOND = env_int("LIVE_SNAPSHOTS_PER_SECOND", 2, minimum=1)
 # A web process reports its viewer count every third of this; a dead process's viewers leave

@@ -6,6 +6,9 @@ from config.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # the event page, its JSON and the staff's live dashboard
+    path("", include("liveroom.urls")),
+    # the home page, registration and .ics
     path("", include("events.urls")),
     # /donations/… (start a donation, Stripe's webhook, exports)
     path("donations/", include("donations.urls")),

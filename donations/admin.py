@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 
 from donations import services
 from donations.models import Donation, LedgerIssue, MonthlyGift, ProviderEvent
-from events.admin import CampaignScopedAdmin, _member_ids
+from events.admin.scoping import CampaignScopedAdmin, member_ids
 from events.models import Campaign
 
 
@@ -21,7 +21,7 @@ from events.models import Campaign
 def refund_donations(
     modeladmin: DonationAdmin, request: HttpRequest, queryset: QuerySet[Donation]
 ) -> None:
-    writable = _member_ids(request, write=True)
+    writable = member_ids(request, write=True)
     done = 0
     for donation in queryset:
         if not request.user.is_superuser and donation.campaign_id not in writable:
@@ -87,7 +87,7 @@ class DonationAdmin(CampaignScopedAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> Any:
-        campaigns = Campaign.objects.filter(pk__in=_member_ids(request, write=False))
+        campaigns = Campaign.objects.filter(pk__in=member_ids(request, write=False))
         if request.user.is_superuser:
             campaigns = Campaign.objects.all()
         links = format_html_join(

@@ -9,13 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
-MINOR_PER_MAJOR = 100  # every currency we accept has two decimal places
-
-
-def format_major(amount_minor: int) -> str:
-    """5000 → '50', 1250 → '12.50'."""
-    major, minor = divmod(amount_minor, MINOR_PER_MAJOR)
-    return f"{major}" if minor == 0 else f"{major}.{minor:02d}"
+from events.money import MINOR_PER_MAJOR, format_major
 
 
 class MajorUnitsFormField(forms.CharField):

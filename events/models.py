@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 
 from events.fields import MoneyField, SuggestedAmountsField
+from events.money import CURRENCY_SYMBOLS as CURRENCY_SYMBOLS  # re-exported: old importers
 
 # Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
 CURRENCY_CHOICES = [
@@ -21,7 +22,6 @@ CURRENCY_CHOICES = [
     ("gbp", "Pound sterling (GBP)"),
     ("aud", "Australian dollar (AUD)"),
 ]
-CURRENCY_SYMBOLS = {"usd": "$", "cad": "CA$", "eur": "€", "gbp": "£", "aud": "A$"}
 
 DEFAULT_MIN_DONATION_MINOR = 500
 
@@ -217,7 +217,7 @@ class Event(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("events:detail", kwargs={"slug": self.slug})
+        return reverse("liveroom:event", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -1,7 +1,8 @@
 """Event registration's edges: the form, the attendee's signed cookie, what the event page
 needs to show the registration panel, and the confirmation email.
 
-The writes are `events.services.register_attendee` and `send_registration_confirmation`;
+The writes are `events.services.register_attendee` and
+`events.confirmations.send_registration_confirmation`;
 the read is `events.selectors.registration_for`.
 """
 

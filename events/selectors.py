@@ -65,6 +65,59 @@ def staff_campaign_ids(*, user: User | AnonymousUser, write: bool = False) -> se
     return set(memberships.values_list("campaign_id", flat=True))
 
 
+def access_staff_event(*, user: User | AnonymousUser, event_id: int) -> Event:
+    """An event of a campaign the staff user may see (superusers: any), with its campaign, for
+    staff pages outside the admin (the live dashboard). Anything else, an inactive or
+    non-staff user included, is Http404: staff of one campaign cannot tell another's ids."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        raise Http404("No such event.")
+    events = Event.objects.select_related("campaign").filter(pk=event_id)
+    if not user.is_superuser:
+        events = events.filter(campaign_id__in=staff_campaign_ids(user=user))
+    event = events.first()
+    if event is None:
+        raise Http404("No such event.")
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRoomEvent:
+    """What the live room keeps in memory per event to admit sockets without the database."""
+
+    event_id: int
+    slug: str
+    status: str
+    capacity: int
+
+
+def live_room_event(*, slug: str) -> LiveRoomEvent | None:
+    """The event behind a live-room URL, or None for an unknown slug or a draft (one query)."""
+    row = (
+        Event.objects.filter(slug=slug)
+        .exclude(status=EventStatus.DRAFT)
+        .values_list("pk", "status", "capacity_tier__max_attendees")
+        .first()
+    )
+    if row is None:
+        return None
+    return LiveRoomEvent(event_id=row[0], slug=slug, status=row[1], capacity=row[2])
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    status: str
+    currency: str
+    goal_minor: int
+
+
+def event_summary(*, event_id: int) -> EventSummary:
+    """The event's status, currency and goal (one query). Raises Event.DoesNotExist."""
+    status, currency, goal_minor = Event.objects.values_list(
+        "status", "campaign__currency", "goal_minor"
+    ).get(pk=event_id)
+    return EventSummary(status=status, currency=currency, goal_minor=goal_minor)
+
+
 @dataclass(frozen=True)
 class ViewerPoint:
     at: datetime
@@ -79,7 +132,7 @@ def viewer_series(*, event_id: int, since: datetime) -> list[ViewerPoint]:
     return [ViewerPoint(at=at, viewers=n) for at, n in rows.values_list("at", "viewers")]
 
 
-# --- Registration (issue 7) ---------------------------------------------------------------------
+# --- Registration ------------------------------------------------------------------------------
 # The attendee's cookie is signed with Django's cookie signer, salted by its name and this.
 REGISTRATION_COOKIE_SALT = "events.registration"
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime
 from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from events import livebus, registration
-from events.models import Event, EventStatus, Registration
+from events import livebus, registration, tasks
+from events.models import Event, EventStatus, Registration, ViewerSample
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +63,7 @@ def announce_event_edit(*, event_id: int) -> None:
     transaction.on_commit(partial(livebus.publish_change, event_id=event_id, kind="status"))
 
 
-# --- Registration (issue 7) ---------------------------------------------------------------------
-# A confirmation goes out at most this often per registration, however often the attendee
-# registers again (their lost email comes back; a stranger typing it cannot flood the inbox).
-REGISTRATION_RESEND_INTERVAL = timedelta(minutes=5)
-
-
+# --- Registration ------------------------------------------------------------------------------
 class RegistrationRefused(ValidationError):
     """The event does not take registrations (now); the message says why, for the visitor."""
 
@@ -99,7 +93,7 @@ def register_attendee(*, event: Event, name: str, email: str) -> Registration:
     RegistrationRefused when the event does not take registrations. Idempotent by the unique
     (event, email) constraint: registering again returns the first registration unchanged
     (its name and token kept) and asks for the confirmation again, which
-    send_registration_confirmation sends at most once per REGISTRATION_RESEND_INTERVAL.
+    events.confirmations sends at most once per REGISTRATION_RESEND_INTERVAL.
     """
     name, email = registration.check_registration_details(name=name, email=email)
     check_registration_open(event=event)
@@ -121,41 +115,14 @@ def register_attendee(*, event: Event, name: str, email: str) -> Registration:
         "attendee registered",
         extra={"event_id": event.pk, "registration_id": attendee.pk, "new": created},
     )
-    from events.tasks import send_registration_confirmation as task  # tasks import services
-
     # robust: a broker or mail outage is logged; the registration stands and a retry resends.
-    transaction.on_commit(partial(task.delay, attendee.pk), robust=True)
+    transaction.on_commit(
+        partial(tasks.send_registration_confirmation.delay, attendee.pk), robust=True
+    )
     return attendee
 
 
-def send_registration_confirmation(*, registration_id: int) -> bool:
-    """Email the confirmation (text, HTML and the .ics) unless one went out in the last
-    REGISTRATION_RESEND_INTERVAL or the event is over. The row is claimed by a conditional
-    update of confirmation_sent_at before sending, so concurrent workers send once; a failed
-    send puts the old value back for a retry. Returns whether it sent."""
-    now = timezone.now()
-    resend_before = now - REGISTRATION_RESEND_INTERVAL
-    due = Q(confirmation_sent_at=None) | Q(confirmation_sent_at__lte=resend_before)
-    previous = (
-        Registration.objects.filter(due, pk=registration_id)
-        .values_list("confirmation_sent_at", flat=True)
-        .first()
-    )
-    claimed = Registration.objects.filter(due, pk=registration_id).update(confirmation_sent_at=now)
-    if not claimed:
-        return False
-    attendee = Registration.objects.select_related("event__campaign").get(pk=registration_id)
-    if attendee.event.status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
-        Registration.objects.filter(pk=registration_id, confirmation_sent_at=now).update(
-            confirmation_sent_at=previous
-        )
-        return False
-    try:
-        registration.confirmation_email(attendee).send()
-    except Exception:
-        Registration.objects.filter(pk=registration_id, confirmation_sent_at=now).update(
-            confirmation_sent_at=previous
-        )
-        raise
-    log.info("registration confirmation sent", extra={"registration_id": registration_id})
-    return True
+def record_viewer_sample(*, event_id: int, at: datetime, viewers: int) -> None:
+    """One point of the staff dashboard's viewer chart. The live room calls it once per event
+    per sample slot for the whole deployment (it elects the writer)."""
+    ViewerSample.objects.create(event_id=event_id, at=at, viewers=viewers)

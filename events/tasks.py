@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from events import services
+from events import confirmations
 
 
 @shared_task(  # type: ignore[untyped-decorator]
@@ -13,6 +13,6 @@ from events import services
 )
 def send_registration_confirmation(self, registration_id: int) -> None:  # type: ignore[no-untyped-def]
     try:
-        services.send_registration_confirmation(registration_id=registration_id)
+        confirmations.send_registration_confirmation(registration_id=registration_id)
     except Exception as exc:  # the claim was released: a retry sends it once
         raise self.retry(exc=exc) from exc

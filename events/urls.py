@@ -6,8 +6,6 @@ app_name = "events"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("events/<slug:slug>/", views.event_detail, name="detail"),
-    path("events/<slug:slug>/tally.json", views.event_tally, name="tally"),
     path("events/<slug:slug>/register", views.register, name="register"),
     path(
         "events/<slug:slug>/registration/<slug:token>",
@@ -15,5 +13,4 @@ urlpatterns = [
         name="registration_link",
     ),
     path("events/<slug:slug>/calendar.ics", views.event_calendar, name="calendar"),
-    path("events/<slug:slug>/stream.json", views.event_stream, name="stream"),
 ]

@@ -18,7 +18,7 @@
   try {
     zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) {
-      document.cookie = "pc_tz=" + zone + "; path=/admin/; max-age=31536000; SameSite=Lax";
+      document.cookie = "pc_tz=" + zone + "; path=/staff/; max-age=31536000; SameSite=Lax";
     } else {
       zone = "";
     }

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from events import ics, registration, selectors, services
+from events import confirmations, ics, registration, selectors, services
 from events.models import Event, EventStatus, Registration
 from tests.factories import EventFactory
 
@@ -75,7 +75,7 @@ def test_registering_again_returns_the_first_registration_and_sends_no_second_em
 
 def test_registering_again_after_the_resend_interval_resends_the_confirmation(event, on_commit):
     first = _register(event, on_commit)
-    long_ago = timezone.now() - services.REGISTRATION_RESEND_INTERVAL - timedelta(seconds=1)
+    long_ago = timezone.now() - confirmations.REGISTRATION_RESEND_INTERVAL - timedelta(seconds=1)
     Registration.objects.filter(pk=first.pk).update(confirmation_sent_at=long_ago)
     _register(event, on_commit)
     assert len(mail.outbox) == 2
@@ -253,7 +253,7 @@ def test_the_attendee_name_is_escaped_in_the_html_email(event, on_commit):
 def test_no_confirmation_goes_out_once_the_event_is_over(event):
     reg = Registration.objects.create(event=event, name="Ada", email="a@example.org", token="t")
     Event.objects.filter(pk=event.pk).update(status=EventStatus.ENDED)
-    assert services.send_registration_confirmation(registration_id=reg.pk) is False
+    assert confirmations.send_registration_confirmation(registration_id=reg.pk) is False
     assert mail.outbox == []
     assert Registration.objects.get().confirmation_sent_at is None
 
@@ -262,10 +262,10 @@ def test_a_failed_send_releases_the_claim_for_a_retry(event, settings):
     reg = Registration.objects.create(event=event, name="Ada", email="a@example.org", token="t")
     settings.EMAIL_BACKEND = "tests.events.test_registration.FailingBackend"
     with pytest.raises(ConnectionRefusedError):
-        services.send_registration_confirmation(registration_id=reg.pk)
+        confirmations.send_registration_confirmation(registration_id=reg.pk)
     assert Registration.objects.get().confirmation_sent_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.send_registration_confirmation(registration_id=reg.pk) is True
+    assert confirmations.send_registration_confirmation(registration_id=reg.pk) is True
     assert len(mail.outbox) == 1
 
 

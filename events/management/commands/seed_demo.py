@@ -88,7 +88,7 @@ class Command(BaseCommand):
             services.start_event(event_id=event.pk)
 
         out = self.stdout
-        out.write(f"Event page:  {base_url}{reverse('events:detail', args=[event.slug])}")
+        out.write(f"Event page:  {base_url}{reverse('liveroom:event', args=[event.slug])}")
         out.write(f"Admin:       {base_url}{reverse('admin:index')}")
         if password is not None:
             out.write(f"Admin login: {DEMO_USERNAME} / {password}   (shown once: note it now)")

@@ -1,0 +1,158 @@
+"""Events in the admin: scheduling, the lifecycle (events.admin.lifecycle), and the link to
+the live room's staff dashboard (by URL name: the admin imports nothing above events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from events import services
+from events.admin import lifecycle
+from events.admin.scoping import CampaignScopedAdmin
+from events.models import CURRENCY_SYMBOLS, TRANSITIONS, Event, EventStatus, InvalidTransition
+
+DASHBOARD_URL = "liveroom:dashboard"
+
+
+@admin.register(Event)
+class EventAdmin(CampaignScopedAdmin):
+    list_display = [
+        "title",
+        "campaign",
+        "status",
+        "starts_at",
+        "capacity_tier",
+        "goal_display",
+        "visibility",
+        "dashboard_link",
+    ]
+    list_filter = [
+        "status",
+        "visibility",
+        "registration_required",
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+        "capacity_tier",
+    ]
+    list_select_related = ["campaign", "capacity_tier"]
+    search_fields = ["title", "slug", "campaign__name"]
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ["campaign"]
+    prepopulated_fields = {"slug": ("title",)}
+    actions = lifecycle.ACTIONS
+    fieldsets = [
+        (None, {"fields": ["campaign", "title", "slug", "description", "visibility"]}),
+        ("When", {"fields": ["starts_at", "ends_at"]}),
+        (
+            "Audience and money",
+            {
+                "fields": [
+                    "capacity_tier",
+                    "registration_required",
+                    "goal_minor",
+                    "suggested_amounts",
+                ]
+            },
+        ),
+        (
+            "Status",
+            {"fields": ["status", "went_live_at", "ended_at", "created_at", "updated_at"]},
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = ["status", "went_live_at", "ended_at", "created_at", "updated_at"]
+        if obj is not None:
+            # An event's donations belong to its campaign: it never moves to another one.
+            fields.append("campaign")
+            if obj.status != EventStatus.DRAFT:
+                # Its address has been shared once it is scheduled.
+                fields.append("slug")
+            if obj.status in (EventStatus.ENDED, EventStatus.CANCELLED):
+                fields += ["starts_at", "ends_at", "capacity_tier", "goal_minor"]
+        return fields
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(require_POST(self.transition_view))
+        dashboard = self.admin_site.admin_view(self.dashboard_redirect)
+        return [
+            path("<int:object_id>/transition/<str:to>/", view, name="events_event_transition"),
+            # The live dashboard is the live room's staff page; old links still get there.
+            path("<int:object_id>/dashboard/", dashboard, name="events_event_dashboard"),
+            *super().get_urls(),
+        ]
+
+    def dashboard_redirect(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        return HttpResponseRedirect(reverse(DASHBOARD_URL, args=[object_id]))
+
+    @admin.display(description="dashboard")
+    def dashboard_link(self, obj: Event) -> str:
+        return format_html('<a href="{}">Live dashboard</a>', reverse(DASHBOARD_URL, args=[obj.pk]))
+
+    def transition_view(self, request: HttpRequest, object_id: int, to: str) -> HttpResponse:
+        event = self.get_object(request, str(object_id))
+        if event is None:
+            raise Http404("No such event.")
+        if not self.has_change_permission(request, event):
+            raise PermissionDenied
+        step = lifecycle.BY_STATUS.get(to)
+        if step is None:
+            raise Http404("No such status.")
+        try:
+            step.service(event_id=event.pk)
+        except InvalidTransition as exc:
+            self.message_user(request, exc.messages[0], messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"“{event.title}” is now {EventStatus(to).label.lower()}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None and self.has_change_permission(request, obj):
+            allowed = TRANSITIONS[EventStatus(obj.status)]
+            context["lifecycle_actions"] = [
+                {
+                    "to": step.to.value,
+                    "label": step.button,
+                    "default": step.to != EventStatus.CANCELLED,
+                }
+                for step in lifecycle.LIFECYCLE
+                if step.to in allowed
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            services.announce_event_edit(event_id=obj.pk)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only an event that never happened can be deleted; the others are history.
+        if obj is not None and obj.status not in (EventStatus.DRAFT, EventStatus.CANCELLED):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
+        if obj is not None and obj.status != EventStatus.DRAFT:
+            return {}
+        return dict(self.prepopulated_fields)
+
+    @admin.display(description="goal", ordering="goal_minor")
+    def goal_display(self, obj: Event) -> str:
+        return CURRENCY_SYMBOLS.get(obj.campaign.currency, "") + f"{obj.goal_minor // 100:,}"

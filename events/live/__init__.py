@@ -1,1 +1,0 @@
-"""The live room: per-process hub, snapshots, presence and admission (see hub.py)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LiveroomConfig(AppConfig):
+    name = "liveroom"
+    verbose_name = "Live room"

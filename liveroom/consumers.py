@@ -1,0 +1,133 @@
+"""The live room's WebSocket consumer: `ws/events/<slug>/`.
+
+It only translates between the socket and the process's hub (liveroom/hub.py): admission
+on connect, the current snapshot at once, then whatever the hub offers its outbox. Clients
+have nothing to say; what they send is bounded in size and rate, and a flooder is closed.
+
+Close codes (the browser client acts on them):
+- 4404: no such event (or a draft).
+- 4429: the event is at its capacity tier ("this event is full"); the client does not retry
+  at once.
+- 1009: an inbound message over LIVE_INBOUND_MAX_BYTES.
+- 1008: more inbound messages than LIVE_INBOUND_PER_SECOND allows.
+- 1011: Redis or the database is unreachable; the client retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from liveroom.hub import Hub, get_hub
+from liveroom.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_FULL = 4429
+CLOSE_TOO_BIG = 1009
+CLOSE_FLOOD = 1008
+CLOSE_UNAVAILABLE = 1011
+
+
+class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    hub: Hub | None = None
+    event_id: int | None = None
+    outbox: Outbox | None = None
+    admitted = False
+    _tokens = 0.0
+    _refilled = 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # No channel layer per connection (on the pub/sub layer a channel name costs a Redis
+        # subscription per socket: the hub fans out instead), and none of AsyncConsumer's
+        # extra task and asyncio.wait() per message: an idle socket costs ~3 KB less.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch closes stale DB connections in a thread before every message; this
+        # consumer never touches the database, and that hop would cost more than the work.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        try:
+            self.hub = hub = await get_hub()
+            info = await hub.event_info(slug)
+            admitted = info is not None and await hub.admit(info)
+        except Exception:
+            # Redis or the database is down: the client retries later, with backoff.
+            log.exception("live room unavailable", extra={"slug": slug})
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        if info is None:
+            await self.accept()
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if not admitted:
+            log.info("live room full", extra={"event_id": info.event_id})
+            await self.accept()
+            await self.close(code=CLOSE_FULL)
+            return
+        self.event_id = info.event_id
+        self.admitted = True
+        try:
+            try:
+                await hub.snapshot(info.event_id)
+            except Exception:
+                # The snapshot follows through the hub as soon as one is published.
+                log.exception("live snapshot unavailable", extra={"event_id": info.event_id})
+            await self.accept()
+        except BaseException:
+            # The client left before the accept went out (the server raises on send): give
+            # the seat back, since no disconnect will reach this consumer.
+            hub.leave(info.event_id, None)
+            self.admitted = False
+            raise
+        self._tokens = 2.0 * settings.LIVE_INBOUND_PER_SECOND
+        self._refilled = time.monotonic()
+        self.outbox = Outbox(self.base_send)
+        hub.join(info.event_id, self.outbox)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.LIVE_INBOUND_MAX_BYTES:
+            await self._drop(CLOSE_TOO_BIG, "too big")
+            return
+        # A token bucket: LIVE_INBOUND_PER_SECOND, bursts of twice that.
+        now = time.monotonic()
+        rate = settings.LIVE_INBOUND_PER_SECOND
+        self._tokens = min(2.0 * rate, self._tokens + (now - self._refilled) * rate)
+        self._refilled = now
+        if self._tokens < 1.0:
+            await self._drop(CLOSE_FLOOD, "flood")
+            return
+        self._tokens -= 1.0
+
+    async def _drop(self, code: int, why: str) -> None:
+        log.info("live socket closed", extra={"event_id": self.event_id, "why": why})
+        if self.outbox is not None:
+            self.outbox.close()
+        await self.close(code=code)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        if self.admitted and self.hub is not None and self.event_id is not None:
+            self.hub.leave(self.event_id, self.outbox)
+            self.admitted = False
+        raise StopConsumer()

@@ -1,0 +1,165 @@
+"""The staff's live dashboard of an event: money, viewers and the stream, at a glance.
+
+`/staff/events/<id>/dashboard/` is for staff of the event's campaign (viewer members included;
+superusers: any event); anything else is a 404 (`events.selectors.access_staff_event`). The
+event's admin page links here by URL name. The page polls `?fragment=1` every 5 s
+(static/js/dashboard.js), which renders only the panels. Times are shown in the staff
+member's own time zone, which dashboard.js puts in the `pc_tz` cookie (UTC without it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from donations import selectors as donation_selectors
+from events import selectors as event_selectors
+from events.models import Event, EventStatus
+from liveroom.charts import Chart, money, per_minute_chart, raised_chart, viewers_chart
+from streaming import selectors as stream_selectors
+
+TZ_COOKIE = "pc_tz"
+_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
+MAX_WINDOW = timedelta(hours=12)
+MIN_WINDOW = timedelta(minutes=10)
+BARS_WINDOW = timedelta(minutes=60)
+TOP_REFCODES = 8
+RECENT_DONATIONS = 12
+
+
+@require_safe
+@never_cache
+@staff_member_required
+def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The page, or with `?fragment=1` its panels alone. Signed-out visitors go to the admin's
+    login; an event outside the staff member's campaigns is a 404."""
+    event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    panels = build_panels(event=event, zone=staff_zone(request), now=timezone.now())
+    context: dict[str, Any] = {"panels": panels, "event": event}
+    if request.GET.get("fragment"):
+        response = TemplateResponse(request, "liveroom/dashboard_panels.html", context)
+        response["X-Dashboard-Fragment"] = "1"  # not the login page after a lost session
+    else:
+        context.update(
+            admin.site.each_context(request),
+            opts=Event._meta,
+            original=event,
+            title=f"Live dashboard: {event.title}",
+        )
+        response = TemplateResponse(request, "liveroom/dashboard.html", context)
+    return response
+
+
+def staff_zone(request: HttpRequest) -> tzinfo:
+    """The browser's IANA time zone from the cookie dashboard.js sets; UTC when absent or
+    not a zone we know."""
+    name = request.COOKIES.get(TZ_COOKIE, "")
+    if len(name) <= 64 and _TZ_NAME.match(name):
+        try:
+            return ZoneInfo(name)
+        except (KeyError, ValueError, OSError):  # not found (a KeyError), a bad key, a folder
+            pass
+    return UTC
+
+
+@dataclass(frozen=True)
+class RefcodeRow:
+    refcode: str
+    raised: str
+    donations: int
+    share: int  # percent of the event's raised money
+
+
+@dataclass(frozen=True)
+class DonationRow:
+    time: str
+    name: str
+    amount: str
+    refcode: str
+    status: str
+    status_label: str
+
+
+@dataclass(frozen=True)
+class Panels:
+    raised: str
+    goal: str
+    percent: int
+    donors: int
+    donations: int
+    viewers: int | None  # the latest sample; None when nobody watched in the window
+    raised_chart: Chart
+    per_minute_chart: Chart
+    viewers_chart: Chart
+    refcodes: list[RefcodeRow]
+    recent: list[DonationRow]
+    stream: stream_selectors.StreamHealth | None
+    zone_name: str
+    generated: str
+
+
+def build_panels(*, event: Event, zone: tzinfo, now: datetime) -> Panels:
+    currency = event.campaign.currency
+    start, end = chart_window(event=event, now=now)
+    totals = donation_selectors.event_totals(event_id=event.pk)
+    series = donation_selectors.event_raised_series(
+        event_id=event.pk, bucket_seconds=60, since=start
+    )
+    viewers = event_selectors.viewer_series(event_id=event.pk, since=start)
+    bars_from = max(start, end - BARS_WINDOW)
+    return Panels(
+        raised=money(totals.raised_minor, currency),
+        goal=money(event.goal_minor, currency),
+        percent=min(999, totals.raised_minor * 100 // max(event.goal_minor, 1)),
+        donors=totals.donors,
+        donations=totals.donations,
+        viewers=viewers[-1].viewers if viewers else None,
+        raised_chart=raised_chart(series, start=start, end=end, currency=currency, zone=zone),
+        per_minute_chart=per_minute_chart(series, start=bars_from, end=end, zone=zone),
+        viewers_chart=viewers_chart(viewers, start=start, end=end, zone=zone),
+        refcodes=[
+            RefcodeRow(
+                refcode=row.refcode,
+                raised=money(row.raised_minor, currency),
+                donations=row.donations,
+                share=round(row.raised_minor * 100 / max(totals.raised_minor, 1)),
+            )
+            for row in donation_selectors.event_top_refcodes(event_id=event.pk, limit=TOP_REFCODES)
+        ],
+        recent=[
+            DonationRow(
+                time=d.succeeded_at.astimezone(zone).strftime("%H:%M:%S"),
+                name=d.name,
+                amount=money(d.amount_minor, d.currency),
+                refcode=d.refcode,
+                status=d.status,
+                status_label=d.status_label,
+            )
+            for d in donation_selectors.event_recent_donations(
+                event_id=event.pk, limit=RECENT_DONATIONS
+            )
+        ],
+        stream=stream_selectors.stream_health(event_id=event.pk, now=now),
+        zone_name=str(zone),
+        generated=now.astimezone(zone).strftime("%H:%M:%S"),
+    )
+
+
+def chart_window(*, event: Event, now: datetime) -> tuple[datetime, datetime]:
+    """From going live to now (or to the end), at least 10 minutes, at most the last 12 hours;
+    before going live, the last hour."""
+    end = event.ended_at if event.status == EventStatus.ENDED and event.ended_at else now
+    start = event.went_live_at if event.went_live_at and event.went_live_at < end else None
+    start = min(start or end - timedelta(hours=1), end - MIN_WINDOW)
+    return max(start, end - MAX_WINDOW), end

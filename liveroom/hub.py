@@ -1,0 +1,414 @@
+"""The per-process hub of the live room: admission, presence, coalescing and fan-out.
+
+One hub per web process (per event loop). It replaces a channel-layer group per connection:
+
+- Fan-out: the backend delivers every snapshot to the hub once per process (ONE Redis pub/sub
+  subscription); the hub builds the ASGI message once and offers it to the one-slot outbox of
+  each of its sockets for that event (liveroom/outbox.py).
+- Coalescing: a change notice (from `events.livebus.publish_change`) makes every hub try to
+  become the event's publisher for one interval (`SET NX PX`, 1/LIVE_SNAPSHOTS_PER_SECOND).
+  The winner builds the snapshot from the database and publishes it once for the deployment;
+  the others, and the winner itself, look again when the interval is over and publish once
+  more if the change counter moved past the last snapshot's: the last change always gets out.
+- Presence and admission: each hub counts its own sockets per event and, every third of
+  LIVE_PRESENCE_TTL_SECONDS, reports the count with an expiry. Admission takes slots from a
+  lease: the count plus spare slots (up to 0.5% of the capacity, at most an eighth of what is
+  still free), so there is no Redis write per connection and the sum of all leases never
+  exceeds the capacity.
+- Connect: event facts and the latest snapshot are kept in memory; the database is read once
+  per event per process (and again after a status change), never once per connection.
+- Viewer samples (the staff dashboard's chart): at its presence report, each process that has
+  sockets for an event claims the current LIVE_VIEWER_SAMPLE_SECONDS slot of that event with a
+  Redis `SET NX`; the one winner of the slot records the deployment-wide count in a
+  ViewerSample row, so the deployment writes one row per event per slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+
+from events import livebus
+from events import selectors as event_selectors
+from events import services as event_services
+from events.selectors import LiveRoomEvent
+from liveroom import snapshot as snapshots
+from liveroom.backend import LocalBackend, RedisBackend, process_id
+from liveroom.outbox import Message, Outbox
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INFO_TTL_S = 30.0
+MISSING_TTL_S = 5.0
+FULL_RECHECK_S = 1.0
+FANOUT_YIELD_EVERY = 1000
+ERROR_RETRY_S = 5.0
+
+
+class Hub:
+    def __init__(
+        self,
+        backend: RedisBackend | LocalBackend,
+        *,
+        snapshots_per_second: int,
+        presence_ttl_s: float,
+        viewer_sample_s: float = 15.0,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.backend = backend
+        self.pid = process_id()
+        self.interval_s = 1.0 / snapshots_per_second
+        self.presence_ttl_s = presence_ttl_s
+        self.viewer_sample_s = viewer_sample_s
+        self._sampled: dict[int, int] = {}  # event id → the last sample slot this process tried
+        self.rooms: dict[int, dict[Outbox, None]] = {}
+        self.latest: dict[int, tuple[int, Message, int]] = {}  # version, message, viewers
+        self.counts: dict[int, int] = {}
+        self.leases: dict[int, int] = {}
+        self.capacity: dict[int, int] = {}
+        self.started = asyncio.Event()
+        self._info: dict[str, tuple[float, LiveRoomEvent | None]] = {}
+        self._loading: dict[object, asyncio.Future[Any]] = {}
+        self._admit_locks: dict[int, asyncio.Lock] = {}
+        self._full_until: dict[int, float] = {}
+        self._rechecks: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._presence: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.backend.start(self._on_wire)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.backend.subscribed.wait(), timeout=2)
+        self._presence = asyncio.create_task(self._presence_loop(), name="live-hub-presence")
+        self.started.set()
+        log.info("live hub started", extra={"pid": self.pid})
+
+    async def close(self) -> None:
+        for handle in self._rechecks.values():
+            handle.cancel()
+        tasks = [t for t in (self._presence, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.backend.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _once(self, key: object, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run `factory()` once for concurrent callers with the same key (a burst of connects
+        to a cold event shares one database read)."""
+        future = self._loading.get(key)
+        if future is None:
+            future = asyncio.ensure_future(factory())
+            self._loading[key] = future
+            future.add_done_callback(lambda _f: self._loading.pop(key, None))
+        return await asyncio.shield(future)
+
+    # -- connect / disconnect ------------------------------------------------------------------
+    async def event_info(self, slug: str) -> LiveRoomEvent | None:
+        cached = self._info.get(slug)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+
+        async def load() -> LiveRoomEvent | None:
+            info = await sync_to_async(event_selectors.live_room_event)(slug=slug)
+            ttl = INFO_TTL_S if info is not None else MISSING_TTL_S
+            self._info[slug] = (time.monotonic() + ttl, info)
+            return info
+
+        return await self._once(("info", slug), load)
+
+    async def admit(self, info: LiveRoomEvent) -> bool:
+        """Take one admission slot for the event, or False when it is at capacity."""
+        eid = info.event_id
+        if self.counts.get(eid, 0) < self.leases.get(eid, 0):
+            self.counts[eid] = self.counts.get(eid, 0) + 1
+            return True
+        if self._full_until.get(eid, 0.0) > time.monotonic():
+            return False  # refused a second ago: no Redis round trip per refused attempt
+        async with self._lock(eid):
+            self.capacity[eid] = info.capacity
+            count = self.counts.get(eid, 0)
+            if count >= self.leases.get(eid, 0):
+                await self._report(eid, need=1)
+            if count < self.leases.get(eid, 0):
+                self.counts[eid] = self.counts.get(eid, 0) + 1
+                return True
+            self._full_until[eid] = time.monotonic() + FULL_RECHECK_S
+            return False
+
+    async def snapshot(self, event_id: int) -> None:
+        """Make sure the latest snapshot of the event is in memory (one read per process)."""
+        if event_id in self.latest:
+            return
+
+        async def load() -> None:
+            found = await self.backend.get_snapshot(event_id)
+            if found is None:
+                await self._publish(event_id)
+            else:
+                self._remember(event_id, *found)
+
+        await self._once(("snap", event_id), load)
+
+    def join(self, event_id: int, outbox: Outbox) -> None:
+        """Add an admitted socket to the event's room and offer it the current snapshot."""
+        self.rooms.setdefault(event_id, {})[outbox] = None
+        latest = self.latest.get(event_id)
+        if latest is not None:
+            outbox.offer(latest[0], latest[1])
+
+    def leave(self, event_id: int, outbox: Outbox | None) -> None:
+        """Give back the admission slot of a socket that was admitted (joined or not)."""
+        if outbox is not None:
+            outbox.close()
+            room = self.rooms.get(event_id)
+            if room is not None:
+                room.pop(outbox, None)
+        self.counts[event_id] = max(0, self.counts.get(event_id, 0) - 1)
+
+    # -- wire: notices and snapshots from the backend ------------------------------------------
+    def _on_wire(self, wire: str) -> object:
+        kind, _, rest = wire.partition("|")
+        if kind == "s":
+            eid_s, version_s, text = rest.split("|", 2)
+            eid = int(eid_s)
+            if eid in self.rooms or eid in self.latest:
+                version = int(version_s)
+                if self._remember(eid, version, text):
+                    return self._fanout(eid)
+            return None
+        if kind == "c":
+            eid_s, _, change = rest.partition("|")
+            eid = int(eid_s)
+            if change == "status":
+                for slug, (_, info) in list(self._info.items()):
+                    if info is not None and info.event_id == eid:
+                        del self._info[slug]
+            self._on_change(eid)
+            return None
+        if kind == "r":  # (re)subscribed: snapshots may have been missed meanwhile
+            for eid in list(self.rooms):
+                self._spawn(self._resync(eid))
+        return None
+
+    def _remember(self, event_id: int, version: int, text: str) -> bool:
+        current = self.latest.get(event_id)
+        if current is not None and current[0] >= version:
+            return False
+        try:
+            viewers = int(json.loads(text).get("viewers", 0))
+        except (ValueError, AttributeError):
+            viewers = 0
+        self.latest[event_id] = (version, {"type": "websocket.send", "text": text}, viewers)
+        return True
+
+    async def _resync(self, event_id: int) -> None:
+        found = await self.backend.get_snapshot(event_id)
+        if found is not None and self._remember(event_id, *found):
+            await self._fanout(event_id)
+
+    async def _fanout(self, event_id: int) -> None:
+        latest = self.latest.get(event_id)
+        room = self.rooms.get(event_id)
+        if latest is None or not room:
+            return
+        version, message, _ = latest
+        for i, outbox in enumerate(list(room)):
+            outbox.offer(version, message)
+            if i % FANOUT_YIELD_EVERY == FANOUT_YIELD_EVERY - 1:
+                # Let connects, pings and the subscription breathe during a big room.
+                await asyncio.sleep(0)
+                if self.latest[event_id][0] != version:
+                    return  # a newer snapshot started its own fan-out
+
+    # -- coalescing: one publisher per event per interval --------------------------------------
+    def _on_change(self, event_id: int) -> None:
+        if event_id in self._rechecks:
+            return  # a look is already scheduled for the end of the interval
+        self._spawn(self._lead(event_id))
+
+    async def _lead(self, event_id: int) -> None:
+        try:
+            left_ms = await self.backend.try_lead(event_id, max(1, round(self.interval_s * 1000)))
+            if left_ms:
+                self._recheck_in(event_id, left_ms / 1000)
+                return
+            await self._publish(event_id)
+            self._recheck_in(event_id, self.interval_s)
+        except ObjectDoesNotExist:
+            # The event was deleted: nothing to publish, and nothing to retry.
+            log.info("live snapshot of a deleted event skipped", extra={"event_id": event_id})
+        except Exception:
+            # Database or Redis trouble: try again later, not at the coalescing pace.
+            log.exception("live snapshot not published", extra={"event_id": event_id})
+            self._recheck_in(event_id, ERROR_RETRY_S)
+
+    def _recheck_in(self, event_id: int, delay_s: float) -> None:
+        if event_id not in self._rechecks:
+            self._rechecks[event_id] = self.loop.call_later(delay_s, self._recheck, event_id)
+
+    def _recheck(self, event_id: int) -> None:
+        self._rechecks.pop(event_id, None)
+
+        async def look() -> None:
+            try:
+                if await self.backend.changes(event_id) > await self.backend.built(event_id):
+                    await self._lead(event_id)
+            except Exception:
+                log.exception("live recheck failed", extra={"event_id": event_id})
+                self._recheck_in(event_id, ERROR_RETRY_S)
+
+        self._spawn(look())
+
+    async def _publish(self, event_id: int) -> None:
+        """Build the snapshot from the database and publish it to every process."""
+        seq = await self.backend.changes(event_id)
+        viewers = await self._total_viewers(event_id)
+        version = await self.backend.next_version(event_id)
+        built = await sync_to_async(snapshots.build_snapshot)(
+            event_id=event_id, version=version, viewers=viewers
+        )
+        text = snapshots.encode(built)
+        await self.backend.publish_snapshot(event_id, version, text, seq)
+        # Our own copy may come back on the subscription after this: fan out now, once.
+        if self._remember(event_id, version, text):
+            await self._fanout(event_id)
+        log.info("live snapshot published", extra={"event_id": event_id, "version": version})
+
+    # -- presence ------------------------------------------------------------------------------
+    def _lock(self, event_id: int) -> asyncio.Lock:
+        """Held around every report of an event: the local lease must be the one Redis holds
+        (replies on different pooled connections could otherwise be applied out of order)."""
+        return self._admit_locks.setdefault(event_id, asyncio.Lock())
+
+    async def _report(self, event_id: int, *, need: int) -> int:
+        """Report this process's count (caller holds `_lock`); returns the viewer total."""
+        lease, total = await self.backend.report(
+            event_id,
+            pid=self.pid,
+            count=self.counts.get(event_id, 0),
+            need=need,
+            capacity=self.capacity.get(event_id, 0),
+            ttl_ms=round(self.presence_ttl_s * 1000),
+        )
+        self.leases[event_id] = lease
+        return total
+
+    async def _total_viewers(self, event_id: int) -> int:
+        async with self._lock(event_id):
+            return await self._report(event_id, need=0)
+
+    async def _presence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence_ttl_s / 3)
+            # Expired event facts go (connects to made-up slugs must not grow memory).
+            now = time.monotonic()
+            for slug, (until, _) in list(self._info.items()):
+                if until <= now:
+                    del self._info[slug]
+            for eid in list(self.capacity):
+                try:
+                    await self._presence_tick(eid)
+                except Exception:
+                    log.exception("live presence report failed", extra={"event_id": eid})
+
+    async def _presence_tick(self, event_id: int) -> None:
+        async with self._lock(event_id):
+            total = await self._report(event_id, need=0)
+            self._sample(event_id, total)
+            latest = self.latest.get(event_id)
+            if self.counts.get(event_id, 0) == 0 and not self.rooms.get(event_id):
+                # Nobody here any more: forget the event (its lease was just given back). Under
+                # the lock, so an admission waiting for it finds a consistent state after.
+                for table in (
+                    self.rooms, self.latest, self.counts, self.leases, self.capacity,
+                    self._full_until, self._sampled,
+                ):  # fmt: skip
+                    table.pop(event_id, None)
+        if latest is not None and latest[2] != total:
+            await self.backend.notify(event_id, "viewers")
+
+    # -- viewer samples ------------------------------------------------------------------------
+    def _sample(self, event_id: int, viewers: int) -> None:
+        """Record `viewers` for the event unless this slot was claimed already (by this process
+        or another). The claim and the write run in a task of their own: a slow database must
+        not delay the presence reports, whose expiry admission depends on."""
+        now = time.time()
+        slot = int(now // self.viewer_sample_s)
+        if self._sampled.get(event_id) == slot:
+            return  # tried this slot already (a presence tick comes every third of the TTL)
+        self._sampled[event_id] = slot
+
+        async def claim_and_record() -> None:
+            try:
+                if await self._claim_sample_slot(event_id, slot):
+                    at = datetime.fromtimestamp(now, tz=UTC)
+                    await sync_to_async(event_services.record_viewer_sample)(
+                        event_id=event_id, at=at, viewers=viewers
+                    )
+            except Exception:
+                log.exception("viewer sample not recorded", extra={"event_id": event_id})
+
+        self._spawn(claim_and_record())
+
+    async def _claim_sample_slot(self, event_id: int, slot: int) -> bool:
+        """True for the one process of the deployment that may write this slot's sample."""
+        if not isinstance(self.backend, RedisBackend):
+            return True  # embedded mode: this process is the deployment
+        ttl_ms = round(self.viewer_sample_s * 2000) + 1000
+        won = await self.backend.redis.set(
+            livebus.key(event_id, f"sample:{slot}"), b"1", nx=True, px=ttl_ms
+        )
+        return bool(won)
+
+
+_hub: Hub | None = None
+
+
+async def get_hub() -> Hub:
+    """The hub of the running event loop, started on first use."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop:
+        backend: RedisBackend | LocalBackend
+        if settings.REDIS_URL:
+            backend = RedisBackend(pool_size=settings.LIVE_REDIS_POOL_SIZE)
+        else:
+            backend = LocalBackend()
+        _hub = Hub(
+            backend,
+            snapshots_per_second=settings.LIVE_SNAPSHOTS_PER_SECOND,
+            presence_ttl_s=settings.LIVE_PRESENCE_TTL_SECONDS,
+            viewer_sample_s=settings.LIVE_VIEWER_SAMPLE_SECONDS,
+        )
+        hub = _hub
+        await hub.start()
+        return hub
+    hub = _hub
+    await hub.started.wait()
+    return hub
+
+
+async def close_hub() -> None:
+    """Stop this loop's hub (tests, shutdown). The next `get_hub()` starts a fresh one."""
+    global _hub
+    hub, _hub = _hub, None
+    if hub is not None and hub.loop is asyncio.get_running_loop():
+        await hub.close()

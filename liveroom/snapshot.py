@@ -1,0 +1,54 @@
+"""The live room's selector: the snapshot every viewer of an event sees.
+
+A snapshot is state, not an event: `{version, raised, donors, donations, goal, viewers,
+recent}` (plus `currency`, `status`, the video's `stream` state and whether a `replay` exists,
+so pages turn live, reconnect or offer the replay by themselves), a few hundred bytes of JSON,
+built from the database once per change for the whole deployment (by the event's elected
+publisher), encoded once, and sent as is to every socket. Clients keep the highest `version`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from donations.selectors import event_tally
+from events.selectors import event_summary
+from streaming.selectors import event_stream_state
+
+RECENT_DONORS = 5
+
+
+def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, Any]:
+    """Reads the event, its tally and its stream (five queries: the event, the donations app's
+    three, the stream).
+    Donor names and messages go out as the donors allowed them (`donations.selectors`), as JSON
+    strings: clients must show them as text. Raises Event.DoesNotExist for an unknown event."""
+    event = event_summary(event_id=event_id)
+    tally = event_tally(event_id=event_id)
+    stream = event_stream_state(event_id=event_id)
+    recent = [
+        {"name": donor.display_name, "amount": donor.amount_minor, "message": donor.message}
+        for donor in tally.recent[:RECENT_DONORS]
+    ]
+    return {
+        "version": version,
+        "status": event.status,
+        "currency": event.currency,
+        "goal": event.goal_minor,
+        "raised": tally.raised_minor,
+        "donors": tally.donors,
+        "donations": tally.donations,
+        "viewers": viewers,
+        "recent": recent,
+        # none | idle | live | stalled | ended; URLs (maybe signed, expiring) come from stream.json.
+        "stream": stream.state,
+        "replay": stream.replay_url is not None,
+    }
+
+
+def encode(snapshot: dict[str, Any]) -> str:
+    """Compact JSON. `<`, `>` and `&` are escaped too, so the text stays inert even if someone
+    ever inlines it into HTML."""
+    text = json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

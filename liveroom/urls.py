@@ -1,0 +1,13 @@
+from django.urls import path
+
+from liveroom import dashboard, views
+
+app_name = "liveroom"
+
+urlpatterns = [
+    path("events/<slug:slug>/", views.event_detail, name="event"),
+    path("events/<slug:slug>/tally.json", views.event_tally, name="tally"),
+    path("events/<slug:slug>/stream.json", views.event_stream, name="stream"),
+    # Staff only (campaign-scoped); the event's admin page links here by this name.
+    path("staff/events/<int:event_id>/dashboard/", dashboard.dashboard_view, name="dashboard"),
+]

@@ -1,0 +1,105 @@
+"""The event page and its JSON: the page attendees watch and give on, `stream.json` (the
+player's URLs now) and `tally.json` (the live room's snapshot for clients without
+WebSockets and for CDNs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from donations import selectors as donation_selectors
+from events import registration
+from events import selectors as event_selectors
+from events.models import Event, EventStatus
+from liveroom import selectors
+from streaming import selectors as stream_selectors
+
+
+@require_GET
+def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    event = event_selectors.access_public_event(slug=slug)
+    # The donate panel, for events that take donations (live or scheduled).
+    donate = (
+        donation_selectors.donate_panel(event=event)
+        if event.status in (EventStatus.LIVE, EventStatus.SCHEDULED)
+        else None
+    )
+    stream = stream_selectors.event_stream_state(event_id=event.pk)
+    signup = registration.registration_context(request, event)
+    context = {
+        "event": event,
+        "donate": donate,
+        "stream": stream,
+        "player": _player_config(event, stream),
+        # Events that ask for registration show their video to registered attendees.
+        "may_watch": not signup["registration_required"] or signup["registration"] is not None,
+        **signup,
+    }
+    response = render(request, "liveroom/event.html", context)
+    if event.visibility == "unlisted":
+        # Reachable by link, but kept out of search engines.
+        response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _stream_json(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:
+    return {
+        "status": event.status,
+        "state": stream.state,
+        "master_url": stream.master_url,
+        "replay_url": stream.replay_url,
+        "target_duration": stream.target_duration,
+    }
+
+
+def _player_config(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:
+    """What static/js/player.js starts from; later changes come through the live room."""
+    return {
+        **_stream_json(event, stream),
+        "stream_url": reverse("liveroom:stream", kwargs={"slug": event.slug}),
+    }
+
+
+@require_GET
+def event_stream(request: HttpRequest, slug: str) -> JsonResponse:
+    """The player's URLs now: the live master playlist, or the replay once the stream ended.
+    Pages ask when the live room says the stream changed (jittered, so a million players do
+    not ask in the same second); a CDN may keep it a second. Signed URLs are the same for
+    every viewer within a signing step (streaming.signing), but stay out of shared caches."""
+    event = event_selectors.access_public_event(slug=slug)
+    stream = stream_selectors.event_stream_state(event_id=event.pk)
+    response = JsonResponse(_stream_json(event, stream))
+    signed = any(
+        url and not url.startswith("/live/") for url in (stream.master_url, stream.replay_url)
+    )
+    response["Cache-Control"] = (
+        "private, max-age=1" if signed else "public, max-age=1, stale-while-revalidate=2"
+    )
+    return response
+
+
+# Clients without WebSockets poll this, and a CDN may cache it for a second.
+TALLY_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5"
+
+
+@require_GET
+def event_tally(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live room's current snapshot as JSON, with an ETag (its version) and 304s."""
+    event = event_selectors.access_public_event(slug=slug)
+    version, text = selectors.current_snapshot(event_id=event.pk)
+    etag = f'"{version}"'
+    offered = [
+        tag.strip().removeprefix("W/")
+        for tag in request.headers.get("If-None-Match", "").split(",")
+    ]
+    if etag in offered or "*" in offered:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(text, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = TALLY_CACHE_CONTROL
+    return response
