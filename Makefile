@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Packages checked by mypy (django-stubs); donations/ is strict (pyproject.toml).
-TYPED := config events donations streaming
+TYPED := config events donations streaming liveroom
 
 .PHONY: run test install lint format
 
@@ -30,11 +30,12 @@ run: install node_modules/.package-lock.json
 # uvicorn, the streaming worker and an ffmpeg test stream into the demo event; Ctrl-C stops all.
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_dev --host $(HOST) --port $(PORT)
 
-# Lint, then the whole suite against the real PostgreSQL and Redis on 127.0.0.1
+# Lint (ruff, the import layers), then the whole suite against the real PostgreSQL and Redis on 127.0.0.1
 # (tests/testenv.py points at them; pytest-django creates the test database).
 test: install node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/mypy $(TYPED)
 	$(BIN)/pytest
