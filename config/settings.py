@@ -174,8 +174,7 @@ CELERY_BEAT_SCHEDULE["streaming-relays"] = {
     "schedule": HLS_TARGET_DURATION / 2,
 }
 
-# --- Streaming II (streaming/rtmp.py, transcoder.py, ladder.py, signing.py): RTMP, the -------
-# --- renditions ladder, signed playback -------------------------------------------------------
+# --- RTMP ingest, the renditions ladder and signed playback (streaming/) ----------------------
 # Where the transcoder reads what OBS published to nginx-rtmp (deploy/nginx/rtmp.conf; play is
 # allowed from loopback only), and where it PUTs HLS (the web process's ingest).
 RTMP_PLAY_URL = env_str("RTMP_PLAY_URL", "rtmp://127.0.0.1:1935/live")

@@ -7,6 +7,7 @@ autocomplete all read through it, and an object outside it is a 404, not a redir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -67,32 +68,27 @@ class CampaignScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             request.user.is_superuser or bool(member_ids(request, write=False))
         )
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def _in_campaigns(self, request: HttpRequest, obj: Any, ids: Callable[[], set[int]]) -> bool:
+        """Staff only; superusers always; others when `obj`'s campaign is in `ids()` (or, for
+        the model as a whole, when they have any such campaign)."""
         if not self._is_staff(request):
             return False
         if request.user.is_superuser:
             return True
-        ids = member_ids(request, write=False)
-        return bool(ids) if obj is None else self._campaign_id(obj) in ids
+        campaign_ids = ids()
+        return bool(campaign_ids) if obj is None else self._campaign_id(obj) in campaign_ids
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._in_campaigns(request, obj, lambda: member_ids(request, write=False))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not self._is_staff(request):
-            return False
-        if request.user.is_superuser:
-            return True
-        ids = member_ids(request, write=True)
-        return bool(ids) if obj is None else self._campaign_id(obj) in ids
+        return self._in_campaigns(request, obj, lambda: member_ids(request, write=True))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if not self._is_staff(request):
-            return False
-        if request.user.is_superuser:
-            return True
-        ids = owner_ids(request)
-        return bool(ids) if obj is None else self._campaign_id(obj) in ids
+        return self._in_campaigns(request, obj, lambda: owner_ids(request))
 
     def _require_visible(self, request: HttpRequest, object_id: str) -> None:
         if self.get_object(request, unquote(object_id)) is None:
