@@ -27,7 +27,8 @@ SOCKET_TIMEOUT_S = 2.0
 _sync: redis.Redis | None = None
 _sync_lock = threading.Lock()
 # One asyncio client per event loop: a client's connections belong to the loop that made
-# them. Weak keys, so a closed loop's client goes with it (ids of dead loops are reused).
+# them. Keyed by the loop itself, not its id (a new loop may get a dead one's id); weakly, so
+# nothing here keeps a loop alive. A web process runs one loop for its whole life.
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
     weakref.WeakKeyDictionary()
 )
