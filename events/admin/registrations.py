@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from typing import Any
 
@@ -10,22 +9,13 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from events import exports
 from events.admin.scoping import CampaignScopedAdmin
 from events.models import Registration
 
-_registration_log = logging.getLogger(__name__)
-# A cell a spreadsheet would run as a formula gets a leading ' (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+log = logging.getLogger(__name__)
 
-
-def _csv_cell(value: object) -> str:
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+HEADER = ["event", "event_slug", "name", "email", "registered_at", "confirmation_sent_at"]
 
 
 @admin.action(description="Export selected registrations (CSV)")
@@ -36,30 +26,22 @@ def export_registrations(
 ) -> HttpResponse:
     # The queryset is the admin's, so it holds only the staff member's campaigns' rows.
     rows = list(queryset.select_related("event").order_by("event_id", "created_at"))
-    writer = csv.writer(_Echo())
-    header = ["event", "event_slug", "name", "email", "registered_at", "confirmation_sent_at"]
-    lines = [writer.writerow(header)]
-    for row in rows:
-        sent = row.confirmation_sent_at.isoformat() if row.confirmation_sent_at else ""
-        lines.append(
-            writer.writerow(
-                [
-                    _csv_cell(row.event.title),
-                    row.event.slug,
-                    _csv_cell(row.name),
-                    _csv_cell(row.email),
-                    row.created_at.isoformat(),
-                    sent,
-                ]
-            )
-        )
-    _registration_log.info(
-        "registrations exported", extra={"user_id": request.user.pk, "rows": len(rows)}
+    log.info("registrations exported", extra={"user_id": request.user.pk, "rows": len(rows)})
+    return exports.csv_response(
+        "registrations.csv",
+        HEADER,
+        (
+            [
+                row.event.title,
+                row.event.slug,
+                row.name,
+                row.email,
+                row.created_at.isoformat(),
+                row.confirmation_sent_at.isoformat() if row.confirmation_sent_at else "",
+            ]
+            for row in rows
+        ),
     )
-    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="registrations.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @admin.register(Registration)

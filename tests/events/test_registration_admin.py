@@ -134,12 +134,15 @@ def test_the_csv_export_holds_only_the_managers_rows_even_when_others_are_posted
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="registrations.csv"'
     lines = response.content.decode().splitlines()
-    assert lines[0] == "event,event_slug,name,email,registered_at,confirmation_sent_at"
+    assert lines[0] == (
+        '"event","event_slug","name","email","registered_at","confirmation_sent_at"'
+    )
     assert len(lines) == 2
     mine.refresh_from_db()
+    # Every cell quoted, and the formula shown as text (the one CSV writer, events.exports).
     assert lines[1] == (
-        f"Alpha town hall,{mine.event.slug},'=HYPERLINK(1),ada@example.org,"
-        f"{mine.created_at.isoformat()},"
+        f'"Alpha town hall","{mine.event.slug}","\'=HYPERLINK(1)","ada@example.org",'
+        f'"{mine.created_at.isoformat()}",""'
     )
 
 
