@@ -19,9 +19,9 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
 from events import selectors as event_selectors
-from events.admin import CampaignScopedAdmin
+from events.admin.scoping import CampaignScopedAdmin
 from events.models import Event, EventStatus
-from streaming import rtmp, selectors, services, teststream, transcoder
+from streaming import selectors, services, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
 
 
@@ -47,13 +47,13 @@ class StreamAdmin(CampaignScopedAdmin):
         "ended_at",
         "last_error",
         "last_error_at",
-        # Streaming II: RTMP from OBS and its transcoder.
+        # RTMP from OBS and its transcoder.
         "rtmp_url",
         "transcoder_health",
     ]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        # Streaming II: signed_playback, and the ladder once the stream exists.
+        # Signed playback, and the ladder once the stream exists.
         if obj is None:
             return ["event", "mode", "relay_url", "dvr", "record", "signed_playback"]
         return ["event", "mode", "relay_url", "dvr", "record", "ladder", "signed_playback",
@@ -104,7 +104,7 @@ class StreamAdmin(CampaignScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Stream, form: Any, change: bool) -> None:
         if change:
             obj.save(update_fields=["relay_url"])
-            rtmp.set_delivery_options(
+            services.set_delivery_options(
                 stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback
             )
             return
@@ -112,7 +112,7 @@ class StreamAdmin(CampaignScopedAdmin):
             event_id=obj.event_id, mode=obj.mode, relay_url=obj.relay_url, dvr=obj.dvr,
             record=obj.record,
         )  # fmt: skip
-        rtmp.set_delivery_options(
+        services.set_delivery_options(
             stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback
         )
         obj.pk = stream.pk

@@ -1,5 +1,5 @@
-"""nginx configs of Streaming II, rendered from deploy/nginx/ with this deployment's values:
-the RTMP ingest (rtmp.conf: nginx-rtmp with its hooks pointing at Django) and the HLS edge
+"""The nginx configs rendered from deploy/nginx/ with this deployment's values: the RTMP
+ingest (rtmp.conf: nginx-rtmp with its hooks pointing at Django) and the HLS edge
 cache (edge.conf: in front of the origin, with the playback signing secret)."""
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 reads it from nginx-rtmp and PUTs HLS to our ingest.
 
 Pure functions (no database, no processes): `plan` picks the rungs for a probed source;
-`command` writes the ffmpeg argv. The transcoder (streaming/transcoder.py) runs it.
+`command` writes the ffmpeg argv. The transcoder (streaming/transcoder.py) runs it through
+streaming.ffmpeg.
 
 - Passthrough: the encoder's audio and video copied into one rendition ("source").
 - Adaptive: 720p / 480p / 360p in H.264 (x264 `veryfast`), constrained bit rates
@@ -14,13 +15,15 @@ Pure functions (no database, no processes): `plan` picks the rungs for a probed 
   their keyframes from it (`-force_key_frames source`). Nothing is upscaled.
 
 Segments go to the ingest as `<rendition>_<n>.ts` with playlists `<rendition>.m3u8` and the
-encoder's master `master.m3u8`; our playlist writer republishes them (Streaming I).
+encoder's master `master.m3u8`; our playlist writer republishes them (streaming/publishing.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from streaming.ffmpeg import base_command
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,8 @@ def command(
     td = target_duration
     gop = gop_frames(source.fps, td)
     copies_top = outputs[0].rung is None
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats",
-           "-progress", "pipe:1", "-stats_period", "0.5",
-           "-rw_timeout", "10000000", "-i", input_url]  # fmt: skip
+    cmd = base_command("-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
+                       "-rw_timeout", "10000000", "-i", input_url, executable=ffmpeg)  # fmt: skip
     encoded = [(i, o) for i, o in enumerate(outputs) if o.rung is not None]
     if encoded:
         # A cascade (source → 720p → 480p → 360p): each rung scales the one above it rather

@@ -57,7 +57,7 @@ class Stream(models.Model):
     record = models.BooleanField(
         default=True, help_text="Keep every segment, for the replay after the stream ends."
     )
-    # --- Streaming II: RTMP ingest's ladder and signed playback (streaming/ladder.py,
+    # --- RTMP ingest's ladder and signed playback (streaming/ladder.py,
     # streaming/signing.py).
     ladder = models.CharField(
         max_length=12,
@@ -164,9 +164,10 @@ class Segment(models.Model):
 
 
 class Transcoder(models.Model):
-    """Streaming II: the RTMP publish session of a stream and the health of its supervised
-    ffmpeg (streaming/transcoder.py). `publishing` is set by nginx-rtmp's on_publish hook and
-    cleared by on_publish_done; the supervisor runs one ffmpeg while it is set."""
+    """The RTMP publish session of a stream and the health of its supervised ffmpeg
+    (streaming/transcoder.py). `publishing` is set when nginx-rtmp's on_publish hook accepts
+    the encoder and cleared by on_publish_done (streaming/rtmp_sessions.py); the supervisor
+    runs one ffmpeg while it is set."""
 
     stream = models.OneToOneField(Stream, on_delete=models.CASCADE, related_name="transcoder")
     publishing = models.BooleanField(default=False)

@@ -38,7 +38,7 @@ def access_stream_for_ingest(*, public_id: str, authorization: str) -> Stream:
     expected = stream.key_hash if stream else "0" * 64
     accepted = hmac.compare_digest(hash_key(key.strip()), expected)
     if not accepted and stream is not None:
-        # Streaming II: our RTMP transcoder's token, derived from the key's hash.
+        # Our RTMP transcoder's token, derived from the key's hash.
         accepted = signing.is_transcoder_token(
             key.strip(), public_id=public_id, key_hash=stream.key_hash
         )
@@ -92,7 +92,7 @@ def event_stream_state(*, event_id: int) -> StreamView:
     state = effective_state(stream)
     published = stream.live_at is not None
 
-    # Streaming II: private or paid events' players get expiring signed URLs.
+    # Private or paid events' players get expiring signed URLs.
     def url(name: str) -> str:
         return signing.playback_path(
             public_id=stream.public_id, path=name, signed=stream.signed_playback
@@ -127,6 +127,11 @@ def origin_info(*, public_id: str) -> OriginInfo | None:
     if row is None or row[2] is None:
         return None  # unknown or not yet published
     return OriginInfo(target_duration=row[0], state=row[1])
+
+
+def needs_signed_url(*, public_id: str) -> bool:
+    """Whether the stream's files are served only under a valid signed prefix."""
+    return Stream.objects.filter(public_id=public_id, signed_playback=True).exists()
 
 
 # --- Stream health, for the staff's live dashboard ------------------------------------------

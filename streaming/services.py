@@ -77,6 +77,17 @@ def rotate_stream_key(*, stream_id: int) -> str:
     return key
 
 
+@transaction.atomic
+def set_delivery_options(*, stream_id: int, ladder: str, signed_playback: bool) -> None:
+    """Staff's delivery choices for a stream: the ladder (taken by the next transcoder
+    start) and signed playback (at once: unsigned URLs get 403 from the next request)."""
+    Stream.objects.select_for_update().filter(pk=stream_id).update(
+        ladder=ladder, signed_playback=signed_playback
+    )
+    log.info("stream delivery options", extra={"stream_id": stream_id, "ladder": ladder,
+                                                "signed_playback": signed_playback})  # fmt: skip
+
+
 def _mark_live(stream: Stream, now: datetime) -> None:
     stream.last_segment_at = now
     if stream.state in (StreamState.IDLE, StreamState.STALLED):

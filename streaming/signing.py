@@ -1,4 +1,5 @@
-"""Signed playback for private or paid events, and the internal credentials of Streaming II.
+"""Signed playback for private or paid events, and the internal credentials of RTMP ingest
+(the transcoder's ingest token, the nginx-rtmp hooks' path token).
 
 Playback URLs of a stream with `signed_playback` carry an expiring signature in their path:
 
@@ -10,8 +11,8 @@ relative URIs inside our playlists (renditions, segments) resolve under the same
 and need no signature of their own, and one token serves every file of the stream. The edge
 checks it with `secure_link` (deploy/nginx/edge.conf: a refused request costs no origin
 request) and caches by `/live/<public_id>/…`, without the signature; Django checks it again
-when a request reaches it (no edge in front, or an edge miss). A signed stream's unsigned
-`/live/…` URLs get 403 from Django. Public streams keep plain `/live/…` URLs.
+when a request reaches it (no edge in front, or an edge miss: streaming/views.py). A signed
+stream's unsigned `/live/…` URLs get 403 from Django. Public streams keep plain `/live/…` URLs.
 
 md5 because that is what nginx's secure_link computes; the secret sits at the end of the
 hashed string, as nginx documents it.
@@ -23,12 +24,8 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_http_methods
 
 SIGNED_PREFIX = "/s/"
 EXPIRY_STEP_SECONDS = 600
@@ -103,50 +100,3 @@ def is_transcoder_token(token: str, *, public_id: str, key_hash: str) -> bool:
 def rtmp_hook_token() -> str:
     """The path component of nginx-rtmp's hook URLs: only our nginx calls them."""
     return _derive("rtmp-hook")[:32]
-
-
-# --- Django's check (no edge in front, or an edge miss) -------------------------------------
-
-
-def _forbidden(reason: str) -> HttpResponse:
-    response = HttpResponse(f"Forbidden: {reason}.\n", status=403, content_type="text/plain")
-    # A refusal is about this URL's signature: no cache may keep it for other URLs' sake.
-    response["Cache-Control"] = "no-store"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-def _signed_stream(public_id: str) -> bool:
-    from streaming.models import Stream  # the models import nothing of this module
-
-    return Stream.objects.filter(public_id=public_id, signed_playback=True).exists()
-
-
-def unsigned_guard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Wrap the origin view (`/live/<public_id>/<path>`): a signed stream's files are only
-    served under a valid signed prefix."""
-
-    def guarded(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
-        if request.method != "OPTIONS" and _signed_stream(public_id):
-            return _forbidden("this stream needs a signed URL")
-        return view(request, public_id, path)
-
-    guarded.__name__ = getattr(view, "__name__", "origin")
-    guarded.__doc__ = view.__doc__
-    return guarded
-
-
-def signed_origin_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The origin view behind `/s/<token>/<expires>/live/<public_id>/<path>`."""
-
-    @require_http_methods(["GET", "HEAD", "OPTIONS"])
-    def signed(
-        request: HttpRequest, token: str, expires: int, public_id: str, path: str, **_: Any
-    ) -> HttpResponse:
-        if request.method != "OPTIONS":
-            refused = check_playback_token(public_id=public_id, token=token, expires=expires)
-            if refused is not None:
-                return _forbidden(refused)
-        return view(request, public_id, path)
-
-    return signed

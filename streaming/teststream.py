@@ -1,26 +1,12 @@
 """A synthetic test stream: ffmpeg's test pattern and a tone, pushed to our ingest with
-`-method PUT` exactly as a real HLS encoder would. Used by `make run`, the tests and the bench.
-
-ffmpeg comes from the system (Debian's package) or, when absent, from the imageio-ffmpeg wheel.
+`-method PUT` exactly as a real HLS encoder would. Used by `make run` (`manage.py run_dev`),
+the staff's example command in the admin, the tests and the bench; streaming.ffmpeg finds
+and starts ffmpeg.
 """
 
 from __future__ import annotations
 
-import shutil
-
-
-def ffmpeg_path() -> str:
-    """The ffmpeg executable. Raises RuntimeError if there is none at all."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        raise RuntimeError(
-            "no ffmpeg: install Debian's ffmpeg or `pip install imageio-ffmpeg`"
-        ) from None
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+from streaming.ffmpeg import base_command
 
 
 def push_command(
@@ -36,10 +22,12 @@ def push_command(
     """The ffmpeg command line pushing a test stream to `ingest_url`
     (`http://host/streaming/ingest/<public_id>`), with one or two renditions (640x360 and
     320x180), segments of `target_duration` seconds (a keyframe every segment), for
-    `seconds` or until stopped. The key travels only in the Authorization header."""
+    `seconds` or until stopped. The key travels only in the Authorization header. `ffmpeg`
+    is the executable written first (default: streaming.ffmpeg.ffmpeg_path(), which raises
+    FfmpegMissing)."""
     fps = 25
     gop = fps * target_duration
-    cmd = [ffmpeg or ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    cmd = base_command(executable=ffmpeg)
     if realtime:
         cmd.append("-re")
     cmd += ["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={fps}",

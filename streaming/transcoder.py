@@ -1,10 +1,11 @@
 """The transcoder: one supervised ffmpeg per stream that OBS publishes over RTMP.
 
 `Supervisor` (run by `manage.py transcoder`, one per machine that runs nginx-rtmp) polls the
-database for streams whose transcoder is `publishing` (set by rtmp.on_publish) and keeps one
-`Runner` thread per such stream. A runner probes the RTMP stream (ffprobe), picks the
-renditions (ladder.plan), runs ffmpeg (ladder.command) that reads the stream from nginx-rtmp
-and PUTs HLS to our ingest with the stream's transcoder token, and watches it:
+database for streams whose transcoder is `publishing` (set when nginx-rtmp's on_publish hook
+accepts the encoder) and keeps one `Runner` thread per such stream. A runner probes the RTMP
+stream (ffprobe), picks the renditions (ladder.plan), runs ffmpeg (ladder.command, through
+streaming.ffmpeg) that reads the stream from nginx-rtmp and PUTs HLS to our ingest with the
+stream's transcoder token, and watches it:
 
 - its progress (`-progress pipe:1`): the speed, measured as media seconds per wall second over
   the last few seconds; below 1.0 for 10 s (beyond 3 % of jitter) it cannot keep real time:
@@ -21,7 +22,6 @@ When on_publish_done clears `publishing` (or the stream ends), the runner stops 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from streaming import ladder, signing, teststream
+from streaming import ffmpeg, ladder, signing
 from streaming.models import StreamState, Transcoder
 
 log = logging.getLogger(__name__)
@@ -147,20 +147,16 @@ def wanted_streams() -> dict[int, dict[str, Any]]:
 
 def probe(*, url: str, timeout: float = 15.0) -> ladder.Source | None:
     """What the published RTMP stream carries, or None (nothing playable yet)."""
-    ffprobe = os.path.join(os.path.dirname(teststream.ffmpeg_path()), "ffprobe")
     try:
-        result = subprocess.run(  # noqa: S603 (our own argv)
-            [ffprobe, "-v", "error", "-rw_timeout", str(int(timeout * 1e6)), "-show_entries",
-             "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate",
-             "-of", "json", url],
-            capture_output=True, text=True, timeout=timeout + 5,
+        data = ffmpeg.probe(
+            url, "-rw_timeout", str(int(timeout * 1e6)), "-show_entries",
+            "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate",
+            timeout=timeout + 5,
         )  # fmt: skip
-    except (subprocess.TimeoutExpired, OSError):
-        return None
-    if result.returncode != 0:
+    except ffmpeg.ProbeFailed:
         return None
     try:
-        return ladder.parse_probe(json.loads(result.stdout))
+        return ladder.parse_probe(data)
     except (ValueError, TypeError):
         return None
 
@@ -234,14 +230,11 @@ class Runner(threading.Thread):
             return "No video from the encoder yet (ffprobe found no video stream)."
         outputs = ladder.plan(ladder=self.ladder, source=source)
         cmd = ladder.command(
-            ffmpeg=teststream.ffmpeg_path(), input_url=url, token=self.token,
+            ffmpeg=ffmpeg.ffmpeg_path(), input_url=url, token=self.token,
             ingest_url=f"{settings.TRANSCODER_INGEST_URL.rstrip('/')}/{self.public_id}",
             outputs=outputs, source=source, target_duration=self.target_duration,
         )  # fmt: skip
-        self.proc = proc = subprocess.Popen(  # noqa: S603 (our own argv)
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-            start_new_session=True,
-        )  # fmt: skip
+        self.proc = proc = ffmpeg.start_with_progress(cmd)
         self.last_progress = time.monotonic()
         rungs = ", ".join(f"{o.name}{' (copy)' if o.rung is None else ''}" for o in outputs)
         record_started(stream_id=self.stream_id, pid=proc.pid, rungs=rungs, restart=self.starts > 0)

@@ -1,19 +1,19 @@
 from django.urls import path
 
-from streaming import rtmp, signing, views
+from streaming import rtmp, views
 
 app_name = "streaming"
 
 urlpatterns = [
     path("streaming/ingest/<str:public_id>/<path:name>", views.ingest_object, name="ingest"),
-    # Streaming II: a signed stream's files only under a valid signed prefix (signing.py).
-    path("live/<str:public_id>/<path:path>", signing.unsigned_guard(views.origin), name="origin"),
+    # A signed stream's files only under a valid signed prefix (signing.py).
+    path("live/<str:public_id>/<path:path>", views.origin, name="origin"),
     path(
         "s/<str:token>/<int:expires>/live/<str:public_id>/<path:path>",
-        signing.signed_origin_view(views.origin),
+        views.signed_origin,
         name="signed_origin",
     ),
-    # Streaming II: nginx-rtmp's hooks (deploy/nginx/rtmp.conf).
+    # nginx-rtmp's hooks (deploy/nginx/rtmp.conf).
     path("streaming/rtmp/<str:hook_token>/on_publish", rtmp.on_publish, name="rtmp_on_publish"),
     path("streaming/rtmp/<str:hook_token>/on_update", rtmp.on_update, name="rtmp_on_update"),
     path(

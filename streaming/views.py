@@ -1,9 +1,12 @@
-"""The origin (`/live/<public_id>/…`) and the WSGI form of the ingest.
+"""The origin (`/live/<public_id>/…` and its signed form `/s/<token>/<expires>/live/…`) and
+the WSGI form of the ingest.
 
 In production nginx serves segments straight from storage and proxies playlists here
 (deploy/nginx/origin.conf); this view sets the headers either way: content types,
 Cache-Control (half a target duration for live media playlists, long and immutable for
 segments, short for the master, no-store for anything not published), CORS, ETag, Range.
+A signed stream's files are served only under a valid signed prefix (streaming/signing.py);
+the edge checks the signature first, Django again when a request reaches it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from streaming import ingest, playlists, selectors, services
+from streaming import ingest, playlists, selectors, services, signing
 from streaming.storage import ObjectTooLarge, get_storage
 
 PATH = re.compile(
@@ -73,8 +76,36 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
     return first, last
 
 
-@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def _forbidden(reason: str) -> HttpResponse:
+    response = HttpResponse(f"Forbidden: {reason}.\n", status=403, content_type="text/plain")
+    # A refusal is about this URL's signature: no cache may keep it for other URLs' sake.
+    response["Cache-Control"] = "no-store"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 def origin(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
+    """`/live/<public_id>/<path>`: a signed stream's files only under a valid signed prefix."""
+    if request.method != "OPTIONS" and selectors.needs_signed_url(public_id=public_id):
+        return _forbidden("this stream needs a signed URL")
+    return published_file(request, public_id, path)
+
+
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def signed_origin(
+    request: HttpRequest, token: str, expires: int, public_id: str, path: str
+) -> HttpResponse:
+    """`/s/<token>/<expires>/live/<public_id>/<path>`: the token must be valid now."""
+    if request.method != "OPTIONS":
+        refused = signing.check_playback_token(public_id=public_id, token=token, expires=expires)
+        if refused is not None:
+            return _forbidden(refused)
+    return published_file(request, public_id, path)
+
+
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def published_file(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
+    """A published file of the stream with its headers (whoever may see it: see above)."""
     if request.method == "OPTIONS":
         response = HttpResponse(status=204)
         response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"

@@ -12,6 +12,7 @@ from events.models import EventStatus
 from streaming import services
 from streaming.models import Stream
 from tests.factories import EventFactory
+from tests.support.streaming import deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -20,24 +21,13 @@ def shown_key(html: str) -> str:
     return re.search(r'id="stream-key" type="text" readonly value="(sk_[^"]+)"', html)[1]
 
 
-@pytest.fixture
-def event(campaign):
-    return EventFactory(campaign=campaign, status=EventStatus.SCHEDULED)
-
-
-@pytest.fixture
-def manager(client, campaign, staff_factory):
-    client.force_login(staff_factory(campaign, role="manager"))
-    return client
-
-
-def test_creating_a_stream_shows_its_key_once_with_a_copy_button(manager, event):
+def test_creating_a_stream_shows_its_key_once_with_a_copy_button(manager, scheduled_event):
     response = manager.post(
         reverse("admin:streaming_stream_add"),
-        {"event": event.pk, "mode": "push", "relay_url": "", "record": "on"},
+        {"event": scheduled_event.pk, "mode": "push", "relay_url": "", "record": "on"},
     )
     html = response.content.decode()
-    stream = Stream.objects.get(event=event)
+    stream = Stream.objects.get(event=scheduled_event)
     key = shown_key(html)
     assert response.status_code == 200
     assert 'id="copy-key"' in html
@@ -47,8 +37,8 @@ def test_creating_a_stream_shows_its_key_once_with_a_copy_button(manager, event)
     assert key not in change.content.decode()
 
 
-def test_rotating_shows_a_new_key_and_the_old_one_stops_matching(manager, event):
-    stream, old_key = services.create_stream(event_id=event.pk)
+def test_rotating_shows_a_new_key_and_the_old_one_stops_matching(manager, stream_and_key):
+    stream, old_key = stream_and_key
     response = manager.post(reverse("admin:streaming_stream_rotate_key", args=[stream.pk]))
     new_key = shown_key(response.content.decode())
     stream.refresh_from_db()
@@ -56,17 +46,15 @@ def test_rotating_shows_a_new_key_and_the_old_one_stops_matching(manager, event)
     assert stream.key_hash == hashlib.sha256(new_key.encode()).hexdigest()
 
 
-def test_rotating_needs_a_post(manager, event):
-    stream, _ = services.create_stream(event_id=event.pk)
+def test_rotating_needs_a_post(manager, stream):
     before = stream.key_hash
     response = manager.get(reverse("admin:streaming_stream_rotate_key", args=[stream.pk]))
     stream.refresh_from_db()
     assert (response.status_code, stream.key_hash) == (405, before)
 
 
-def test_a_viewer_cannot_rotate_the_key(client, campaign, staff_factory, event):
+def test_a_viewer_cannot_rotate_the_key(client, campaign, staff_factory, stream):
     client.force_login(staff_factory(campaign, role="viewer"))
-    stream, _ = services.create_stream(event_id=event.pk)
     before = stream.key_hash
     response = client.post(reverse("admin:streaming_stream_rotate_key", args=[stream.pk]))
     stream.refresh_from_db()
@@ -82,17 +70,13 @@ def test_another_campaigns_stream_is_a_404(manager):
     assert (response.status_code, change.status_code, stream.key_hash) == (404, 404, before)
 
 
-def test_the_list_shows_only_the_staffs_campaigns_streams(manager, event):
-    mine, _ = services.create_stream(event_id=event.pk)
+def test_the_list_shows_only_the_staffs_campaigns_streams(manager, stream):
     services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
     response = manager.get(reverse("admin:streaming_stream_changelist"))
-    assert list(response.context["cl"].result_list) == [mine]
+    assert list(response.context["cl"].result_list) == [stream]
 
 
-def test_staff_can_end_a_stream_and_its_live_event_ends(manager, event):
-    stream, _ = services.create_stream(event_id=event.pk)
-    from tests.streaming.test_playlist_writer import deliver
-
+def test_staff_can_end_a_stream_and_its_live_event_ends(manager, stream):
     deliver(stream, 0, 1)
     response = manager.post(reverse("admin:streaming_stream_end", args=[stream.pk]))
     stream.refresh_from_db()

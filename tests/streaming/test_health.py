@@ -10,49 +10,43 @@ import pytest
 from events.models import EventStatus
 from events.services import end_event
 from streaming import relay, selectors, services
-from streaming.models import Segment, Stream, StreamMode
+from streaming.models import Segment, StreamMode
 from streaming.storage import get_storage
 from tests.factories import EventFactory
-from tests.streaming.test_playlist_writer import deliver
+from tests.support.streaming import deliver
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def live(db) -> Stream:
-    stream, _ = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
-    deliver(stream, 0, 1)
-    stream.refresh_from_db()
-    return stream
-
-
-def test_a_live_stream_is_not_stalled_within_two_target_durations(live):
-    at = live.last_segment_at + timedelta(seconds=2 * live.target_duration)
+def test_a_live_stream_is_not_stalled_within_two_target_durations(live_stream):
+    at = live_stream.last_segment_at + timedelta(seconds=2 * live_stream.target_duration)
     assert services.mark_stalled_streams(now=at) == []
-    assert selectors.effective_state(live, now=at) == "live"
+    assert selectors.effective_state(live_stream, now=at) == "live"
 
 
-def test_a_live_stream_stalls_after_two_target_durations_without_a_segment(live):
-    at = live.last_segment_at + timedelta(seconds=2 * live.target_duration, milliseconds=1)
-    assert selectors.effective_state(live, now=at) == "stalled"
-    assert services.mark_stalled_streams(now=at) == [live.pk]
-    live.refresh_from_db()
-    assert (live.state, live.event.status) == ("stalled", EventStatus.LIVE)
+def test_a_live_stream_stalls_after_two_target_durations_without_a_segment(live_stream):
+    at = live_stream.last_segment_at + timedelta(
+        seconds=2 * live_stream.target_duration, milliseconds=1
+    )
+    assert selectors.effective_state(live_stream, now=at) == "stalled"
+    assert services.mark_stalled_streams(now=at) == [live_stream.pk]
+    live_stream.refresh_from_db()
+    assert (live_stream.state, live_stream.event.status) == ("stalled", EventStatus.LIVE)
 
 
-def test_a_stalled_stream_is_live_again_when_segments_arrive(live):
-    at = live.last_segment_at + timedelta(seconds=5)
+def test_a_stalled_stream_is_live_again_when_segments_arrive(live_stream):
+    at = live_stream.last_segment_at + timedelta(seconds=5)
     services.mark_stalled_streams(now=at)
-    deliver(live, 1, 1)
-    live.refresh_from_db()
-    assert live.state == "live"
+    deliver(live_stream, 2, 1)
+    live_stream.refresh_from_db()
+    assert live_stream.state == "live"
 
 
-def test_the_sweep_ends_the_stream_of_an_event_staff_ended(live):
-    end_event(event_id=live.event_id)
+def test_the_sweep_ends_the_stream_of_an_event_staff_ended(live_stream):
+    end_event(event_id=live_stream.event_id)
     assert services.sweep_streams()["ended"] == 1
-    live.refresh_from_db()
-    assert live.state == "ended"
+    live_stream.refresh_from_db()
+    assert live_stream.state == "ended"
 
 
 def test_the_sweep_deletes_unrecorded_segments_after_duration_plus_window(db):
@@ -68,9 +62,9 @@ def test_the_sweep_deletes_unrecorded_segments_after_duration_plus_window(db):
     assert get_storage().size(path) is None
 
 
-def test_recorded_segments_are_kept_for_the_replay(live):
-    deliver(live, 1, 6)
-    later = live.last_segment_at + timedelta(days=1)
+def test_recorded_segments_are_kept_for_the_replay(live_stream):
+    deliver(live_stream, 2, 6)
+    later = live_stream.last_segment_at + timedelta(days=1)
     assert services.sweep_streams(now=later)["deleted"] == 0
 
 

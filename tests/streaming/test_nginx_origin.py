@@ -4,19 +4,14 @@ process: segments straight from storage, playlists and ingest through to uvicorn
 from __future__ import annotations
 
 import http.client
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from events.models import EventStatus
-from streaming import services
 from streaming.management.commands.nginx_origin_conf import render_origin_conf
-from tests.factories import EventFactory
-from tests.streaming.conftest import free_port, wait_for
-from tests.streaming.test_playlist_writer import deliver
+from tests import support
+from tests.support import processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,9 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def nginx(server, tmp_path_factory) -> Iterator[int]:
     """nginx on its own port with the rendered origin config; its port."""
-    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     prefix: Path = tmp_path_factory.mktemp("nginx")
-    port = free_port()
+    port = support.free_port()
     origin = render_origin_conf(
         listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{server.port}",
         media_root=server.media_root,
@@ -41,10 +35,7 @@ def nginx(server, tmp_path_factory) -> Iterator[int]:
         f"error_log {prefix / 'error.log'} warn;\nevents {{ worker_connections 256; }}\n"
         f"http {{\n    access_log off;\n{temps}\n    include {prefix / 'origin.conf'};\n}}\n"
     )
-    proc = subprocess.Popen(
-        [nginx_bin, "-p", str(prefix), "-e", str(prefix / "error.log"),
-         "-c", str(prefix / "nginx.conf")],
-    )  # fmt: skip
+    proc = processes.start_nginx(prefix / "nginx.conf", prefix=prefix)
 
     def up() -> bool:
         if proc.poll() is not None:
@@ -58,11 +49,10 @@ def nginx(server, tmp_path_factory) -> Iterator[int]:
             return False
 
     try:
-        wait_for(up, 15, what="nginx")
+        support.wait_for(up, 15, what="nginx")
         yield port
     finally:
-        proc.terminate()
-        proc.wait(10)
+        processes.stop_nginx(proc)
 
 
 def get(port: int, path: str, method: str = "GET", headers: dict | None = None, body=None):
@@ -75,16 +65,8 @@ def get(port: int, path: str, method: str = "GET", headers: dict | None = None, 
         conn.close()
 
 
-@pytest.fixture
-def stream(db, server):
-    stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
-    deliver(stream, 0, 2)
-    return stream, key
-
-
-def test_nginx_serves_segments_from_storage_as_immutable(nginx, stream):
-    s, _ = stream
-    status, headers, body = get(nginx, f"/live/{s.public_id}/v/1.ts")
+def test_nginx_serves_segments_from_storage_as_immutable(nginx, live_stream):
+    status, headers, body = get(nginx, f"/live/{live_stream.public_id}/v/1.ts")
     assert (status, body) == (200, b"\x47" * 376)
     assert headers["content-type"] == "video/mp2t"
     assert headers["cache-control"] == "public, max-age=31536000, immutable"
@@ -93,46 +75,44 @@ def test_nginx_serves_segments_from_storage_as_immutable(nginx, stream):
     assert "server: uvicorn" not in str(headers)
 
 
-def test_nginx_answers_ranges_of_segments(nginx, stream):
-    s, _ = stream
+def test_nginx_answers_ranges_of_segments(nginx, live_stream):
     status, headers, body = get(
-        nginx, f"/live/{s.public_id}/v/1.ts", headers={"Range": "bytes=0-9"}
+        nginx, f"/live/{live_stream.public_id}/v/1.ts", headers={"Range": "bytes=0-9"}
     )
     assert (status, headers["content-range"], len(body)) == (206, "bytes 0-9/376", 10)
 
 
-def test_nginx_answers_a_segment_etag_with_304(nginx, stream):
-    s, _ = stream
-    etag = get(nginx, f"/live/{s.public_id}/v/0.ts")[1]["etag"]
-    status, _, _ = get(nginx, f"/live/{s.public_id}/v/0.ts", headers={"If-None-Match": etag})
+def test_nginx_answers_a_segment_etag_with_304(nginx, live_stream):
+    etag = get(nginx, f"/live/{live_stream.public_id}/v/0.ts")[1]["etag"]
+    status, _, _ = get(
+        nginx, f"/live/{live_stream.public_id}/v/0.ts", headers={"If-None-Match": etag}
+    )
     assert status == 304
 
 
-def test_nginx_never_caches_a_missing_segment(nginx, stream):
-    s, _ = stream
-    status, headers, _ = get(nginx, f"/live/{s.public_id}/v/9.ts")
+def test_nginx_never_caches_a_missing_segment(nginx, live_stream):
+    status, headers, _ = get(nginx, f"/live/{live_stream.public_id}/v/9.ts")
     assert (status, headers["cache-control"]) == (404, "no-store")
 
 
-def test_nginx_passes_playlists_to_the_web_process_with_its_headers(nginx, stream):
-    s, _ = stream
-    status, headers, body = get(nginx, f"/live/{s.public_id}/v/index.m3u8")
+def test_nginx_passes_playlists_to_the_web_process_with_its_headers(nginx, live_stream):
+    status, headers, body = get(nginx, f"/live/{live_stream.public_id}/v/index.m3u8")
     assert status == 200
     assert headers["content-type"] == "application/vnd.apple.mpegurl"
     assert headers["cache-control"] == "public, max-age=1"
     assert body.startswith(b"#EXTM3U\n")
 
 
-def test_nginx_answers_a_cors_preflight_for_segments(nginx, stream):
-    s, _ = stream
-    status, headers, _ = get(nginx, f"/live/{s.public_id}/v/0.ts", method="OPTIONS")
+def test_nginx_answers_a_cors_preflight_for_segments(nginx, live_stream):
+    status, headers, _ = get(nginx, f"/live/{live_stream.public_id}/v/0.ts", method="OPTIONS")
     assert (status, headers["access-control-allow-headers"]) == (204, "Range")
 
 
-def test_nginx_streams_chunked_ingest_puts_through(nginx, stream):
-    s, key = stream
+def test_nginx_streams_chunked_ingest_puts_through(nginx, stream_and_key):
+    stream, key = stream_and_key
     conn = http.client.HTTPConnection("127.0.0.1", nginx, timeout=10)
-    conn.request("PUT", f"/streaming/ingest/{s.public_id}/seg9.ts", body=iter([b"\x47" * 188] * 3),
-                 headers={"Authorization": f"Bearer {key}"}, encode_chunked=True)  # fmt: skip
+    conn.request("PUT", f"/streaming/ingest/{stream.public_id}/seg9.ts",
+                 body=iter([b"\x47" * 188] * 3), headers={"Authorization": f"Bearer {key}"},
+                 encode_chunked=True)  # fmt: skip
     assert conn.getresponse().status == 201
     conn.close()

@@ -11,45 +11,18 @@ from django.utils import timezone
 
 from events.models import EventStatus
 from streaming import playlists, services
-from streaming.models import Rendition, Segment, Stream
+from streaming.models import Rendition, Segment
 from streaming.storage import get_storage
-from tests.factories import EventFactory
 from tests.streaming import hls_checks
-from tests.streaming.conftest import TARGET_DURATION, WINDOW_SECONDS
+from tests.support.streaming import (
+    TARGET_DURATION,
+    WINDOW_SECONDS,
+    deliver,
+    encoder_playlist,
+    served,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def encoder_playlist(first: int, count: int, *, duration: float = 1.0, end: bool = False,
-                     prefix: str = "seg") -> str:  # fmt: skip
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1",
-             f"#EXT-X-MEDIA-SEQUENCE:{first}"]  # fmt: skip
-    for seq in range(first, first + count):
-        lines += [f"#EXTINF:{duration:.6f},", f"{prefix}{seq}.ts"]
-    if end:
-        lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
-
-
-def deliver(stream: Stream, first: int, count: int, **kwargs) -> services.Delivery:
-    """PUT the segments `first…first+count-1` (if not there yet), then the playlist."""
-    storage = get_storage()
-    prefix = kwargs.get("prefix", "seg")
-    for seq in range(first, first + count):
-        storage.put(f"ingest/{stream.public_id}/{prefix}{seq}.ts", b"\x47" * 188 * (seq + 1))
-    return services.receive_playlist(
-        stream_id=stream.pk, name="v.m3u8", text=encoder_playlist(first, count, **kwargs)
-    )
-
-
-def served(stream: Stream, name: str = "v/index.m3u8") -> str:
-    return get_storage().read(f"live/{stream.public_id}/{name}", max_bytes=1 << 20).decode()
-
-
-@pytest.fixture
-def stream(db) -> Stream:
-    stream, _ = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
-    return stream
 
 
 def test_a_stream_keeps_the_target_duration_and_window_it_was_created_with(stream):
@@ -77,10 +50,9 @@ def test_the_window_slides_once_it_holds_the_window_duration(stream):
     assert Segment.objects.filter(rendition__stream=stream, removed_at__isnull=False).count() == 3
 
 
-def test_a_dvr_stream_keeps_the_whole_broadcast_in_its_window(db, settings):
+def test_a_dvr_stream_keeps_the_whole_broadcast_in_its_window(scheduled_event, settings):
     settings.HLS_DVR_WINDOW_SECONDS = 3600
-    event = EventFactory(status=EventStatus.SCHEDULED)
-    stream, _ = services.create_stream(event_id=event.pk, dvr=True)
+    stream, _ = services.create_stream(event_id=scheduled_event.pk, dvr=True)
     deliver(stream, 0, 8)
     media = hls_checks.parse(served(stream))
     assert (stream.window_seconds, media.media_sequence, len(media.segments)) == (3600, 0, 8)

@@ -12,7 +12,6 @@ served. The scenario runs once per module; each test checks one behaviour of it.
 from __future__ import annotations
 
 import http.server
-import json
 import signal
 import socketserver
 import subprocess
@@ -29,11 +28,12 @@ from django.test import override_settings
 
 from events import livebus
 from events.models import Event, EventStatus
-from streaming import selectors, services, teststream
+from streaming import ffmpeg, selectors, services, teststream
 from streaming.models import Stream, StreamMode
 from tests.factories import EventFactory
 from tests.streaming import hls_checks
-from tests.streaming.conftest import TARGET_DURATION, WINDOW_SECONDS, free_port, wait_for
+from tests.support import free_port, wait_for
+from tests.support.streaming import TARGET_DURATION, WINDOW_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,15 +94,6 @@ def _run_upstream(directory: Path, port: int) -> socketserver.TCPServer:
     return httpd
 
 
-def _ffprobe(url: str, *extra: str) -> dict:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", *extra, url],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def _stream(pk: int) -> Stream:
     return Stream.objects.select_related("event").get(pk=pk)
 
@@ -147,14 +138,13 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
     # C's upstream: ffmpeg writing HLS files that a loopback HTTP server serves.
     upstream_dir = tmp_path_factory.mktemp("upstream")
     upstream = _run_upstream(upstream_dir, free_port())
-    upstream_ffmpeg = subprocess.Popen(
-        [teststream.ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
-         "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",
-         "-i", "sine=frequency=220:sample_rate=48000", "-t", "10", "-c:v", "libx264",
-         "-preset", "ultrafast", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
-         "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6",
-         "-hls_flags", "delete_segments", str(upstream_dir / "up.m3u8")],
-    )  # fmt: skip
+    upstream_ffmpeg = ffmpeg.start(ffmpeg.base_command(
+        "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi",
+        "-i", "sine=frequency=220:sample_rate=48000", "-t", "10", "-c:v", "libx264",
+        "-preset", "ultrafast", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
+        "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6",
+        "-hls_flags", "delete_segments", str(upstream_dir / "up.m3u8"),
+    ))  # fmt: skip
     wait_for(lambda: (upstream_dir / "up.m3u8").exists(), 15, what="the upstream playlist")
     with django_db_blocker.unblock():
         c, _ = services.create_stream(
@@ -166,7 +156,7 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
     recorder.watch(f"/live/{c.public_id}/r0/index.m3u8")
 
     def push(stream: Stream, key: str, renditions: int, seconds: float) -> subprocess.Popen:
-        return subprocess.Popen(
+        return ffmpeg.start(
             teststream.push_command(
                 ingest_url=server.ingest_url(stream.public_id), key=key,
                 target_duration=TARGET_DURATION, renditions=renditions, seconds=seconds,
@@ -182,7 +172,7 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
         wait_for(lambda: _stream(a.pk).state == "live", 20, what="A live")
         out["a_event_live"] = Event.objects.get(pk=a_event.pk).status
         wait_for(lambda: len(recorder.versions.get(recorder.paths[1], [])) >= 4, 20, what="A")
-        out["probe_live"] = _ffprobe(
+        out["probe_live"] = ffmpeg.probe(
             f"{server.origin}/live/{a.public_id}/master.m3u8",
             "-show_entries", "stream=codec_type,width,height,nb_read_frames",
             "-count_frames", "-read_intervals", "%+2",
@@ -219,12 +209,12 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
         out["b_first_segment_deleted"] = wait_for(
             lambda: server.get(f"/live/{b.public_id}/stream/0.ts")[0] == 404, 5, 0.1
         )
-        out["probe_replay"] = _ffprobe(
+        out["probe_replay"] = ffmpeg.probe(
             f"{server.origin}/live/{a.public_id}/replay.m3u8",
             "-show_entries", "format=duration:stream=codec_type,nb_read_frames",
             "-count_frames", "-select_streams", "v:0",
         )  # fmt: skip
-        out["probe_relay"] = _ffprobe(
+        out["probe_relay"] = ffmpeg.probe(
             f"{server.origin}/live/{c.public_id}/r0/index.m3u8",
             "-show_entries", "stream=codec_type,nb_read_frames", "-count_frames",
         )  # fmt: skip

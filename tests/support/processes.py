@@ -1,10 +1,11 @@
-"""The one launcher of the platform's processes for tests: uvicorn web processes and the
-stream worker, on the test database and the test Redis, each in its own session so that
-stopping it stops its children."""
+"""The one launcher of the platform's processes for tests: uvicorn web processes, the
+stream worker, the RTMP transcoder supervisor and nginx, on the test database and the test
+Redis, each in its own session so that stopping it stops its children."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,3 +122,26 @@ def start_stream_worker(env: dict[str, str], *, interval_s: float) -> subprocess
         [sys.executable, "manage.py", "stream_worker", "--interval", str(interval_s)],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
+
+
+def start_transcoder(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`manage.py transcoder`, the RTMP transcoder supervisor, with `env` (a server's, with
+    RTMP_PLAY_URL and TRANSCODER_INGEST_URL pointing at the test's nginx-rtmp and server)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "transcoder"], cwd=ROOT, env=env, start_new_session=True
+    )
+
+
+def start_nginx(conf: Path, *, prefix: Path) -> subprocess.Popen[bytes]:
+    """nginx with the whole config `conf` (which must say `daemon off;`), its relative paths
+    and start-up errors under `prefix`; in its own session. Stop it with stop_nginx."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return subprocess.Popen(
+        [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def stop_nginx(proc: subprocess.Popen) -> None:
+    """A graceful stop (SIGQUIT): nginx-rtmp closes its sessions and calls on_publish_done."""
+    stop_process(proc, signal.SIGQUIT)

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from events.models import Event, EventStatus
-from streaming import services, teststream
+from streaming import ffmpeg, services, teststream
 from streaming.models import Stream
 
 DEMO_EVENT_SLUG = "demo-live"  # seed_demo's event
@@ -55,7 +55,7 @@ class Command(BaseCommand):
                 pusher_down = "stream" not in procs or procs["stream"].poll() is not None
                 if push is not None and pusher_down and time.monotonic() - started > 5:
                     # (Re)start the pusher; a restart shows as a discontinuity, as it should.
-                    procs["stream"] = subprocess.Popen(push, start_new_session=True)  # noqa: S603
+                    procs["stream"] = ffmpeg.start(push)
                     started = time.monotonic()
                 if procs["web"].poll() is not None and not stopping:
                     raise CommandError("the web process exited")
@@ -101,8 +101,8 @@ class Command(BaseCommand):
             # The key is stored hashed: a new one for this run (the demo's only encoder).
             key = services.rotate_stream_key(stream_id=stream.pk)
         try:
-            ffmpeg = teststream.ffmpeg_path()
-        except RuntimeError as exc:
+            executable = ffmpeg.ffmpeg_path()
+        except ffmpeg.FfmpegMissing as exc:
             self.stdout.write(f"Test stream: off ({exc}).")
             return None
         ingest = f"http://{host}:{port}/streaming/ingest/{stream.public_id}"
@@ -115,5 +115,5 @@ class Command(BaseCommand):
             key=key,
             target_duration=stream.target_duration,
             renditions=2,  # so the player's quality menu has a choice
-            ffmpeg=ffmpeg,
+            ffmpeg=executable,
         )

@@ -6,24 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from events.models import EventStatus
-from streaming import services
 from streaming.models import Stream, Transcoder
-from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stream(campaign):
-    event = EventFactory(campaign=campaign, status=EventStatus.SCHEDULED)
-    return services.create_stream(event_id=event.pk)[0]
-
-
-@pytest.fixture
-def manager(client, campaign, staff_factory):
-    client.force_login(staff_factory(campaign, role="manager"))
-    return client
 
 
 def test_staff_see_when_the_transcoder_cannot_keep_real_time(manager, stream):

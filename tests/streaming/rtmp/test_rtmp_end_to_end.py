@@ -11,7 +11,6 @@ was served. The scenario runs once per module; each test checks one behaviour of
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,19 +22,15 @@ import pytest
 from django.test import override_settings
 
 from events.models import Event, EventStatus
-from streaming import services, signing
+from streaming import ffmpeg, services, signing
 from streaming.models import LadderChoice, Stream, Transcoder
 from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.factories import EventFactory
 from tests.streaming import hls_checks
-from tests.streaming2.conftest import (
-    ROOT,
-    SIGNING_SECRET,
-    TARGET_DURATION,
-    WINDOW_SECONDS,
-    wait_for,
-)
-from tests.support import player_config
+from tests.support import player_config, wait_for
+from tests.support.processes import ROOT
+from tests.support.rtmp import SIGNING_SECRET
+from tests.support.streaming import TARGET_DURATION, WINDOW_SECONDS, stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,26 +112,8 @@ class Browser(threading.Thread):
             self.failed = repr(exc)
 
 
-def _ffprobe(url: str, *extra: str) -> dict:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", *extra, url],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def _segments(stream_pk: int) -> dict[str, int]:
     return dict(Stream.objects.get(pk=stream_pk).renditions.values_list("name", "next_seq"))
-
-
-def _stored(media_root, public_id: str) -> list[str]:
-    found = []
-    for area in ("ingest", "live"):
-        base = media_root / area / public_id
-        if base.exists():
-            found += sorted(str(p.relative_to(media_root)) for p in base.rglob("*") if p.is_file())
-    return found
 
 
 def _signature_answers(stack, stream, event) -> dict[str, tuple[int, str]]:
@@ -162,14 +139,14 @@ def _signature_answers(stack, stream, event) -> dict[str, tuple[int, str]]:
         "unsigned": f"/live/{stream.public_id}/master.m3u8",
     }
     answers = {}
-    for where, get in (("edge", stack.edge), ("django", stack.web)):
+    for where, get in (("edge", stack.edge_get), ("django", stack.web_get)):
         for name, path in paths.items():
             status, _, body = get(path)
             answers[f"{where}_{name}"] = (status, body.decode()[:60])
-    page = stack.web(f"/events/{event.slug}/")[2].decode()
+    page = stack.web_get(f"/events/{event.slug}/")[2].decode()
     handed = player_config(page)["master_url"] or ""
     answers["page_url"] = (0, handed)
-    answers["page_url_at_edge"] = (stack.edge(handed)[0] if handed else 0, "")
+    answers["page_url_at_edge"] = (stack.edge_get(handed)[0] if handed else 0, "")
     return answers
 
 
@@ -201,8 +178,8 @@ def scenario(stack, django_db_blocker):
     out["l_prefix"] = l_prefix
 
     # Every version the origin served, and what viewers got through the edge.
-    recorder = Recorder(stack.web, [f"/live/{p.public_id}/source/index.m3u8"])
-    edge_recorder = Recorder(stack.edge, [f"/live/{p.public_id}/source/index.m3u8"])
+    recorder = Recorder(stack.web_get, [f"/live/{p.public_id}/source/index.m3u8"])
+    edge_recorder = Recorder(stack.edge_get, [f"/live/{p.public_id}/source/index.m3u8"])
     threading.Thread(target=recorder.run, daemon=True).start()
     threading.Thread(target=edge_recorder.run, daemon=True).start()
     started = time.monotonic()
@@ -221,7 +198,7 @@ def scenario(stack, django_db_blocker):
         wait_for(lambda: Stream.objects.get(pk=p.pk).state == "live", 30, 0.1, what="P live")
         out["p_event_live"] = Event.objects.get(pk=p_event.pk).status
         wait_for(lambda: _segments(p.pk).get("source", 0) >= 4, 20, 0.1, what="P segments")
-        out["probe_live"] = _ffprobe(
+        out["probe_live"] = ffmpeg.probe(
             f"http://127.0.0.1:{stack.edge_port}/live/{p.public_id}/master.m3u8",
             "-show_entries", "stream=codec_type,width,height,nb_read_frames",
             "-count_frames", "-read_intervals", "%+2",
@@ -246,12 +223,12 @@ def scenario(stack, django_db_blocker):
         # L: both renditions published; the master and aligned renditions, signed.
         wait_for(lambda: min(_segments(l_stream.pk).values() or [0]) >= 4 and
                  len(_segments(l_stream.pk)) == 2, 30, 0.1, what="L renditions")  # fmt: skip
-        out["l_master"] = stack.edge(f"{l_prefix}/master.m3u8")
+        out["l_master"] = stack.edge_get(f"{l_prefix}/master.m3u8")
         out["l_media"] = {
-            name: stack.edge(f"{l_prefix}/{name}/index.m3u8")[2].decode()
+            name: stack.edge_get(f"{l_prefix}/{name}/index.m3u8")[2].decode()
             for name in ("480p", "360p")
         }
-        out["l_probe"] = _ffprobe(
+        out["l_probe"] = ffmpeg.probe(
             f"http://127.0.0.1:{stack.edge_port}{l_prefix}/master.m3u8",
             "-show_entries", "stream=codec_type,width,height",
         )  # fmt: skip
@@ -262,7 +239,7 @@ def scenario(stack, django_db_blocker):
         media = hls_checks.parse(out["l_media"]["360p"])
         seq = media.segments[-2].seq
         for name in ("480p", "360p"):
-            probe = _ffprobe(
+            probe = ffmpeg.probe(
                 f"http://127.0.0.1:{stack.edge_port}{l_prefix}/{name}/{seq}.ts",
                 "-select_streams", "v:0",
                 "-show_entries", "packet=pts_time,flags:stream=codec_name,width,height",
@@ -276,7 +253,7 @@ def scenario(stack, django_db_blocker):
         out["l_seq"] = seq
 
         # The stored files of W, after both refusals.
-        out["w_files"] = _stored(stack.media_root, w.public_id)
+        out["w_files"] = stored_files(stack.media_root, w.public_id)
         out["w_transcoder"] = Transcoder.objects.filter(stream=w).exists()
 
         # Stop the encoders: on_publish_done stops the transcoders.

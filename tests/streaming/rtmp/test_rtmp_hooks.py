@@ -5,10 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from events.models import EventStatus
-from streaming import services, signing, transcoder
+from streaming import selectors, services, signing, transcoder
 from streaming.models import Stream, Transcoder
-from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +23,6 @@ def _post(client, hook: str, body: str, token: str | None = None, server: str = 
     url = reverse(f"streaming:rtmp_{hook}", args=[token or signing.rtmp_hook_token()])
     url += f"?server={server}"
     return client.post(url, body, content_type="application/x-www-form-urlencoded")
-
-
-@pytest.fixture
-def stream_and_key(db):
-    event = EventFactory(status=EventStatus.SCHEDULED)
-    return services.create_stream(event_id=event.pk)
 
 
 def test_on_publish_with_the_stream_key_starts_the_transcoder(client, stream_and_key):
@@ -105,8 +97,6 @@ def test_a_late_publish_done_of_an_older_connection_changes_nothing(client, stre
 
 
 def test_the_ingest_accepts_the_transcoder_token_until_the_key_is_rotated(stream_and_key):
-    from streaming import selectors
-
     stream, _ = stream_and_key
     token = signing.transcoder_token(public_id=stream.public_id, key_hash=stream.key_hash)
     found = selectors.access_stream_for_ingest(
