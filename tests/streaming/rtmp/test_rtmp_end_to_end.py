@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.test import override_settings
+from playwright.sync_api import sync_playwright
 
 from events.models import Event, EventStatus
 from streaming import ffmpeg, services, signing
@@ -91,8 +92,6 @@ class Browser(threading.Thread):
         return self.current
 
     def run(self) -> None:
-        from playwright.sync_api import sync_playwright
-
         try:
             with sync_playwright() as p:
                 chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
