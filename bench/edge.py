@@ -50,7 +50,7 @@ DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pc_bench_edge"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
-PORTS = range(18700, 18800)  # the upper half of streaming II's range
+PORTS = range(18700, 18800)  # this bench's own range (the tests take theirs from PC_TEST_PORTS)
 TARGET_DURATION = 2
 VIEWER_PROCESSES = 2
 HITS = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
@@ -434,22 +434,22 @@ def ladder_factor(*, seconds: int, tmp: Path) -> dict:
     """Real-time factor of the adaptive ladder for a 1080p30 source: media seconds per second
     of wall time, the same argv as the transcoder's, writing HLS to local files."""
     sys.path.insert(0, str(ROOT))
-    from streaming import ladder
+    from streaming import ffmpeg, ladder
 
     src = tmp / "src1080.flv"
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        ffmpeg.base_command(
+         "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
          "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6000k", "-g", "60",
-         "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", str(src)],
+         "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", str(src)),
         check=True,
     )  # fmt: skip
     source = ladder.Source("h264", 1920, 1080, 30.0, 6000, True)
     outputs = ladder.plan(ladder="adaptive", source=source)
     out_dir = tmp / "ladder"
     out_dir.mkdir()
-    cmd = ladder.command(ffmpeg="ffmpeg", input_url=str(src), ingest_url=str(out_dir),
+    cmd = ladder.command(ffmpeg=ffmpeg.ffmpeg_path(), input_url=str(src), ingest_url=str(out_dir),
                          token="bench", outputs=outputs, source=source,  # noqa: S106
                          target_duration=2)  # fmt: skip
     for option, width in (("-method", 2), ("-headers", 2), ("-rw_timeout", 2),

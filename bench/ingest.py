@@ -8,7 +8,7 @@ and renames it (no key check, no database, no playlist). A separate client proce
 encoders the way ffmpeg's HLS muxer does: every target duration, on one keep-alive connection
 per stream, a chunked PUT of an ffmpeg-sized segment (2.5 Mbit/s), then a chunked PUT of the
 encoder's playlist; and per stream a player polls our served playlist every 50 ms to see when
-each segment appears. Goals (issue 5): PUT p99 < 50 ms; visible within half a target
+each segment appears. Goals: PUT p99 < 50 ms; visible within half a target
 duration + 1 s. At the end every segment sent must be in the published playlists, once.
 The last line is one JSON object (BENCH.md).
 """
@@ -288,7 +288,7 @@ def main() -> None:
         stop_all()
         shutil.rmtree(media, ignore_errors=True)
 
-    # The issue's figure is the segment PUT; playlist PUTs (which publish) are reported apart.
+    # The goal's figure is the segment PUT; playlist PUTs (which publish) are reported apart.
     puts = ours["segment_ms"]
     bare_puts = bare["segment_ms"]
     results = {

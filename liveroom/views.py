@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from donations import selectors as donation_selectors
 from events import registration
 from events import selectors as event_selectors
+from events.httpcache import etag_matches
 from events.models import Event, EventStatus
 from liveroom import selectors
 from streaming import selectors as stream_selectors
@@ -92,11 +93,7 @@ def event_tally(request: HttpRequest, slug: str) -> HttpResponse:
     event = event_selectors.access_public_event(slug=slug)
     version, text = selectors.current_snapshot(event_id=event.pk)
     etag = f'"{version}"'
-    offered = [
-        tag.strip().removeprefix("W/")
-        for tag in request.headers.get("If-None-Match", "").split(",")
-    ]
-    if etag in offered or "*" in offered:
+    if etag_matches(request, etag):
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(text, content_type="application/json")

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from events.httpcache import etag_matches
 from streaming import ingest, playlists, selectors, services, signing
 from streaming.storage import ObjectTooLarge, get_storage
 
@@ -132,11 +133,7 @@ def published_file(request: HttpRequest, public_id: str, path: str) -> HttpRespo
         "ETag": etag,
         "Accept-Ranges": "bytes" if ext != "m3u8" else "none",
     }  # fmt: skip
-    offered = [
-        tag.strip().removeprefix("W/")
-        for tag in request.headers.get("If-None-Match", "").split(",")
-    ]
-    if etag in offered or "*" in offered:
+    if etag_matches(request, etag):
         response = HttpResponse(status=304)
     else:
         status, body = 200, data

@@ -19,7 +19,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from streaming import services, teststream
+from streaming import ffmpeg, services, teststream
 from streaming.models import Stream
 from tests.support import processes
 from tests.support.processes import Server, start_server, stop_process
@@ -45,12 +45,11 @@ class Platform:
     def push(self, stream: Stream, key: str, *, seconds: float | None = None, renditions: int = 2):
         """ffmpeg pushing a test pattern (two renditions) into the stream's ingest, in real
         time; ENDLIST after `seconds`, or until the test's teardown kills it."""
-        proc = subprocess.Popen(
+        proc = ffmpeg.start(
             teststream.push_command(
                 ingest_url=f"{self.origin}/streaming/ingest/{stream.public_id}", key=key,
                 target_duration=TARGET_DURATION, renditions=renditions, seconds=seconds,
-            ),
-            start_new_session=True,
+            )
         )  # fmt: skip
         self.procs.append(proc)
         return proc
