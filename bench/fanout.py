@@ -237,6 +237,8 @@ def server_env() -> dict[str, str]:
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
         "LOG_LEVEL": "WARNING",
+        # Every simulated viewer comes from this machine's one address: no per-address cap.
+        "LIVE_SEATS_PER_ADDRESS_PERCENT": "0",
     }
 
 

@@ -113,6 +113,10 @@ LIVE_INBOUND_MAX_BYTES = env_int("LIVE_INBOUND_MAX_BYTES", 1024, minimum=16)
 LIVE_INBOUND_PER_SECOND = env_int("LIVE_INBOUND_PER_SECOND", 5, minimum=1)
 # One viewer-count sample per event per this many seconds, for the staff dashboard's chart.
 LIVE_VIEWER_SAMPLE_SECONDS = env_int("LIVE_VIEWER_SAMPLE_SECONDS", 15, minimum=1)
+# Seats one client may hold (liveroom/seats.py): per browser (attendee cookie), and per address
+# as a share of the event's capacity (never fewer than a browser's). 0 turns a cap off.
+LIVE_SEATS_PER_ATTENDEE = env_int("LIVE_SEATS_PER_ATTENDEE", 3, minimum=0)
+LIVE_SEATS_PER_ADDRESS_PERCENT = env_int("LIVE_SEATS_PER_ADDRESS_PERCENT", 25, minimum=0)
 
 CELERY_BROKER_URL = _redis["CELERY_BROKER_URL"]
 CELERY_TASK_ALWAYS_EAGER = _redis["CELERY_TASK_ALWAYS_EAGER"]

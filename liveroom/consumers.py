@@ -8,6 +8,8 @@ Close codes (the browser client acts on them):
 - 4404: no such event (or a draft).
 - 4429: the event is at its capacity tier ("this event is full"); the client does not retry
   at once.
+- 4430: this browser or address already holds as many seats as it may (liveroom/seats.py);
+  the client retries as for a full event.
 - 1009: an inbound message over LIVE_INBOUND_MAX_BYTES.
 - 1008: more inbound messages than LIVE_INBOUND_PER_SECOND allows.
 - 1011: Redis or the database is unreachable; the client retries with backoff.
@@ -23,13 +25,16 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from liveroom.hub import Hub, get_hub
+from liveroom import attendees
+from liveroom.hub import Hub, SeatKeys, get_hub
 from liveroom.outbox import Outbox
+from liveroom.seats import Client
 
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_FULL = 4429
+CLOSE_CLIENT_CAP = 4430
 CLOSE_TOO_BIG = 1009
 CLOSE_FLOOD = 1008
 CLOSE_UNAVAILABLE = 1011
@@ -40,6 +45,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     event_id: int | None = None
     outbox: Outbox | None = None
     admitted = False
+    seat: SeatKeys | None = None
     _tokens = 0.0
     _refilled = 0.0
 
@@ -85,8 +91,27 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.accept()
             await self.close(code=CLOSE_FULL)
             return
+        client = Client(
+            address=(self.scope.get("client") or ("unknown", 0))[0],
+            attendee=attendees.attendee_from_headers(self.scope.get("headers", [])),
+        )
+        try:
+            seat = await hub.take_seat(info, client)
+        except Exception:
+            hub.leave(info.event_id, None)
+            log.exception("live room unavailable", extra={"slug": slug})
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+            return
+        if seat is None:
+            hub.leave(info.event_id, None)
+            log.info("live room client at its cap", extra={"event_id": info.event_id})
+            await self.accept()
+            await self.close(code=CLOSE_CLIENT_CAP)
+            return
         self.event_id = info.event_id
         self.admitted = True
+        self.seat = seat
         try:
             try:
                 await hub.snapshot(info.event_id)
@@ -98,6 +123,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # The client left before the accept went out (the server raises on send): give
             # the seat back, since no disconnect will reach this consumer.
             hub.leave(info.event_id, None)
+            hub.give_back_seat(info.event_id, seat)
             self.admitted = False
             raise
         self._tokens = 2.0 * settings.LIVE_INBOUND_PER_SECOND
@@ -129,5 +155,6 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         if self.admitted and self.hub is not None and self.event_id is not None:
             self.hub.leave(self.event_id, self.outbox)
+            self.hub.give_back_seat(self.event_id, self.seat or [])
             self.admitted = False
         raise StopConsumer()

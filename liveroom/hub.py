@@ -45,6 +45,9 @@ from events.selectors import LiveRoomEvent
 from liveroom import snapshot as snapshots
 from liveroom.backend import LocalBackend, RedisBackend, process_id
 from liveroom.outbox import Message, Outbox
+from liveroom.seats import Caps, Client, LocalSeats, RedisSeats, client_keys
+
+SeatKeys = list[tuple[str, int]]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +67,7 @@ class Hub:
         snapshots_per_second: int,
         presence_ttl_s: float,
         viewer_sample_s: float = 15.0,
+        caps: Caps | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.backend = backend
@@ -85,6 +89,12 @@ class Hub:
         self._rechecks: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._presence: asyncio.Task[None] | None = None
+        self.caps = caps or Caps(per_attendee=0, per_address_percent=0)
+        self.seats: RedisSeats | LocalSeats = (
+            RedisSeats(backend.redis, pid=self.pid)
+            if isinstance(backend, RedisBackend)
+            else LocalSeats()
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,6 +162,26 @@ class Hub:
                 return True
             self._full_until[eid] = time.monotonic() + FULL_RECHECK_S
             return False
+
+    async def take_seat(self, info: LiveRoomEvent, client: Client) -> SeatKeys | None:
+        """Count an admitted socket against its client's caps (liveroom/seats.py): the keys
+        to give back when it leaves, or None when the client is at a cap (the caller gives
+        the admission slot back)."""
+        keys = client_keys(client, self.caps.for_event(info.capacity))
+        if await self.seats.claim(info.event_id, keys):
+            return keys
+        return None
+
+    def give_back_seat(self, event_id: int, keys: SeatKeys) -> None:
+        if keys:
+            self._spawn(self._release_seat(event_id, keys))
+
+    async def _release_seat(self, event_id: int, keys: SeatKeys) -> None:
+        try:
+            await self.seats.release(event_id, keys)
+        except Exception:
+            # Left counted until this process's presence key expires (then dropped).
+            log.warning("live seat not given back", extra={"event_id": event_id})
 
     async def snapshot(self, event_id: int) -> None:
         """Make sure the latest snapshot of the event is in memory (one read per process)."""
@@ -397,6 +427,10 @@ async def get_hub() -> Hub:
             snapshots_per_second=settings.LIVE_SNAPSHOTS_PER_SECOND,
             presence_ttl_s=settings.LIVE_PRESENCE_TTL_SECONDS,
             viewer_sample_s=settings.LIVE_VIEWER_SAMPLE_SECONDS,
+            caps=Caps(
+                per_attendee=settings.LIVE_SEATS_PER_ATTENDEE,
+                per_address_percent=settings.LIVE_SEATS_PER_ADDRESS_PERCENT,
+            ),
         )
         hub = _hub
         await hub.start()

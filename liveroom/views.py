@@ -16,7 +16,7 @@ from events import registration
 from events import selectors as event_selectors
 from events.httpcache import etag_matches
 from events.models import Event, EventStatus
-from liveroom import selectors
+from liveroom import attendees, selectors
 from streaming import selectors as stream_selectors
 
 
@@ -41,6 +41,7 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         **signup,
     }
     response = render(request, "liveroom/event.html", context)
+    attendees.ensure_attendee_cookie(request, response)
     if event.visibility == "unlisted":
         # Reachable by link, but kept out of search engines.
         response["X-Robots-Tag"] = "noindex"

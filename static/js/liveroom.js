@@ -19,6 +19,7 @@
 
   var CLOSE_NOT_FOUND = 4404;
   var CLOSE_FULL = 4429;
+  var CLOSE_CLIENT_CAP = 4430;  // this browser (or network) holds as many seats as it may
   var POLL_MS = 3000;
   var FULL_RETRY_MS = 60000;
   var BACKOFF_FIRST_MS = 5000;  // full jitter over [0, 5 s) first, doubling up to a minute
@@ -176,11 +177,17 @@
     socket.onclose = function (event) {
       socket = null;
       if (event.code === CLOSE_NOT_FOUND) { stopped = true; return; }
-      if (event.code === CLOSE_FULL) {
+      if (event.code === CLOSE_FULL || event.code === CLOSE_CLIENT_CAP) {
         root.setAttribute("data-full", "true");
-        root.dispatchEvent(new CustomEvent("liveroom:full"));  // e.g. for the player to step aside
-        setText(el.state, "This event is full. The tally keeps updating; we will try to " +
-          "let you in when a place frees up.");
+        // e.g. for the player to step aside, and say why
+        root.dispatchEvent(new CustomEvent("liveroom:full", {
+          detail: { reason: event.code === CLOSE_FULL ? "capacity" : "client" },
+        }));
+        setText(el.state, event.code === CLOSE_FULL
+          ? "This event is full. The tally keeps updating; we will try to " +
+            "let you in when a place frees up."
+          : "You are already watching this event in other tabs or on other devices. Close " +
+            "one and this page will join; the tally keeps updating.");
         startPolling();
         setTimeout(connect, FULL_RETRY_MS / 2 + Math.random() * FULL_RETRY_MS);
         return;

@@ -352,7 +352,13 @@
     room.addEventListener("liveroom:admitted", admit);
     // The socket cannot be had here (a proxy, no WebSockets): do not hold the video hostage.
     room.addEventListener("liveroom:polling", admit);
-    room.addEventListener("liveroom:full", function () {
+    room.addEventListener("liveroom:full", function (event) {
+      var reason = (event.detail && event.detail.reason) || "capacity";
+      if (fullBlock) {
+        fullBlock.querySelectorAll("[data-full-reason]").forEach(function (part) {
+          part.hidden = part.getAttribute("data-full-reason") !== reason;
+        });
+      }
       if (full) return;
       full = true;
       admitted = false;

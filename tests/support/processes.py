@@ -80,6 +80,9 @@ def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "LIVE_PRESENCE_TTL_SECONDS": str(SERVER_PRESENCE_TTL_S),
         "SERVE_STATIC": "1",  # the page's scripts, for the browser tests
+        # Every test client comes from 127.0.0.1: no per-address seat cap, but where a test
+        # asks for one (tests/liveroom/hub/test_seat_caps.py).
+        "LIVE_SEATS_PER_ADDRESS_PERCENT": "0",
         "LOG_LEVEL": "WARNING",
         **(env or {}),
     }
