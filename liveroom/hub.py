@@ -440,6 +440,13 @@ async def get_hub() -> Hub:
     return hub
 
 
+def local_seats() -> LocalSeats | None:
+    """Embedded mode: this process's seat counts (the running hub's), for stream.json's
+    threads; None before any socket connected."""
+    hub = _hub
+    return hub.seats if hub is not None and isinstance(hub.seats, LocalSeats) else None
+
+
 async def close_hub() -> None:
     """Stop this loop's hub (tests, shutdown). The next `get_hub()` starts a fresh one."""
     global _hub

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from redis import Redis
 from redis import asyncio as aioredis
 
 from events import livebus
@@ -53,6 +54,22 @@ for _, k in ipairs(KEYS) do
 end
 return 0
 """
+
+# KEYS: one seat hash; ARGV: presence key prefix. The seats held by live processes.
+_HELD_LUA = """
+local total = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for j = 1, #fields, 2 do
+  if redis.call('EXISTS', ARGV[1] .. fields[j]) == 1 then
+    total = total + tonumber(fields[j + 1])
+  end
+end
+return total
+"""
+
+# An attendee's seats are counted even with no cap on them: stream.json asks whether the
+# browser holds one (liveroom/views.py).
+UNCAPPED = 1_000_000_000
 
 # KEYS: the seat hashes of a socket that left; ARGV: this process.
 _RELEASE_LUA = """
@@ -97,9 +114,22 @@ def client_keys(client: Client, caps: tuple[int, int]) -> list[tuple[str, int]]:
     keys = []
     if address_cap:
         keys.append((_hashed("a", client.address), address_cap))
-    if attendee_cap and client.attendee:
-        keys.append((_hashed("t", client.attendee), attendee_cap))
+    if client.attendee:
+        keys.append((attendee_key(client.attendee), attendee_cap or UNCAPPED))
     return keys
+
+
+def attendee_key(attendee: str) -> str:
+    return _hashed("t", attendee)
+
+
+def redis_holds_seat(redis: Redis, *, event_id: int, attendee: str) -> bool:
+    """Whether a live process of the deployment counts a seat of this attendee (one call)."""
+    held = redis.register_script(_HELD_LUA)(
+        keys=[livebus.key(event_id, f"seat:{attendee_key(attendee)}")],
+        args=[livebus.key(event_id, "p:")],
+    )
+    return int(held) > 0
 
 
 class RedisSeats:
@@ -137,6 +167,9 @@ class LocalSeats:
         for suffix, _ in keys:
             self._held[(event_id, suffix)] = self._held.get((event_id, suffix), 0) + 1
         return True
+
+    def holds(self, event_id: int, attendee: str) -> bool:
+        return self._held.get((event_id, attendee_key(attendee)), 0) > 0
 
     async def release(self, event_id: int, keys: list[tuple[str, int]]) -> None:
         for suffix, _ in keys:

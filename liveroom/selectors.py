@@ -6,7 +6,7 @@ import redis
 from django.conf import settings
 
 from events import livebus, redisclients
-from liveroom import backend, snapshot
+from liveroom import backend, hub, seats, snapshot
 
 
 def current_snapshot(*, event_id: int) -> tuple[int, str]:
@@ -48,3 +48,17 @@ def _build_and_store(client: redis.Redis, event_id: int) -> tuple[int, str]:
         return version, text
     stored_version, _, stored = backend.as_text(raw).partition("|")
     return int(stored_version), stored
+
+
+def attendee_holds_seat(*, event_id: int, attendee: str | None) -> bool:
+    """Whether the browser with this attendee id holds a live-room seat of the event now (the
+    live room admitted it and it is still connected). Raises redis.RedisError if Redis is
+    configured and down."""
+    if attendee is None:
+        return False
+    if settings.REDIS_URL:
+        return seats.redis_holds_seat(
+            redisclients.sync_client(), event_id=event_id, attendee=attendee
+        )
+    local = hub.local_seats()
+    return local is not None and local.holds(event_id, attendee)

@@ -31,13 +31,14 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
     stream = stream_selectors.event_stream_state(event_id=event.pk)
     signup = registration.registration_context(request, event)
+    # Events that ask for registration show their video to registered attendees.
+    may_watch = not signup["registration_required"] or signup["registration"] is not None
     context = {
         "event": event,
         "donate": donate,
         "stream": stream,
-        "player": _player_config(event, stream),
-        # Events that ask for registration show their video to registered attendees.
-        "may_watch": not signup["registration_required"] or signup["registration"] is not None,
+        "player": _player_config(event, stream, may_watch=may_watch),
+        "may_watch": may_watch,
         **signup,
     }
     response = render(request, "liveroom/event.html", context)
@@ -58,28 +59,57 @@ def _stream_json(event: Event, stream: stream_selectors.StreamView) -> dict[str,
     }
 
 
-def _player_config(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:
-    """What static/js/player.js starts from; later changes come through the live room."""
-    return {
-        **_stream_json(event, stream),
-        "stream_url": reverse("liveroom:stream", kwargs={"slug": event.slug}),
-    }
+def _is_signed(url: str | None) -> bool:
+    return bool(url) and not str(url).startswith("/live/")
+
+
+def _player_config(
+    event: Event, stream: stream_selectors.StreamView, *, may_watch: bool
+) -> dict[str, Any]:
+    """What static/js/player.js starts from; later changes come through the live room. A
+    signed live URL is never in the page: the player asks stream.json once admitted."""
+    config = _stream_json(event, stream)
+    if not may_watch:
+        config.update(master_url=None, replay_url=None)
+    if _is_signed(stream.master_url):
+        config["master_url"] = None
+    return {**config, "stream_url": reverse("liveroom:stream", kwargs={"slug": event.slug})}
 
 
 @require_GET
 def event_stream(request: HttpRequest, slug: str) -> JsonResponse:
     """The player's URLs now: the live master playlist, or the replay once the stream ended.
     Pages ask when the live room says the stream changed (jittered, so a million players do
-    not ask in the same second); a CDN may keep it a second. Signed URLs are the same for
-    every viewer within a signing step (streaming.signing), but stay out of shared caches."""
+    not ask in the same second); a CDN may keep a public stream's answer a second.
+
+    The gates hold here, not only in the player: an event that asks for registration gives
+    URLs to registered attendees only, and a signed live stream's URL goes only to a browser
+    the live room admitted and still holds a seat for (its attendee cookie). Refused: 403
+    with the reason, and no URL. Signed URLs are the same for every viewer within a signing
+    step (streaming.signing), but stay out of shared caches."""
     event = event_selectors.access_public_event(slug=slug)
     stream = stream_selectors.event_stream_state(event_id=event.pk)
-    response = JsonResponse(_stream_json(event, stream))
-    signed = any(
-        url and not url.startswith("/live/") for url in (stream.master_url, stream.replay_url)
-    )
+    body = _stream_json(event, stream)
+    refused = None
+    if (
+        event.registration_required
+        and registration.registration_from_request(request, event) is None
+    ):
+        refused = "Register for this event to watch it."
+    elif _is_signed(stream.master_url) and not selectors.attendee_holds_seat(
+        event_id=event.pk,
+        attendee=attendees.attendee_from_cookie(request.COOKIES.get(attendees.COOKIE)),
+    ):
+        refused = "This browser has no place in the live room yet: the event may be full."
+    if refused is not None:
+        body.update(master_url=None, replay_url=None, error=refused)
+        response = JsonResponse(body, status=403)
+        response["Cache-Control"] = "private, no-store"
+        return response
+    response = JsonResponse(body)
+    private = event.registration_required or _is_signed(stream.master_url or stream.replay_url)
     response["Cache-Control"] = (
-        "private, max-age=1" if signed else "public, max-age=1, stale-while-revalidate=2"
+        "private, max-age=1" if private else "public, max-age=1, stale-while-revalidate=2"
     )
     return response
 

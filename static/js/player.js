@@ -346,7 +346,14 @@
       if (fullBlock) fullBlock.hidden = true;
       box.hidden = false;
     }
-    if (!admitted) { admitted = true; decide(); }
+    if (!admitted) {
+      admitted = true;
+      // A signed live stream's URL is not in the page: stream.json gives it to admitted
+      // attendees only.
+      var live = state.stream === "live" || state.stream === "stalled";
+      if (live && !state.master) refresh(0, decide);
+      else decide();
+    }
   }
   if (room) {
     room.addEventListener("liveroom:admitted", admit);

@@ -50,15 +50,57 @@ def test_a_live_stream_gives_its_master_playlist(client):
     assert data["target_duration"] == stream.target_duration
 
 
-def test_a_signed_stream_gives_signed_urls_that_stay_out_of_shared_caches(client):
+def test_a_signed_live_stream_is_refused_to_a_browser_the_live_room_has_not_admitted(client):
+    # Admitted browsers get the signed URL: tests/liveroom/hub/test_stream_gate.py.
+    event = EventFactory(status=EventStatus.LIVE)
+    live_stream(event, signed_playback=True)
+    response = stream_json(client, event)
+    assert response.status_code == 403
+    data = response.json()
+    assert (data["master_url"], data["replay_url"]) == (None, None)
+    assert data["error"] == (
+        "This browser has no place in the live room yet: the event may be full."
+    )
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_a_signed_live_stream_url_is_never_in_the_page(client):
     event = EventFactory(status=EventStatus.LIVE)
     stream = live_stream(event, signed_playback=True)
+    html = client.get(event.get_absolute_url()).content.decode()
+    assert player_config(html)["master_url"] is None
+    assert f"/live/{stream.public_id}/" not in html
+
+
+def test_an_ended_signed_streams_replay_needs_no_seat_and_stays_out_of_shared_caches(client):
+    event = EventFactory(status=EventStatus.ENDED)
+    stream = live_stream(event, signed_playback=True)
+    Stream.objects.filter(pk=stream.pk).update(state="ended")
     response = stream_json(client, event)
+    assert response.status_code == 200
     assert re.fullmatch(
-        rf"/[^/]+/[A-Za-z0-9_-]+/\d+/live/{stream.public_id}/master\.m3u8",
-        response.json()["master_url"],
+        rf"/[^/]+/[A-Za-z0-9_-]+/\d+/live/{stream.public_id}/replay\.m3u8",
+        response.json()["replay_url"],
     )
     assert response["Cache-Control"] == "private, max-age=1"
+
+
+def test_an_event_that_asks_for_registration_gives_urls_to_registered_attendees_only(client):
+    event = EventFactory(status=EventStatus.LIVE, registration_required=True)
+    stream = live_stream(event)
+    refused = stream_json(client, event)
+    assert refused.status_code == 403
+    assert refused.json()["master_url"] is None
+    assert refused.json()["error"] == "Register for this event to watch it."
+    html = client.get(event.get_absolute_url()).content.decode()
+    assert player_config(html)["master_url"] is None
+    client.post(
+        f"/events/{event.slug}/register", {"name": "Ada Lovelace", "email": "ada@example.com"}
+    )
+    admitted = stream_json(client, event)
+    assert admitted.status_code == 200
+    assert admitted.json()["master_url"] == f"/live/{stream.public_id}/master.m3u8"
+    assert admitted["Cache-Control"] == "private, max-age=1"
 
 
 def test_an_ended_recorded_stream_gives_its_replay(client):
