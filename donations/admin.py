@@ -11,10 +11,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from donations import services
+from donations import refunds
 from donations.models import Donation, LedgerIssue, MonthlyGift, ProviderEvent
 from events.admin.scoping import CampaignScopedAdmin, member_ids
 from events.models import Campaign
+from events.money import format_money
 
 
 @admin.action(description="Refund the selected donations (in full)")
@@ -28,8 +29,8 @@ def refund_donations(
             messages.error(request, f"You may not refund donation {donation.pk}.")
             continue
         try:
-            services.refund_donation(donation_id=donation.pk, user_id=request.user.pk)
-        except services.RefundRefused as exc:
+            refunds.refund_donation(donation_id=donation.pk, user_id=request.user.pk)
+        except refunds.RefundRefused as exc:
             messages.error(request, str(exc))
             continue
         done += 1
@@ -78,7 +79,7 @@ class DonationAdmin(CampaignScopedAdmin):
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount_display(self, obj: Donation) -> str:
-        return services.money(obj.amount_minor, obj.currency)
+        return format_money(obj.amount_minor, obj.currency)
 
     @admin.display(description="interval", ordering="interval")
     def interval_display(self, obj: Donation) -> str:
@@ -121,7 +122,7 @@ class MonthlyGiftAdmin(CampaignScopedAdmin):
 
     @admin.display(description="amount each month", ordering="amount_minor")
     def amount_display(self, obj: MonthlyGift) -> str:
-        return services.money(obj.amount_minor, obj.currency)
+        return format_money(obj.amount_minor, obj.currency)
 
 
 class LedgerIssueAdmin(CampaignScopedAdmin):

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.http.request import split_domain_port, validate_host
 
-from donations import webhooks
 from donations.providers import get_provider
 from donations.providers.base import BadWebhook
+from donations.providers.stripe_events import ParsedEvent
+from donations.webhooks.apply import receive_event
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ _pool_state = threading.local()
 class WebhookAnswer:
     status: int
     text: str
-    event: dict[str, Any] | None = None
+    event: ParsedEvent | None = None
 
 
 def too_large(declared_length: str | None) -> bool:
@@ -66,17 +67,17 @@ def check_webhook(*, payload: bytes, signature: str | None) -> WebhookAnswer:
     return WebhookAnswer(200, "ok", event)
 
 
-def _receive_in_pool(event: dict[str, Any], raw: str | None) -> None:
+def _receive_in_pool(event: ParsedEvent, raw: str | None) -> None:
     # What Django does around each request (drop a broken or expired connection, with its
     # health check query), here at most once a second per thread: it is not free at 500/s.
     now = time.monotonic()
     if now - getattr(_pool_state, "checked", 0.0) > 1.0:
         close_old_connections()
         _pool_state.checked = now
-    webhooks.receive_event(event=event, source="webhook", raw=raw)
+    receive_event(event=event, source="webhook", raw=raw)
 
 
-async def deliver(event: dict[str, Any], raw: bytes | None = None) -> None:
+async def deliver(event: ParsedEvent, raw: bytes | None = None) -> None:
     """Store and apply the event in the pool (a failure to apply is left to the sweep).
     `raw`: the verified body, stored as is."""
     text = raw.decode() if raw is not None else None

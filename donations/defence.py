@@ -1,6 +1,6 @@
 """Card-testing defence for starting donations: a signed page token issued with the event
 page, and rate limits per IP and per email (a fixed 10-minute window in the cache, Redis in
-production). The campaign minimum is the third part (services.start_donation)."""
+production). The campaign minimum is the third part (donations.rules)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 
-from donations.services import DonationRefused
+from donations.rules import DonationRefused
 
 PAGE_TOKEN_SALT = "donations.page-token"  # noqa: S105 -- a salt, not a secret
 RATE_WINDOW_S = 600

@@ -1,5 +1,5 @@
 """The start-donation request: JSON from the donate panel, checked field by field before the
-campaign's own rules (services.start_donation) see it."""
+campaign's own rules (donations.rules, through services.start_donation) see it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from django import forms
 
-from donations.services import DonationRequest, DonorDetails
+from donations.donors import DonorDetails
+from donations.rules import DonationRequest
 
 MAX_AMOUNT_MINOR = 99_999_999  # Stripe's ceiling for one charge in these currencies
 
@@ -96,19 +97,7 @@ class StartDonationForm(forms.Form):
             gift_minor=d["amount_minor"],
             currency=d["currency"].lower(),
             cover_fees=d["cover_fees"],
-            donor=DonorDetails(
-                email=d["email"].strip().lower(),
-                first_name=d["first_name"].strip(),
-                last_name=d["last_name"].strip(),
-                address_line1=d["address_line1"].strip(),
-                address_line2=d["address_line2"].strip(),
-                city=d["city"].strip(),
-                region=d["region"].strip(),
-                postal_code=d["postal_code"].strip(),
-                country=d["country"].strip().upper(),
-                employer=d["employer"].strip(),
-                occupation=d["occupation"].strip(),
-            ),
+            donor=DonorDetails.from_input(d),
             attestation_ids=d["attestations"],
             ticker_opt_in=d["ticker_opt_in"],
             anonymous=d["anonymous"],

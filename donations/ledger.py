@@ -25,6 +25,7 @@ from donations.models import (
     campaign_scope,
     event_scope,
 )
+from donations.receipt_tasks import send_receipt_task
 from events import livebus
 from events.models import Event
 
@@ -179,8 +180,6 @@ def commit_donation_state(
         # Embedded mode has no beat: send at once. With a broker, the row itself is the
         # outbox (receipt_sent_at IS NULL) and the periodic send_pending_receipts task sends
         # it: nothing to enqueue on the webhook's hot path, and no receipt lost with a message.
-        from donations.tasks import send_receipt_task
-
         transaction.on_commit(partial(send_receipt_task.delay, donation.pk))
     return True
 

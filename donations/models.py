@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KT
 
+from donations.donors import DonorDetails
 from events.models import CURRENCY_CHOICES, Campaign, Event
 
 
@@ -152,6 +153,10 @@ class Donation(models.Model):
         """Counts as a donation in the tally: succeeded, not fully refunded or disputed."""
         return self.net_minor > 0
 
+    @property
+    def donor(self) -> DonorDetails:
+        return DonorDetails.of(self)
+
     def recompute_state(self) -> None:
         """Derive status and net_minor from the monotone facts. Pure; order-independent."""
         disputed = (
@@ -261,7 +266,8 @@ class ProviderEvent(models.Model):
                 condition=Q(applied_at__isnull=True),
                 name="provider_event_unapplied",
             ),
-            # Which payment paid an invoice, when that news came before the invoice's own.
+            # Which payment paid an invoice, when that news came before the invoice's own
+            # (the path is providers.stripe_events.STORED_INVOICE_PAYMENT_INVOICE).
             models.Index(
                 KT("payload__data__object__invoice"),
                 condition=Q(type="invoice_payment.paid"),

@@ -3,10 +3,8 @@ CSV export. Views parse and translate; the services decide."""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -17,11 +15,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from donations import asgi as webhook_http
-from donations import defence, selectors, services, webhooks
+from donations import defence, exports, selectors, services
 from donations.forms import StartDonationForm
 from donations.models import Donation
 from donations.providers import get_provider
+from donations.rules import DonationRefused
 from events import selectors as event_selectors
+from events.exports import streaming_csv_response
 from events.models import Campaign
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
         defence.check_page_token(token=form.cleaned_data["page_token"], event_id=event.pk)
         defence.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=req.donor.email)
         started = services.start_donation(event=event, req=req)
-    except services.DonationRefused as exc:
+    except DonationRefused as exc:
         return _refuse(exc.message, exc.status, exc.field)
     provider = get_provider()
     ticker = selectors.ticker_entry(donation_id=started.donation_id)
@@ -96,7 +96,7 @@ def confirm_simulated(request: HttpRequest) -> JsonResponse:
     if donation is None or secret != f"{donation.payment_id}_secret_sim":
         return _refuse("This payment was not found. Reload the page and try again.", 404)
     succeed = data.get("outcome", "succeed") != "decline"
-    webhooks.record_simulated_outcome(donation=donation, succeed=succeed)
+    services.confirm_simulated_payment(donation=donation, succeed=succeed)
     donation.refresh_from_db()
     if not succeed:
         return _refuse("Your card was declined (simulated).", 402)
@@ -120,63 +120,6 @@ async def stripe_webhook(request: HttpRequest) -> HttpResponse:
     return HttpResponse(answer.text, status=answer.status, content_type="text/plain")
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-EXPORT_COLUMNS: list[tuple[str, Callable[[Donation], object]]] = [
-    ("donation_id", lambda d: d.pk),
-    ("created_at", lambda d: d.created_at.isoformat()),
-    ("succeeded_at", lambda d: d.succeeded_at.isoformat() if d.succeeded_at else ""),
-    ("event", lambda d: d.event.title),
-    ("status", lambda d: d.status),
-    ("currency", lambda d: d.currency),
-    ("gift_minor", lambda d: d.gift_minor),
-    ("fee_minor", lambda d: d.fee_minor),
-    ("amount_minor", lambda d: d.amount_minor),
-    ("interval", lambda d: d.interval or "once"),
-    ("monthly_gift_id", lambda d: d.monthly_gift_id or ""),
-    ("invoice_id", lambda d: d.invoice_id or ""),
-    ("refunded_minor", lambda d: d.refunded_minor),
-    ("net_minor", lambda d: d.net_minor),
-    ("email", lambda d: d.email),
-    ("first_name", lambda d: d.first_name),
-    ("last_name", lambda d: d.last_name),
-    ("address_line1", lambda d: d.address_line1),
-    ("address_line2", lambda d: d.address_line2),
-    ("city", lambda d: d.city),
-    ("region", lambda d: d.region),
-    ("postal_code", lambda d: d.postal_code),
-    ("country", lambda d: d.country),
-    ("employer", lambda d: d.employer),
-    ("occupation", lambda d: d.occupation),
-    ("attestations", lambda d: " | ".join(d.attestations)),
-    ("display_name", lambda d: d.display_name),
-    ("message", lambda d: d.message),
-    ("anonymous", lambda d: "yes" if d.anonymous else "no"),
-    ("refcode", lambda d: d.refcode),
-    ("payment_id", lambda d: d.payment_id or ""),
-]
-
-
-def csv_cell(value: object) -> str:
-    """Text a spreadsheet will not run: a cell that starts like a formula gets a leading '."""
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_rows(campaign: Campaign) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in EXPORT_COLUMNS])
-    for donation in selectors.iter_campaign_donations(campaign=campaign):
-        yield writer.writerow([csv_cell(get(donation)) for _, get in EXPORT_COLUMNS])
-
-
 @staff_member_required
 @require_GET
 def export_donations(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
@@ -187,10 +130,9 @@ def export_donations(request: HttpRequest, campaign_id: int) -> StreamingHttpRes
         raise Http404("No such campaign.")
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     log.info("donations exported campaign_id=%s user_id=%s", campaign.pk, request.user.pk)
-    response = StreamingHttpResponse(_csv_rows(campaign), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{campaign.slug}-donations-{stamp}.csv"'
+    return streaming_csv_response(
+        f"{campaign.slug}-donations-{stamp}.csv",
+        exports.HEADER,
+        exports.donation_rows(campaign=campaign),
     )
-    response["Cache-Control"] = "no-store"
-    return response

@@ -1,4 +1,6 @@
-"""Payment providers behind one interface (base.PaymentProvider): Stripe and Simulated."""
+"""Payment providers behind one interface (base.PaymentProvider): Stripe and Simulated.
+Importing the package loads both (the `stripe` library costs well under 0.1 s once per
+process, and every process that takes donations loads it anyway)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import threading
 from django.conf import settings
 
 from donations.providers.base import PaymentProvider
+from donations.providers.simulated import SimulatedProvider
+from donations.providers.stripe import StripeProvider
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, ...], PaymentProvider] = {}
@@ -16,8 +20,6 @@ def get_provider() -> PaymentProvider | None:
     """Stripe when a secret key is set; else the simulated provider when DEBUG is on or
     ALLOW_SIMULATED_PAYMENTS allows it; else None (donations are closed)."""
     if settings.STRIPE_SECRET_KEY:
-        from donations.providers.stripe import StripeProvider
-
         # One client (and its HTTP connection pool) per configuration, shared by threads.
         cache_key = (
             settings.STRIPE_SECRET_KEY,
@@ -35,7 +37,5 @@ def get_provider() -> PaymentProvider | None:
                 )
             return _cache[cache_key]
     if settings.DEBUG or settings.ALLOW_SIMULATED_PAYMENTS:
-        from donations.providers.simulated import SimulatedProvider
-
         return SimulatedProvider()
     return None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from donations.donors import DonorDetails
+from donations.providers.stripe_events import ParsedEvent, RemotePayment
 
 
 class ProviderError(Exception):
@@ -53,21 +55,6 @@ class RefundResult:
     status: str
 
 
-@dataclass(frozen=True)
-class RemotePayment:
-    """A payment as the provider lists it (for reconciliation)."""
-
-    payment_id: str
-    status: str  # "succeeded", "canceled", "requires_payment_method", "processing", …
-    amount_received: int
-    amount: int
-    currency: str
-    metadata: dict[str, str] = field(default_factory=dict)
-    latest_charge: str = ""
-    created: datetime | None = None
-    failed: bool = False
-
-
 class PaymentProvider(abc.ABC):
     name: str
     # Shown on the donate panel when no real money moves.
@@ -99,14 +86,13 @@ class PaymentProvider(abc.ABC):
         product_id: str,
         amount_minor: int,
         currency: str,
-        email: str,
-        name: str,
+        donor: DonorDetails,
         idempotency_key: str,
         metadata: dict[str, str],
         description: str,
     ) -> CreatedSubscription:
-        """A customer and a monthly subscription for them whose first invoice waits for the
-        donor's payment (or, with the same idempotency key, the same ones again). Raises
+        """A customer (the donor) and a monthly subscription for them whose first invoice waits
+        for the donor's payment (or, with the same idempotency key, the same ones again). Raises
         ProviderRateLimited, PaymentDeclined or ProviderError."""
 
     @abc.abstractmethod
@@ -120,6 +106,6 @@ class PaymentProvider(abc.ABC):
         """Every payment created after the time, following the provider's pagination."""
 
     @abc.abstractmethod
-    def verify_webhook(self, *, payload: bytes, signature: str | None) -> dict[str, Any]:
+    def verify_webhook(self, *, payload: bytes, signature: str | None) -> ParsedEvent:
         """The event in a webhook body once its signature and timestamp check out; raises
         BadWebhook otherwise."""

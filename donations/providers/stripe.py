@@ -1,8 +1,9 @@
 """Stripe, through the official library's StripeClient with a pinned API version.
 
-The only module that imports `stripe`. The library's own retries are off
-(max_network_retries=0): callers retry with jittered backoff under the same idempotency key,
-which the library does not do for a 429.
+The only module that imports `stripe`; the events it verifies are read by
+donations.providers.stripe_events. The library's own retries are off (max_network_retries=0):
+callers retry with jittered backoff under the same idempotency key, which the library does not
+do for a 429.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import stripe as stripe_lib
 
+from donations.donors import DonorDetails
 from donations.providers.base import (
     BadWebhook,
     CreatedPayment,
@@ -24,8 +26,8 @@ from donations.providers.base import (
     ProviderError,
     ProviderRateLimited,
     RefundResult,
-    RemotePayment,
 )
+from donations.providers.stripe_events import ParsedEvent, RemotePayment, parse_event
 
 # The version our payloads are read with; Stripe answers and signs events in it.
 API_VERSION = "2026-10-28.endive"
@@ -104,8 +106,7 @@ class StripeProvider(PaymentProvider):
         product_id: str,
         amount_minor: int,
         currency: str,
-        email: str,
-        name: str,
+        donor: DonorDetails,
         idempotency_key: str,
         metadata: dict[str, str],
         description: str,
@@ -117,7 +118,7 @@ class StripeProvider(PaymentProvider):
         in `payments` (both only when expanded)."""
         try:
             customer = self._client.v1.customers.create(
-                params={"email": email, "name": name, "metadata": metadata},
+                params={"email": donor.email, "name": donor.full_name, "metadata": metadata},
                 options={"idempotency_key": f"{idempotency_key}-customer"},
             )
             subscription = self._client.v1.subscriptions.create(
@@ -197,7 +198,7 @@ class StripeProvider(PaymentProvider):
         except stripe_lib.StripeError as exc:
             raise _translate(exc) from exc
 
-    def verify_webhook(self, *, payload: bytes, signature: str | None) -> dict[str, Any]:
+    def verify_webhook(self, *, payload: bytes, signature: str | None) -> ParsedEvent:
         if not self._webhook_secret:
             raise BadWebhook("No webhook secret is configured.")
         try:
@@ -218,7 +219,7 @@ class StripeProvider(PaymentProvider):
             raise BadWebhook("The body is not JSON.") from exc
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise BadWebhook("The body is not a Stripe event.")
-        return event
+        return parse_event(event)
 
 
 def _signature_timestamp(header: str) -> int:

@@ -1,21 +1,21 @@
-"""Donations fixtures: the fake Stripe API, Stripe settings pointing at it, signed webhooks."""
+"""Donations fixtures: the fake Stripe API, Stripe or simulated settings, and an event of a
+campaign that offers monthly giving. Helpers are in tests.donations.support and
+tests.support.stripe."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-import stripe
 from django.conf import settings
 from django.test import Client
 
+from donations.asgi import close_pool_connections
+from events.models import Event
 from tests.donations.fakestripe import FakeStripe
-
-WEBHOOK_SECRET = "whsec_test_secret_0123456789"
+from tests.support.stripe import WEBHOOK_SECRET
 
 
 @pytest.fixture(autouse=True)
@@ -55,49 +55,12 @@ def simulated_settings(settings: Any) -> None:
     settings.ALLOW_SIMULATED_PAYMENTS = True
 
 
-def stripe_event(type_: str, obj: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
-    return {
-        "id": event_id or f"evt_{type_.replace('.', '_')}_{obj.get('id', 'x')}",
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()),
-        "type": type_,
-        "data": {"object": obj},
-    }
-
-
-def succeeded(donation: Any, **fields: Any) -> dict[str, Any]:
-    obj = {
-        "id": donation.payment_id,
-        "object": "payment_intent",
-        "amount": donation.amount_minor,
-        "amount_received": donation.amount_minor,
-        "currency": donation.currency,
-        "latest_charge": f"ch_{donation.pk}",
-        "metadata": {"donation_id": str(donation.pk)},
-        "status": "succeeded",
-        **fields,
-    }
-    return stripe_event("payment_intent.succeeded", obj)
-
-
-def post_webhook(
-    client: Client,
-    event: dict[str, Any] | str,
-    *,
-    secret: str = WEBHOOK_SECRET,
-    timestamp: int | None = None,
-    signature: str | None = None,
-) -> Any:
-    body = event if isinstance(event, str) else json.dumps(event)
-    if signature is None:
-        signature = stripe.WebhookSignature.generate_signature_header(
-            body, secret, timestamp=timestamp
-        )
-    headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}
-    return client.post(
-        "/donations/webhooks/stripe/", data=body, content_type="application/json", **headers
-    )
+@pytest.fixture
+def monthly_event(campaign: Any, event: Event) -> Event:
+    """The shared live `event`, its campaign offering monthly giving."""
+    campaign.monthly_enabled = True
+    campaign.save(update_fields=["monthly_enabled"])
+    return event
 
 
 @pytest.fixture
@@ -115,42 +78,9 @@ def _transactional(transactional_db: None) -> None:
     """The donations tests run in real transactions (on-commit effects, threads)."""
 
 
-def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:
-    """A valid start-donation body for the event (the factory campaign requires name and
-    email only)."""
-    import uuid
-
-    from donations.defence import issue_page_token
-
-    body = {
-        "attempt_key": str(uuid.uuid4()),
-        "page_token": issue_page_token(event_id=event.pk),
-        "amount_minor": 2_500,
-        "currency": event.campaign.currency,
-        "cover_fees": False,
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "attestations": [],
-    }
-    body.update(overrides)
-    return body
-
-
-def post_start(client: Client, event: Any, body: dict[str, Any], **extra: Any) -> Any:
-    return client.post(
-        f"/donations/events/{event.slug}/start/",
-        data=json.dumps(body),
-        content_type="application/json",
-        **extra,
-    )
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _webhook_pool_connections() -> Iterator[None]:
     """The webhook view's pool threads keep their database connections; close them before
     pytest-django drops the test database."""
     yield
-    from donations.asgi import close_pool_connections
-
     close_pool_connections()

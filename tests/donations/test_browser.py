@@ -18,9 +18,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def donate_server(django_db_setup, django_db_blocker) -> Iterator[Server]:
+def donate_server(django_db_setup, django_db_blocker, live_redis) -> Iterator[Server]:
     """One uvicorn web process on the test database and Redis that takes simulated
-    payments."""
+    payments. The live room's keys of earlier runs are gone (`live_redis`): event ids repeat
+    across runs, and a stale count of published changes would hold back the ticker."""
     server = start_server(env={"ALLOW_SIMULATED_PAYMENTS": "1", "SECURE_COOKIES": "0"})
     yield server
     server.stop()

@@ -7,10 +7,14 @@ from django.db import connection
 from django.test import Client
 
 from donations.models import Donation, ProviderEvent
+from donations.providers.stripe_events import parse_event
 from donations.selectors import event_tally, ledger_tally
-from tests.donations.conftest import post_webhook, succeeded
+from donations.webhooks.apply import apply_event
+from donations.webhooks.store import record_event
 from tests.donations.factories import DonationFactory
-from tests.donations.test_webhooks import live_changes, reset_live_changes
+from tests.donations.support import live_changes, post_start, reset_live_changes, start_payload
+from tests.factories import EventFactory
+from tests.support.stripe import post_webhook, succeeded
 
 
 def in_threads(count: int, target) -> list[object]:
@@ -74,14 +78,10 @@ def test_concurrent_gifts_from_one_donor_count_one_donor(stripe_settings):
 
 
 def test_a_double_click_from_ten_threads_makes_one_donation_and_one_intent(
-    stripe_settings, settings
+    stripe_settings, settings, event
 ):
-    from tests.donations.conftest import post_start, start_payload
-    from tests.factories import EventFactory
-
     settings.DONATION_STARTS_PER_EMAIL = 100  # each click counts toward the rate limit
 
-    event = EventFactory(status="live")
     body = start_payload(event)
 
     results = in_threads(10, lambda: post_start(Client(), event, body).status_code)
@@ -92,9 +92,6 @@ def test_a_double_click_from_ten_threads_makes_one_donation_and_one_intent(
 
 
 def test_concurrent_starts_cannot_pass_the_per_donor_limit(stripe_settings):
-    from tests.donations.conftest import post_start, start_payload
-    from tests.factories import EventFactory
-
     event = EventFactory(status="live", campaign__per_donor_limit_minor=5_000)
 
     results = in_threads(
@@ -106,13 +103,11 @@ def test_concurrent_starts_cannot_pass_the_per_donor_limit(stripe_settings):
 
 
 def test_the_sweep_racing_the_receiver_applies_an_event_once(stripe_settings):
-    from donations import webhooks
-
     donation = DonationFactory(gift_minor=5_000)
     reset_live_changes(donation.event_id)
-    row, _ = webhooks.record_event(event=succeeded(donation), source="webhook")
+    row, _ = record_event(event=parse_event(succeeded(donation)), source="webhook")
 
-    results = in_threads(5, lambda: webhooks.apply_event(provider_event_id=row.pk))
+    results = in_threads(5, lambda: apply_event(provider_event_id=row.pk))
 
     assert sorted(results) == [False, False, False, False, True]
     tally = event_tally(event_id=donation.event_id)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from donations import webhooks
 from donations.models import Donation
 from donations.selectors import event_tally, ledger_tally
-from tests.donations.conftest import stripe_event
 from tests.donations.factories import DonationFactory
+from tests.support.stripe import receive, stripe_event
 
 KINDS = [
     "succeeded",
@@ -72,7 +71,7 @@ def state(donation: Donation) -> tuple:
 def apply_all(kinds: list[str]) -> tuple:
     donation = DonationFactory(gift_minor=5_000)
     for kind in kinds:
-        webhooks.receive_event(event=make_event(kind, donation), source="webhook")
+        receive(make_event(kind, donation))
     tally = event_tally(event_id=donation.event_id)
     ledger = ledger_tally(event_id=donation.event_id)
     assert (tally.raised_minor, tally.donors, tally.donations) == (

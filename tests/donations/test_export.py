@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 
-from donations.views import csv_cell
+from events.exports import csv_cell
 from tests.donations.factories import DonationFactory
 
 
@@ -100,3 +100,16 @@ def test_the_export_says_whether_each_gift_is_monthly(client, staff_factory):
         "month",
         "in_fake_000007",
     )
+
+
+def test_every_cell_of_the_export_is_quoted(client, staff_factory):
+    donation = DonationFactory(first_name="Bob;=1+1;x")
+    client.force_login(staff_factory(donation.campaign))
+
+    response = client.get(f"/donations/campaigns/{donation.campaign_id}/export.csv")
+
+    header, row = b"".join(response.streaming_content).decode().splitlines()
+    assert header.startswith('"donation_id","created_at",')
+    assert row.startswith(f'"{donation.pk}","')
+    assert row.count('","') == header.count('","')
+    assert '"Bob;=1+1;x"' in row

@@ -4,7 +4,7 @@ gave (billingDetails name and email), then confirms like the Payment Element doe
 from __future__ import annotations
 
 from donations.models import Donation
-from tests.donations.conftest import post_start, start_payload
+from tests.donations.support import post_start, start_payload
 from tests.factories import EventFactory
 
 

@@ -7,13 +7,11 @@ import pytest
 
 from donations.models import Donation, LedgerIssue, MonthlyGift, ProviderProduct
 from donations.selectors import event_tally, ledger_tally
-from tests.donations.conftest import post_start, post_webhook, start_payload, stripe_event
+from tests.donations.support import post_start, start_payload
 from tests.factories import CampaignFactory, EventFactory
+from tests.support.stripe import post_webhook, stripe_event
 
-
-@pytest.fixture
-def event(stripe_settings):
-    return EventFactory(status="live", campaign=CampaignFactory(monthly_enabled=True))
+pytestmark = pytest.mark.usefixtures("stripe_settings")
 
 
 def start_monthly(client, event, **overrides):
@@ -50,9 +48,9 @@ def test_a_monthly_gift_is_refused_when_the_campaign_does_not_offer_it(client, s
 
 
 def test_it_starts_a_customer_and_an_incomplete_subscription_on_the_campaigns_product(
-    client, event, stripe_settings
+    client, monthly_event, stripe_settings
 ):
-    started = start_monthly(client, event, amount_minor=3_000)
+    started = start_monthly(client, monthly_event, amount_minor=3_000)
 
     donation = Donation.objects.get()
     gift = MonthlyGift.objects.get()
@@ -89,24 +87,24 @@ def test_it_starts_a_customer_and_an_incomplete_subscription_on_the_campaigns_pr
     assert call.idempotency_key == f"pc-donation-{donation.attempt_key}-subscription"
 
 
-def test_the_campaigns_product_is_created_once(client, event, stripe_settings):
-    start_monthly(client, event, email="ada@example.com")
-    start_monthly(client, event, email="grace@example.com")
+def test_the_campaigns_product_is_created_once(client, monthly_event, stripe_settings):
+    start_monthly(client, monthly_event, email="ada@example.com")
+    start_monthly(client, monthly_event, email="grace@example.com")
 
     assert len(stripe_settings.calls("POST", "/v1/products")) == 1
     assert len(stripe_settings.calls("POST", "/v1/subscriptions")) == 2
     assert ProviderProduct.objects.count() == 1
 
 
-def test_the_first_installment_counts_in_the_tally_once(client, event, stripe_settings):
-    start_monthly(client, event, amount_minor=3_000)
+def test_the_first_installment_counts_in_the_tally_once(client, monthly_event, stripe_settings):
+    start_monthly(client, monthly_event, amount_minor=3_000)
     gift = MonthlyGift.objects.get()
 
     deliver_paid(client, stripe_settings.pay_invoice(gift.first_donation.invoice_id))
 
     assert Donation.objects.count() == 1
     assert Donation.objects.get().status == "succeeded"
-    tally = event_tally(event_id=event.pk)
+    tally = event_tally(event_id=monthly_event.pk)
     assert (tally.raised_minor, tally.donors, tally.donations) == (3_000, 1, 1)
     gift.refresh_from_db()
     assert gift.status == "active"
@@ -114,9 +112,9 @@ def test_the_first_installment_counts_in_the_tally_once(client, event, stripe_se
 
 
 def test_a_second_months_invoice_paid_adds_one_donation_even_when_delivered_twice(
-    client, event, stripe_settings
+    client, monthly_event, stripe_settings
 ):
-    start_monthly(client, event, amount_minor=3_000, refcode="sms-9")
+    start_monthly(client, monthly_event, amount_minor=3_000, refcode="sms-9")
     gift = MonthlyGift.objects.get()
     deliver_paid(client, stripe_settings.pay_invoice(gift.first_donation.invoice_id))
 
@@ -138,7 +136,7 @@ def test_a_second_months_invoice_paid_adds_one_donation_even_when_delivered_twic
         gift.pk,
         "month",
     )
-    tally = event_tally(event_id=event.pk)
+    tally = event_tally(event_id=monthly_event.pk)
     assert (tally.raised_minor, tally.donors, tally.donations) == (6_000, 1, 2)
     assert LedgerIssue.objects.count() == 0
 
@@ -198,9 +196,9 @@ def test_out_of_order_delivery_converges(client, stripe_settings):
 
 
 def test_a_later_months_payment_alone_is_left_to_its_invoice_and_raises_no_issue(
-    client, event, stripe_settings
+    client, monthly_event, stripe_settings
 ):
-    start_monthly(client, event)
+    start_monthly(client, monthly_event)
     gift = MonthlyGift.objects.get()
     deliver_paid(client, stripe_settings.pay_invoice(gift.first_donation.invoice_id))
 
@@ -211,8 +209,10 @@ def test_a_later_months_payment_alone_is_left_to_its_invoice_and_raises_no_issue
     assert LedgerIssue.objects.count() == 0
 
 
-def test_a_cancelled_subscription_stays_ended_whatever_comes_after(client, event, stripe_settings):
-    start_monthly(client, event)
+def test_a_cancelled_subscription_stays_ended_whatever_comes_after(
+    client, monthly_event, stripe_settings
+):
+    start_monthly(client, monthly_event)
     gift = MonthlyGift.objects.get()
     paid = stripe_settings.pay_invoice(gift.first_donation.invoice_id)
     ended = stripe_settings.cancel(gift.subscription_id)

@@ -6,14 +6,10 @@ import pytest
 
 from donations.models import Donation, MonthlyGift
 from donations.selectors import event_tally
-from donations.webhooks import record_simulated_renewal
-from tests.donations.conftest import post_start, start_payload
-from tests.factories import CampaignFactory, EventFactory
+from donations.services import renew_simulated_gift
+from tests.donations.support import post_start, start_payload
 
-
-@pytest.fixture
-def event(simulated_settings):
-    return EventFactory(status="live", campaign=CampaignFactory(monthly_enabled=True))
+pytestmark = pytest.mark.usefixtures("simulated_settings")
 
 
 def give_monthly(client, event, **overrides):
@@ -27,8 +23,8 @@ def give_monthly(client, event, **overrides):
     return started
 
 
-def test_a_simulated_monthly_gift_counts_its_first_installment_once(client, event):
-    started = give_monthly(client, event, amount_minor=4_000)
+def test_a_simulated_monthly_gift_counts_its_first_installment_once(client, monthly_event):
+    started = give_monthly(client, monthly_event, amount_minor=4_000)
 
     gift = MonthlyGift.objects.get()
     donation = Donation.objects.get()
@@ -39,26 +35,28 @@ def test_a_simulated_monthly_gift_counts_its_first_installment_once(client, even
         "succeeded",
         gift.subscription_id.replace("sim_sub_", "sim_in_"),
     )
-    tally = event_tally(event_id=event.pk)
+    tally = event_tally(event_id=monthly_event.pk)
     assert (tally.raised_minor, tally.donations) == (4_000, 1)
 
 
-def test_a_simulated_second_month_adds_one_donation_however_often_it_is_recorded(client, event):
-    give_monthly(client, event, amount_minor=4_000)
+def test_a_simulated_second_month_adds_one_donation_however_often_it_is_recorded(
+    client, monthly_event
+):
+    give_monthly(client, monthly_event, amount_minor=4_000)
     gift = MonthlyGift.objects.get()
 
-    first = record_simulated_renewal(monthly_gift_id=gift.pk, month=2)
-    again = record_simulated_renewal(monthly_gift_id=gift.pk, month=2)
+    first = renew_simulated_gift(monthly_gift_id=gift.pk, month=2)
+    again = renew_simulated_gift(monthly_gift_id=gift.pk, month=2)
 
     assert first is not None
     assert again is not None
     assert (first.pk, first.status, first.net_minor) == (again.pk, "succeeded", 4_000)
     assert Donation.objects.count() == 2
-    assert event_tally(event_id=event.pk).raised_minor == 8_000
+    assert event_tally(event_id=monthly_event.pk).raised_minor == 8_000
 
 
-def test_a_declined_simulated_monthly_gift_ends_and_charges_no_later_month(client, event):
-    started = post_start(client, event, start_payload(event, monthly=True)).json()
+def test_a_declined_simulated_monthly_gift_ends_and_charges_no_later_month(client, monthly_event):
+    started = post_start(client, monthly_event, start_payload(monthly_event, monthly=True)).json()
     declined = client.post(
         "/donations/simulated/confirm/",
         data={
@@ -71,7 +69,7 @@ def test_a_declined_simulated_monthly_gift_ends_and_charges_no_later_month(clien
     gift = MonthlyGift.objects.get()
 
     assert declined.status_code == 402
-    assert record_simulated_renewal(monthly_gift_id=gift.pk, month=2) is None
+    assert renew_simulated_gift(monthly_gift_id=gift.pk, month=2) is None
     gift.refresh_from_db()
     assert (gift.status, Donation.objects.get().status) == ("ended", "failed")
-    assert event_tally(event_id=event.pk).raised_minor == 0
+    assert event_tally(event_id=monthly_event.pk).raised_minor == 0

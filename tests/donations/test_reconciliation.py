@@ -5,11 +5,13 @@ from datetime import timedelta
 from django.core.management import call_command
 from django.utils import timezone
 
-from donations import tasks, webhooks
+from donations import tasks
 from donations.models import Donation, ProviderEvent, TallyShard
+from donations.providers.stripe_events import parse_event
 from donations.selectors import campaign_tally, event_tally, ledger_tally
-from tests.donations.conftest import succeeded
+from donations.webhooks.store import record_event
 from tests.donations.factories import DonationFactory
+from tests.support.stripe import receive, succeeded
 
 
 def paid_remotely(fake, donation):
@@ -54,7 +56,7 @@ def test_reconciliation_is_idempotent(stripe_settings):
 
 def test_reconciliation_after_the_webhook_changes_nothing(stripe_settings):
     donation = DonationFactory(gift_minor=1_000)
-    webhooks.receive_event(event=succeeded(donation), source="webhook")
+    receive(succeeded(donation))
     paid_remotely(stripe_settings, donation)
 
     tasks.reconcile_payments()
@@ -65,7 +67,7 @@ def test_reconciliation_after_the_webhook_changes_nothing(stripe_settings):
 
 def test_the_sweep_applies_events_stored_but_never_applied(stripe_settings):
     donation = DonationFactory(gift_minor=1_000)
-    row, _ = webhooks.record_event(event=succeeded(donation), source="webhook")  # then a crash
+    row, _ = record_event(event=parse_event(succeeded(donation)), source="webhook")  # a crash
     ProviderEvent.objects.filter(pk=row.pk).update(
         received_at=timezone.now() - timedelta(minutes=1)
     )
@@ -77,7 +79,7 @@ def test_the_sweep_applies_events_stored_but_never_applied(stripe_settings):
 
 def test_the_sweep_leaves_fresh_events_to_the_receiver(stripe_settings):
     donation = DonationFactory(gift_minor=1_000)
-    webhooks.record_event(event=succeeded(donation), source="webhook")
+    record_event(event=parse_event(succeeded(donation)), source="webhook")
 
     assert tasks.apply_unapplied_events() == 0
 
@@ -87,7 +89,7 @@ def test_recompute_tallies_rebuilds_them_from_the_ledger(stripe_settings):
     b = DonationFactory(event=a.event, gift_minor=2_000, email=a.email)
     c = DonationFactory(gift_minor=4_000, event__campaign=a.campaign)
     for donation in (a, b, c):
-        webhooks.receive_event(event=succeeded(donation), source="webhook")
+        receive(succeeded(donation))
     TallyShard.objects.update(raised_minor=1, donors=7)  # drifted
 
     call_command("recompute_tallies")

@@ -9,7 +9,7 @@ from django.test import Client
 
 from donations.models import Donation
 from donations.selectors import event_tally
-from tests.donations.conftest import post_start, start_payload
+from tests.donations.support import post_start, start_payload
 from tests.factories import EventFactory
 
 

@@ -5,14 +5,11 @@ from django.test import Client
 
 from donations.models import Donation
 from events.models import Attestation
-from tests.donations.conftest import post_start, start_payload
 from tests.donations.factories import DonationFactory
+from tests.donations.support import post_start, start_payload
 from tests.factories import EventFactory
 
-
-@pytest.fixture
-def event(stripe_settings):
-    return EventFactory(status="live")
+pytestmark = pytest.mark.usefixtures("stripe_settings")
 
 
 def refused(response, status, message, field=None):

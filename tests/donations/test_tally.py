@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from donations import webhooks
+from config.celery import app
 from donations.selectors import EventTally, RecentDonor, event_tally
-from tests.donations.conftest import succeeded
 from tests.donations.factories import DonationFactory
+from tests.support.stripe import receive, succeeded
 
 
 def test_an_event_without_donations_has_an_empty_tally(live_event):
@@ -16,7 +16,7 @@ def test_a_succeeded_donation_moves_the_tally_and_the_ticker(live_event):
     donation = DonationFactory(
         event=live_event, gift_minor=5_000, ticker_opt_in=True, display_name="Ada", message="Go!"
     )
-    webhooks.receive_event(event=succeeded(donation), source="webhook")
+    receive(succeeded(donation))
 
     assert event_tally(event_id=live_event.pk) == EventTally(
         event_id=live_event.pk,
@@ -32,7 +32,7 @@ def test_anonymous_donors_with_hidden_amounts_appear_as_such(live_event):
     donation = DonationFactory(
         event=live_event, ticker_opt_in=True, anonymous=True, hide_amount=True, display_name="X"
     )
-    webhooks.receive_event(event=succeeded(donation), source="webhook")
+    receive(succeeded(donation))
 
     assert event_tally(event_id=live_event.pk).recent == [
         RecentDonor(display_name="Anonymous", amount_minor=None, message="")
@@ -41,7 +41,7 @@ def test_anonymous_donors_with_hidden_amounts_appear_as_such(live_event):
 
 def test_donors_who_did_not_opt_in_stay_out_of_the_ticker(live_event):
     donation = DonationFactory(event=live_event, ticker_opt_in=False)
-    webhooks.receive_event(event=succeeded(donation), source="webhook")
+    receive(succeeded(donation))
 
     assert event_tally(event_id=live_event.pk).recent == []
 
@@ -49,8 +49,8 @@ def test_donors_who_did_not_opt_in_stay_out_of_the_ticker(live_event):
 def test_two_gifts_from_one_email_count_one_donor(live_event):
     first = DonationFactory(event=live_event, email="same@example.com")
     second = DonationFactory(event=live_event, email="same@example.com")
-    webhooks.receive_event(event=succeeded(first), source="webhook")
-    webhooks.receive_event(event=succeeded(second), source="webhook")
+    receive(succeeded(first))
+    receive(succeeded(second))
 
     tally = event_tally(event_id=live_event.pk)
     assert (tally.raised_minor, tally.donors, tally.donations) == (5_000, 1, 2)
@@ -59,7 +59,7 @@ def test_two_gifts_from_one_email_count_one_donor(live_event):
 def test_the_tally_takes_three_queries(live_event, django_assert_num_queries):
     for _ in range(3):
         donation = DonationFactory(event=live_event, ticker_opt_in=True)
-        webhooks.receive_event(event=succeeded(donation), source="webhook")
+        receive(succeeded(donation))
 
     with django_assert_num_queries(3):
         event_tally(event_id=live_event.pk)
@@ -68,10 +68,8 @@ def test_the_tally_takes_three_queries(live_event, django_assert_num_queries):
 def test_applying_a_webhook_takes_seven_queries(live_event, django_assert_num_queries):
     """Store; then BEGIN, claim, lock the donor, save, both tally shards, COMMIT (with a
     broker, the receipt leaves later from the outbox)."""
-    from config.celery import app
-
     app.conf.task_always_eager = False  # the autouse fixture restores it
     donation = DonationFactory(event=live_event)
 
     with django_assert_num_queries(7):
-        webhooks.receive_event(event=succeeded(donation), source="webhook")
+        receive(succeeded(donation))

@@ -11,8 +11,8 @@ from asgiref.testing import ApplicationCommunicator
 from donations.asgi import WEBHOOK_PATH, StripeWebhookApp
 from donations.models import ProviderEvent
 from donations.selectors import event_tally
-from tests.donations.conftest import WEBHOOK_SECRET, succeeded
 from tests.donations.factories import DonationFactory
+from tests.support.stripe import WEBHOOK_SECRET, succeeded
 
 
 async def _not_found(scope, receive, send):

@@ -1,0 +1,76 @@
+"""Starting a monthly gift at the provider: the campaign's product (created once), the donor's
+customer and subscription, and the MonthlyGift row. Its paid invoices reach the ledger as
+provider events (donations.webhooks.monthly)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from donations.models import Donation, MonthlyGift, ProviderProduct
+from donations.payments import payment_metadata, with_backoff
+from donations.providers.base import CreatedSubscription, PaymentProvider
+from events.models import Event
+
+
+def ensure_product(*, provider: PaymentProvider, event: Event, donation_id: int) -> str:
+    """The campaign's product for monthly gifts at this provider: created once (an idempotency
+    key per campaign makes concurrent first creators get the same one), then read back."""
+    campaign = event.campaign
+    found = (
+        ProviderProduct.objects.filter(campaign=campaign, provider=provider.name)
+        .values_list("product_id", flat=True)
+        .first()
+    )
+    if found:
+        return found
+    product_id = with_backoff(
+        lambda: provider.create_product(
+            name=f"Monthly gift to {campaign.name}",
+            idempotency_key=f"pc-product-{campaign.pk}-{campaign.slug}",
+            metadata={"campaign_id": str(campaign.pk)},
+        ),
+        donation_id=donation_id,
+    )
+    try:
+        with transaction.atomic():
+            ProviderProduct.objects.create(
+                campaign=campaign, provider=provider.name, product_id=product_id
+            )
+    except IntegrityError:  # a concurrent first monthly donor stored it first
+        return ProviderProduct.objects.get(campaign=campaign, provider=provider.name).product_id
+    return product_id
+
+
+def create_subscription_with_backoff(
+    *, provider: PaymentProvider, donation: Donation, event: Event
+) -> CreatedSubscription:
+    """The monthly gift at the provider (customer + subscription), its first invoice's payment
+    waiting for the donor; then the MonthlyGift row (found again on a retry)."""
+    product_id = ensure_product(provider=provider, event=event, donation_id=donation.pk)
+    created = with_backoff(
+        lambda: provider.create_subscription(
+            product_id=product_id,
+            amount_minor=donation.amount_minor,
+            currency=donation.currency,
+            donor=donation.donor,
+            idempotency_key=f"pc-donation-{donation.attempt_key}",
+            metadata=payment_metadata(donation=donation, event=event),
+            description=f"Monthly donation to {event.campaign.name}",
+        ),
+        donation_id=donation.pk,
+    )
+    gift, _ = MonthlyGift.objects.get_or_create(
+        subscription_id=created.subscription_id,
+        defaults={
+            "campaign_id": event.campaign_id,
+            "event": event,
+            "first_donation": donation,
+            "provider": provider.name,
+            "customer_id": created.customer_id,
+            "amount_minor": donation.amount_minor,
+            "currency": donation.currency,
+        },
+    )
+    Donation.objects.filter(pk=donation.pk, monthly_gift=None).update(monthly_gift=gift)
+    Donation.objects.filter(pk=donation.pk, invoice_id=None).update(invoice_id=created.invoice_id)
+    return created
