@@ -198,6 +198,11 @@ PLAYBACK_SIGNING_SECRET = (
 )
 PLAYBACK_URL_TTL_SECONDS = env_int("PLAYBACK_URL_TTL_SECONDS", 12 * 3600, minimum=60)
 
+# --- Registration: attempts per visitor address and per email in a window (0: no limit) -----
+REGISTRATION_RATE_WINDOW_SECONDS = env_int("REGISTRATION_RATE_WINDOW_SECONDS", 3600, minimum=1)
+REGISTRATIONS_PER_ADDRESS = env_int("REGISTRATIONS_PER_ADDRESS", 10, minimum=0)
+REGISTRATIONS_PER_EMAIL = env_int("REGISTRATIONS_PER_EMAIL", 3, minimum=0)
+
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
