@@ -137,17 +137,34 @@ def _when(event: Event) -> str:
     return f"{start:%A, %B} {start.day}, {start:%Y}, {start:%H:%M} to {end:%H:%M} UTC"
 
 
+# A first name: letters (any script), with inner apostrophes or hyphens ("O'Neil", "Ana-Maria").
+_FIRST_NAME = re.compile(r"^[^\W\d_]+(?:['\u2019-][^\W\d_]+)*$")
+FIRST_NAME_MAX = 24
+
+
+def greeting_name(name: str) -> str:
+    """What the email calls the attendee: the first word of their name when it is a plain
+    first name of at most FIRST_NAME_MAX characters, else "there". Nothing else a registrant
+    types reaches the email, so a stranger's address cannot be sent anybody's text."""
+    first = name.split()[0] if name.split() else ""
+    if len(first) <= FIRST_NAME_MAX and _FIRST_NAME.match(first):
+        return first
+    return "there"
+
+
 def confirmation_email(registration: Registration) -> EmailMultiAlternatives:
-    """The confirmation: plain text and HTML (the attendee's name escaped), with the event as
-    an .ics attachment (text/calendar; method=PUBLISH)."""
+    """The confirmation: plain text and HTML (escaped), greeting the attendee by a short first
+    name only (`greeting_name`), with the event as an .ics attachment (text/calendar;
+    method=PUBLISH)."""
     event = registration.event
     title = " ".join(event.title.split())  # a header must not break lines
     campaign = event.campaign.name
     page = ics.event_url(event)
     link = join_url(registration)
     when = _when(event)
+    greeting = greeting_name(registration.name)
     text = (
-        f"Hi {registration.name},\n\n"
+        f"Hi {greeting},\n\n"
         f"You're registered for “{title}” with {campaign}.\n\n"
         f"When: {when}\n"
         f"Event page: {page}\n\n"
@@ -168,7 +185,7 @@ def confirmation_email(registration: Registration) -> EmailMultiAlternatives:
         "<p>The attached file ({}) adds the event to your calendar.</p>"
         '<p style="color: #5a6170;">If you did not register, you can ignore this email.</p>'
         "</body></html>",
-        registration.name,
+        greeting,
         title,
         campaign,
         when,

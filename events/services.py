@@ -7,11 +7,12 @@ import secrets
 from datetime import datetime
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events import livebus, registration, tasks
+from events import livebus, ratelimits, registration, tasks
 from events.models import Event, EventStatus, Registration, ViewerSample
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,31 @@ class RegistrationRefused(ValidationError):
     """The event does not take registrations (now); the message says why, for the visitor."""
 
 
+class RegistrationThrottled(RegistrationRefused):
+    """Too many registrations from this address, or for this email, in a while: a 429, and
+    `retry_after` seconds to wait."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, code="throttled")
+        self.retry_after = retry_after
+
+
+def check_registration_rate(*, client_address: str, email: str) -> None:
+    """Count a registration attempt against REGISTRATIONS_PER_ADDRESS and
+    REGISTRATIONS_PER_EMAIL (an hour each, the whole deployment): nobody can make us mail
+    strangers in bulk. Raises RegistrationThrottled past either."""
+    window = settings.REGISTRATION_RATE_WINDOW_SECONDS
+    for scope, subject, limit in (
+        ("registration:address", client_address, settings.REGISTRATIONS_PER_ADDRESS),
+        ("registration:email", email.casefold(), settings.REGISTRATIONS_PER_EMAIL),
+    ):
+        wait = ratelimits.hit(scope=scope, subject=subject, limit=limit, window_s=window)
+        if wait is not None:
+            raise RegistrationThrottled(
+                "Too many registrations from here. Please try again later.", retry_after=wait
+            )
+
+
 def check_registration_open(*, event: Event) -> None:
     """Raise RegistrationRefused unless the event asks for registration and is scheduled (and
     not past its end) or live."""
@@ -86,17 +112,23 @@ def check_registration_open(*, event: Event) -> None:
         raise RegistrationRefused("Registration for this event is not open yet.", code="draft")
 
 
-def register_attendee(*, event: Event, name: str, email: str) -> Registration:
+def register_attendee(
+    *, event: Event, name: str, email: str, client_address: str | None = None
+) -> Registration:
     """Register an attendee and send them a confirmation (enqueued on commit).
 
-    Raises ValidationError with a message per field ("name", "email") for bad details, and
-    RegistrationRefused when the event does not take registrations. Idempotent by the unique
+    Raises ValidationError with a message per field ("name", "email") for bad details,
+    RegistrationRefused when the event does not take registrations, and RegistrationThrottled
+    when `client_address` (the visitor's, when a request made it) or the email registered
+    too often lately. Idempotent by the unique
     (event, email) constraint: registering again returns the first registration unchanged
     (its name and token kept) and asks for the confirmation again, which
     events.confirmations sends at most once per REGISTRATION_RESEND_INTERVAL.
     """
     name, email = registration.check_registration_details(name=name, email=email)
     check_registration_open(event=event)
+    if client_address is not None:
+        check_registration_rate(client_address=client_address, email=email)
     try:
         # A savepoint: the caller's transaction survives the duplicate's IntegrityError.
         with transaction.atomic():

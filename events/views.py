@@ -50,7 +50,14 @@ def register(request: HttpRequest, slug: str) -> HttpResponse:
         context = {"event": event, "registration_form": form, "registration": None}
         return render(request, "events/register.html", context, status=400)
     try:
-        reg = services.register_attendee(event=event, **form.cleaned_data)
+        reg = services.register_attendee(
+            event=event, client_address=request.META.get("REMOTE_ADDR", ""), **form.cleaned_data
+        )
+    except services.RegistrationThrottled as exc:
+        context = {"event": event, "refused": exc.messages[0]}
+        response = render(request, "events/register.html", context, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except services.RegistrationRefused as exc:  # the event changed in between
         context = {"event": event, "refused": exc.messages[0]}
         return render(request, "events/register.html", context, status=409)

@@ -85,3 +85,11 @@ def live_redis() -> Iterator[redis.Redis]:
         client.delete(key)
     yield client
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit_history(live_redis) -> None:
+    """Every test starts with no attempts counted by events.ratelimits: its windows last up to
+    an hour and every test client is 127.0.0.1. A test of a limit makes its own attempts."""
+    for key in live_redis.scan_iter("*pc:rate:*", count=1000):
+        live_redis.delete(key)

@@ -22,9 +22,13 @@ from tests.factories import EventFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
-@pytest.fixture
-def event():
-    return EventFactory(status=EventStatus.SCHEDULED, registration_required=True, title="Town hall")
+@pytest.fixture(autouse=True)
+def _a_town_hall_that_asks_for_registration(event):
+    """The shared event, scheduled, titled "Town hall", asking for registration."""
+    event.status = EventStatus.SCHEDULED
+    event.registration_required = True
+    event.title = "Town hall"
+    event.save(update_fields=["status", "registration_required", "title"])
 
 
 @pytest.fixture
@@ -211,11 +215,12 @@ def test_the_email_has_text_html_and_the_ics_attachment(event, on_commit):
     assert message.from_email == "Pledgecast <receipts@localhost>"
     assert message.to == ["ada@example.org"]
     link = f"http://127.0.0.1:8000/events/{event.slug}/registration/{reg.token}"
-    assert message.body.startswith("Hi Ada Lovelace,\n\nYou're registered for “Town hall”")
+    # The greeting is the first name alone: none of the registrant's other free text.
+    assert message.body.startswith("Hi Ada,\n\nYou're registered for “Town hall”")
     assert link in message.body
     ((html, html_type),) = message.alternatives
     assert html_type == "text/html"
-    assert "<p>Hi Ada Lovelace,</p>" in html
+    assert "<p>Hi Ada,</p>" in html
     assert f'<a href="{link}">' in html
 
     parsed = message.message()
@@ -240,14 +245,14 @@ def test_the_email_has_text_html_and_the_ics_attachment(event, on_commit):
     assert vevent.decoded("DTEND") == event.ends_at.replace(microsecond=0)
 
 
-def test_the_attendee_name_is_escaped_in_the_html_email(event, on_commit):
+def test_a_name_made_of_markup_never_reaches_the_email(event, on_commit):
     _register(event, on_commit, name="<script>alert(1)</script> & Co")
     (message,) = mail.outbox
     html = message.alternatives[0][0]
-    assert "<script>" not in html
-    assert "<p>Hi &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co,</p>" in html
-    # Plain text is text: it is written as typed.
-    assert message.body.startswith("Hi <script>alert(1)</script> & Co,\n")
+    assert "script" not in html
+    assert "script" not in message.body
+    assert "<p>Hi there,</p>" in html
+    assert message.body.startswith("Hi there,\n")
 
 
 def test_no_confirmation_goes_out_once_the_event_is_over(event):
@@ -472,3 +477,61 @@ def test_the_emails_link_with_a_wrong_token_or_event_is_not_found(client, event,
     response = client.get(f"/events/{other.slug}/registration/{reg.token}")
     assert response.status_code == 404
     assert list(response.cookies) in ([], ["csrftoken"])  # no registration cookie
+
+
+# -- rate limits: nobody can make us mail strangers in bulk --------------------------------------
+def test_one_address_registering_strangers_is_stopped_with_a_429_and_retry_after(
+    client, event, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.REGISTRATIONS_PER_ADDRESS = 3
+    statuses = []
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(6):
+            response = client.post(
+                f"/events/{event.slug}/register",
+                {"name": "Buy cheap pills at spam.example", "email": f"stranger{i}@example.org"},
+            )
+            statuses.append(response.status_code)
+    assert statuses == [303, 303, 303, 429, 429, 429]
+    assert 0 < int(response["Retry-After"]) <= settings.REGISTRATION_RATE_WINDOW_SECONDS
+    assert "Too many registrations from here." in response.content.decode()
+    # Nothing stored and nothing sent past the limit.
+    assert Registration.objects.filter(event=event).count() == 3
+    assert len(mailoutbox) == 3
+
+
+def test_one_email_registered_from_many_addresses_is_stopped_too(client, event, settings):
+    settings.REGISTRATIONS_PER_EMAIL = 2
+    statuses = [
+        client.post(
+            f"/events/{event.slug}/register",
+            {"name": "Ada Lovelace", "email": "Ada@Example.org"},
+            REMOTE_ADDR=f"198.51.100.{i}",
+        ).status_code
+        for i in range(4)
+    ]
+    assert statuses == [303, 303, 429, 429]
+
+
+def test_the_confirmation_greets_by_a_short_first_name_and_carries_no_other_free_text(
+    event, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.register_attendee(
+            event=event, name="Visit http://spam.example now", email="target@example.org"
+        )
+        services.register_attendee(
+            event=event, name="Ada-Marie " + "x" * 150, email="ada@example.org"
+        )
+        services.register_attendee(
+            event=event, name="Bartholomewmaximilianusfrederick Jones", email="b@example.org"
+        )
+    spam, ada, long_name = mailoutbox
+    for message in (spam, ada, long_name):
+        html = message.alternatives[0][0]
+        assert "spam.example" not in message.body + html
+        assert "x" * 30 not in message.body + html
+    # The first word, when it is a plain name: whatever came after it stays out.
+    assert spam.body.startswith("Hi Visit,\n")
+    assert ada.body.startswith("Hi Ada-Marie,\n")
+    assert long_name.body.startswith("Hi there,\n")
