@@ -6,6 +6,7 @@ deployment stops the process at start instead of running with a silently wrong s
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated networks in CIDR form (`10.0.0.0/8, fd00::/8`; a bare address is one
+    host); empty by default. A typo or host bits set (`10.0.0.1/8`) stop the process."""
+    networks = []
+    for item in os.environ.get(name, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=True))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {item.strip()!r} is not a network in CIDR form such as 10.0.0.0/8 ({exc})"
+            ) from None
+    return networks
 
 
 def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from config.env import (
     env_bool,
     env_int,
     env_list,
+    env_networks,
     env_str,
     redis_dependent_settings,
 )
@@ -197,6 +198,11 @@ PLAYBACK_SIGNING_SECRET = (
     or hashlib.sha256(f"pledgecast-playback|{SECRET_KEY}".encode()).hexdigest()
 )
 PLAYBACK_URL_TTL_SECONDS = env_int("PLAYBACK_URL_TTL_SECONDS", 12 * 3600, minimum=60)
+
+# --- Outbound fetches (events/outbound.py: relay upstreams, any URL staff type) ---------------
+# Only public addresses are fetched; these private ranges too (an operator relaying from its
+# own network), e.g. "10.20.0.0/16,fd00:20::/32". Empty by default.
+OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 
 # --- Registration: attempts per visitor address and per email in a window (0: no limit) -----
 REGISTRATION_RATE_WINDOW_SECONDS = env_int("REGISTRATION_RATE_WINDOW_SECONDS", 3600, minimum=1)

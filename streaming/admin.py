@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,8 +26,29 @@ from streaming import selectors, services, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
 
 
+class StreamForm(forms.ModelForm[Stream]):
+    """A relay URL is checked as the relay would fetch it (events.outbound): when a relay
+    stream is created or its URL changes, a URL the relay would refuse is a form error."""
+
+    class Meta:
+        model = Stream
+        fields = ["event", "mode", "relay_url", "dvr", "record", "ladder", "signed_playback"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        mode = data.get("mode", self.instance.mode)
+        changed = self.instance.pk is None or "relay_url" in self.changed_data
+        if mode == StreamMode.RELAY and changed and "relay_url" not in self.errors:
+            try:
+                services.check_relay_url(data.get("relay_url") or "")
+            except ValidationError as exc:
+                self.add_error("relay_url", exc)
+        return data
+
+
 @admin.register(Stream)
 class StreamAdmin(CampaignScopedAdmin):
+    form = StreamForm
     campaign_path = "event__campaign"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_form_template = "streaming/admin/stream_change_form.html"

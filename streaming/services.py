@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from events import livebus
+from events import livebus, outbound
 from events import services as event_services
 from events.models import Event, EventStatus
 from streaming import keycache, playlists, publishing
@@ -45,7 +46,18 @@ def _publish_on_commit(stream: Stream) -> None:
     transaction.on_commit(partial(livebus.publish_change, event_id=stream.event_id, kind="stream"))
 
 
-@transaction.atomic
+def check_relay_url(url: str) -> None:
+    """Raises ValidationError, with a message for staff, unless the relay would fetch `url`
+    now: http(s), no credentials, a host resolving only to public addresses (or to the
+    operator's OUTBOUND_ALLOWED_NETWORKS). The relay checks again at every fetch."""
+    if not url:
+        raise ValidationError("Relay mode needs the upstream playlist URL.", code="relay_url")
+    try:
+        outbound.check_url(url)
+    except outbound.OutboundError as exc:
+        raise ValidationError(f"This URL cannot be relayed: {exc}.", code="relay_url") from None
+
+
 def create_stream(
     *,
     event_id: int,
@@ -55,7 +67,18 @@ def create_stream(
     record: bool = True,
 ) -> tuple[Stream, str]:
     """A stream for the event and its key. The key is returned once and stored only hashed.
-    Raises IntegrityError if the event already has a stream."""  # fmt: skip
+    Raises ValidationError for a relay URL the relay would refuse (check_relay_url: checked
+    before the transaction, it resolves DNS), IntegrityError if the event already has a
+    stream."""
+    if mode == StreamMode.RELAY:
+        check_relay_url(relay_url)
+    return _create_stream(event_id=event_id, mode=mode, relay_url=relay_url, dvr=dvr, record=record)
+
+
+@transaction.atomic
+def _create_stream(
+    *, event_id: int, mode: str, relay_url: str, dvr: bool, record: bool
+) -> tuple[Stream, str]:
     key, digest = _new_key()
     stream = Stream.objects.create(
         event_id=event_id, key_hash=digest, key_rotated_at=timezone.now(), mode=mode,

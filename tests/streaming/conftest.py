@@ -5,12 +5,9 @@ tests/support/streaming.py."""
 
 from __future__ import annotations
 
-import http.server
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,11 +16,13 @@ from streaming import services
 from streaming.models import Stream, StreamMode
 from tests.support import processes
 from tests.support.streaming import (
+    LOOPBACK_NETWORKS,
     MAX_OBJECT_BYTES,
     TARGET_DURATION,
     WINDOW_SECONDS,
     WORKER_INTERVAL_S,
     StreamingServer,
+    UpstreamServer,
     deliver,
     hls_env,
 )
@@ -81,14 +80,20 @@ def manager(client, campaign, staff_factory):
 
 
 @pytest.fixture
-def relay_upstream(tmp_path) -> Iterator[tuple[Path, str]]:
-    """A loopback HTTP server of `tmp_path`: the directory and its playlist URL (up.m3u8)."""
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield tmp_path, f"http://127.0.0.1:{httpd.server_address[1]}/up.m3u8"
-    httpd.shutdown()
+def upstream(tmp_path) -> Iterator[UpstreamServer]:
+    """A loopback HTTP server of `tmp_path` that records what it was asked (no allow-list:
+    a relay must refuse it)."""
+    server = UpstreamServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def relay_upstream(settings, upstream) -> tuple[Path, str]:
+    """`upstream`, allowed the way an operator relaying from its own network allows it
+    (OUTBOUND_ALLOWED_NETWORKS): the directory and its playlist URL (up.m3u8)."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
+    return upstream.directory, upstream.url("/up.m3u8")
 
 
 @pytest.fixture

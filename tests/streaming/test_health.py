@@ -13,7 +13,7 @@ from streaming import relay, selectors, services
 from streaming.models import Segment, StreamMode
 from streaming.storage import get_storage
 from tests.factories import EventFactory
-from tests.support.streaming import deliver
+from tests.support.streaming import LOOPBACK_NETWORKS, deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,8 @@ def test_recorded_segments_are_kept_for_the_replay(live_stream):
     assert services.sweep_streams(now=later)["deleted"] == 0
 
 
-def test_an_unreachable_upstream_is_recorded_for_staff(db):
+def test_an_unreachable_upstream_is_recorded_for_staff(db, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block ends: nothing listens there
@@ -78,11 +79,14 @@ def test_an_unreachable_upstream_is_recorded_for_staff(db):
     )
     assert relay.poll_relay(stream_id=stream.pk) == 0
     stream.refresh_from_db()
-    assert stream.last_error.startswith(f"Upstream: upstream playlist http://127.0.0.1:{port}")
+    assert stream.last_error.startswith(
+        f"Upstream: playlist: http://127.0.0.1:{port}/up.m3u8: cannot connect"
+    )
     assert stream.state == "idle"
 
 
-def test_a_relay_stream_takes_no_pushes(db):
+def test_a_relay_stream_takes_no_pushes(db, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
     event = EventFactory(status=EventStatus.SCHEDULED)
     stream, key = services.create_stream(
         event_id=event.pk, mode=StreamMode.RELAY, relay_url="http://127.0.0.1:9/up.m3u8"

@@ -33,7 +33,7 @@ from streaming.models import Stream, StreamMode
 from tests.factories import EventFactory
 from tests.streaming import hls_checks
 from tests.support import free_port, wait_for
-from tests.support.streaming import TARGET_DURATION, WINDOW_SECONDS
+from tests.support.streaming import LOOPBACK_NETWORKS, TARGET_DURATION, WINDOW_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,8 +100,10 @@ def _stream(pk: int) -> Stream:
 
 @pytest.fixture(scope="module")
 def scenario(server, django_db_blocker, tmp_path_factory):
-    # Module-scoped: set up before the per-test settings fixture, so say it here.
-    with override_settings(HLS_TARGET_DURATION=TARGET_DURATION, HLS_WINDOW_SECONDS=WINDOW_SECONDS):
+    # Module-scoped: set up before the per-test settings fixture, so say it here. C's upstream
+    # is on loopback: the operator's allow-list names it, as for the servers (server_env).
+    with override_settings(HLS_TARGET_DURATION=TARGET_DURATION, HLS_WINDOW_SECONDS=WINDOW_SECONDS,
+                           OUTBOUND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS):  # fmt: skip
         yield _run_scenario(server, django_db_blocker, tmp_path_factory)
 
 

@@ -5,7 +5,11 @@ delivering segments the way an encoder's PUTs leave them."""
 from __future__ import annotations
 
 import http.client
+import http.server
+import ipaddress
+import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from streaming import services
@@ -18,17 +22,64 @@ TARGET_DURATION = 1
 WINDOW_SECONDS = 3
 MAX_OBJECT_BYTES = 2_000_000
 WORKER_INTERVAL_S = 0.25
+# The relay tests' upstreams listen on 127.0.0.1: the servers and this process allow it the
+# way an operator relaying from its own network does (OUTBOUND_ALLOWED_NETWORKS). Nothing
+# else of loopback: an upstream on 127.0.0.2 is refused by every server of the run.
+LOOPBACK_NETWORKS = [ipaddress.ip_network("127.0.0.1/32")]
 
 
 def hls_env(media_root: Path) -> dict[str, str]:
     """A server's environment for the streaming tests: storage in `media_root`, their HLS
-    settings."""
+    settings, relays from loopback allowed."""
     return {
         "MEDIA_ROOT": str(media_root),
         "HLS_TARGET_DURATION": str(TARGET_DURATION),
         "HLS_WINDOW_SECONDS": str(WINDOW_SECONDS),
         "HLS_MAX_OBJECT_BYTES": str(MAX_OBJECT_BYTES),
+        "OUTBOUND_ALLOWED_NETWORKS": ",".join(map(str, LOOPBACK_NETWORKS)),
     }
+
+
+class _UpstreamHandler(http.server.SimpleHTTPRequestHandler):
+    server: UpstreamServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requested.append(self.path)
+        if self.path in self.server.redirects:
+            self.send_response(302)
+            self.send_header("Location", self.server.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+class UpstreamServer(http.server.ThreadingHTTPServer):
+    """A relay upstream on loopback serving `directory`, with `redirects` (path → Location)
+    and the paths it was asked for in `requested`."""
+
+    daemon_threads = True
+
+    def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), partial(_UpstreamHandler, directory=str(directory)))
+        self.directory = directory
+        self.requested: list[str] = []
+        self.redirects: dict[str, str] = {}
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def url(self, path: str, host: str | None = None) -> str:
+        return f"http://{host or self.server_address[0]}:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
 
 
 def http_get(

@@ -4,10 +4,10 @@ loop and a synthetic test stream pushed into the demo event, stopped together on
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                  "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
                  "--ws-max-size", "65536", "--lifespan", "off"],
             )  # fmt: skip
-            self._wait_ready(f"http://{host}:{port}/healthz", procs["web"])
+            self._wait_ready(host, port, procs["web"])
             # Own sessions: the terminal's Ctrl-C reaches only this command and the web
             # process; this command stops the others itself.
             procs["worker"] = subprocess.Popen(
@@ -74,17 +74,20 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
 
-    def _wait_ready(self, url: str, proc: subprocess.Popen[bytes]) -> None:
+    def _wait_ready(self, host: str, port: int, proc: subprocess.Popen[bytes]) -> None:
+        """Until the web process accepts connections (uvicorn listens once the app loaded).
+        A plain TCP connect: outbound HTTP goes through events.outbound only, which refuses
+        loopback."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise CommandError("the web process exited at start")
             try:
-                with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http URL)
+                with socket.create_connection((host, port), timeout=2):
                     return
             except OSError:
                 time.sleep(0.2)
-        raise CommandError("the web process did not answer /healthz")
+        raise CommandError("the web process did not start listening")
 
     def _push_command(self, host: str, port: int) -> list[str] | None:
         event = Event.objects.filter(slug=DEMO_EVENT_SLUG).first()
