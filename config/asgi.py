@@ -15,10 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from config.websocket import WebSocketGate  # noqa: E402
 
 http_app = django_asgi_app
 if settings.SERVE_STATIC:
@@ -32,7 +32,8 @@ application = ProtocolTypeRouter(
     {
         # HLS ingest streams request bodies itself (Django reads whole bodies first).
         "http": IngestApp(http_app),
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # The Origin checked exactly, unknown paths closed with 4404 (config/websocket.py).
+        "websocket": WebSocketGate(URLRouter(websocket_urlpatterns), websocket_urlpatterns),
     }
 )
 

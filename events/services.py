@@ -156,5 +156,10 @@ def register_attendee(
 
 def record_viewer_sample(*, event_id: int, at: datetime, viewers: int) -> None:
     """One point of the staff dashboard's viewer chart. The live room calls it once per event
-    per sample slot for the whole deployment (it elects the writer)."""
-    ViewerSample.objects.create(event_id=event_id, at=at, viewers=viewers)
+    per sample slot for the whole deployment (it elects the writer). An event deleted since
+    (a draft or cancelled one) gets no sample, and that is not an error."""
+    try:
+        with transaction.atomic():
+            ViewerSample.objects.create(event_id=event_id, at=at, viewers=viewers)
+    except IntegrityError:
+        log.info("viewer sample of a deleted event skipped", extra={"event_id": event_id})

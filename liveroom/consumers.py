@@ -45,6 +45,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     event_id: int | None = None
     outbox: Outbox | None = None
     admitted = False
+    dropped = False
     seat: SeatKeys | None = None
     _tokens = 0.0
     _refilled = 0.0
@@ -132,7 +133,13 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         hub.join(info.event_id, self.outbox)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if self.dropped:
+            return
+        size = (
+            len(text_data.encode("utf-8", "surrogatepass"))
+            if text_data is not None
+            else len(bytes_data or b"")
+        )
         if size > settings.LIVE_INBOUND_MAX_BYTES:
             await self._drop(CLOSE_TOO_BIG, "too big")
             return
@@ -147,6 +154,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._tokens -= 1.0
 
     async def _drop(self, code: int, why: str) -> None:
+        if self.dropped:
+            return  # a flood's later messages may still be queued: close once
+        self.dropped = True
         log.info("live socket closed", extra={"event_id": self.event_id, "why": why})
         if self.outbox is not None:
             self.outbox.close()

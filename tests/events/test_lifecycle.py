@@ -1,7 +1,8 @@
 import pytest
+from django.utils import timezone
 
 from events import services
-from events.models import EventStatus, InvalidTransition
+from events.models import EventStatus, InvalidTransition, ViewerSample
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +85,14 @@ def test_it_explains_why_a_transition_is_refused(current, target, message):
     with pytest.raises(InvalidTransition) as exc:
         SERVICE_FOR[target](event_id=event.pk)
     assert exc.value.messages == [message]
+
+
+def test_a_viewer_sample_of_an_event_deleted_meanwhile_is_skipped_without_an_error(
+    transactional_db,
+):
+    # Transactional: the foreign key is checked when the sample commits, as in production.
+    event = EventFactory()
+    gone = event.pk
+    event.delete()
+    services.record_viewer_sample(event_id=gone, at=timezone.now(), viewers=3)
+    assert ViewerSample.objects.count() == 0

@@ -48,7 +48,7 @@ class Communicator(ApplicationCommunicator):
             "type": "websocket",
             "path": f"/ws/events/{slug}/",
             "query_string": b"",
-            "headers": [(b"origin", b"http://127.0.0.1")],
+            "headers": [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
             "subprotocols": [],
         }
         super().__init__(application, scope)

@@ -99,17 +99,21 @@ def _answers_healthz(server: Server) -> bool:
         return False
 
 
-def start_server(*, env: dict[str, str] | None = None) -> Server:
+def start_server(*, env: dict[str, str] | None = None, log_file: Path | None = None) -> Server:
     """A uvicorn web process as production starts it, against the test database, with `env`
-    added to its environment, on a free port; returned once it answers /healthz."""
+    added to its environment, on a free port; returned once it answers /healthz. Its output
+    goes to `log_file` when given (a test that reads the server's log), else to the test's."""
     environment = server_env(env)
     port = support.free_port()
+    log = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 (the child's)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
          "--log-level", "warning", "--ws-max-size", "65536"],
-        cwd=ROOT, env=environment, start_new_session=True,
+        cwd=ROOT, env=environment, start_new_session=True, stdout=log, stderr=log,
     )  # fmt: skip
+    if log is not None:
+        log.close()  # the child has its own copy
     server = Server(port=port, proc=proc, env=environment)
     try:
         support.wait_for(lambda: _answers_healthz(server), 30, what="the web process /healthz")
