@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from donations import webhooks
+from donations import services
 from donations.models import Donation
+from donations.providers import simulated
 from donations.selectors import (
     RaisedBucket,
     RaisedSeries,
@@ -21,6 +22,7 @@ from donations.selectors import (
     event_top_refcodes,
     ledger_tally,
 )
+from donations.webhooks.apply import receive_event
 from events.models import EventStatus, ViewerSample
 from liveroom import charts
 from streaming import services as stream_services
@@ -57,7 +59,7 @@ def give(event, *, amount=2_500, at=None, **fields) -> Donation:
     )
     donation.payment_id = f"sim_pi_{donation.pk}"
     donation.save(update_fields=["payment_id"])
-    webhooks.record_simulated_outcome(donation=donation, succeed=True)
+    services.confirm_simulated_payment(donation=donation, succeed=True)
     if at is not None:
         Donation.objects.filter(pk=donation.pk).update(succeeded_at=at)
     donation.refresh_from_db()
@@ -65,8 +67,11 @@ def give(event, *, amount=2_500, at=None, **fields) -> Donation:
 
 
 def refund(donation: Donation, amount: int) -> None:
-    webhooks.record_simulated_refund(
-        donation=donation, refunded_minor=amount, refund_id=f"re_{donation.pk}_{amount}"
+    receive_event(
+        event=simulated.refund_event(
+            donation=donation, refunded_minor=amount, refund_id=f"re_{donation.pk}_{amount}"
+        ),
+        source="simulated",
     )
 
 

@@ -7,12 +7,11 @@ import pytest
 import redis
 from django.conf import settings
 
-from donations import webhooks
 from events import livebus
 from events.models import CapacityTier, EventStatus
-from tests.donations.conftest import succeeded
 from tests.donations.factories import DonationFactory
 from tests.factories import EventFactory
+from tests.support.stripe import receive, succeeded
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +38,7 @@ def test_donor_names_and_messages_in_the_ticker_are_text_not_html(web_processes,
     donation = DonationFactory(
         event=event, gift_minor=2_500, ticker_opt_in=True, display_name=NAME, message=PAYLOAD
     )
-    webhooks.receive_event(event=succeeded(donation), source="webhook")  # a real gift
+    receive(succeeded(donation))  # a real gift
     page.wait_for_selector('[data-live="ticker"] .live-name')
     assert page.text_content('[data-live="ticker"] .live-name') == NAME
     assert page.text_content('[data-live="ticker"] .live-message') == PAYLOAD

@@ -7,10 +7,8 @@ import time
 import redis
 from django.conf import settings
 
-from donations import webhooks
 from events import livebus
 from events.models import EventStatus
-from tests.donations.conftest import succeeded
 from tests.donations.factories import DonationFactory
 from tests.factories import EventFactory
 from tests.support.liveroom import (
@@ -20,6 +18,7 @@ from tests.support.liveroom import (
     open_socket,
     snapshot_where,
 )
+from tests.support.stripe import receive, succeeded
 
 VIEWERS_2 = lambda s: s["viewers"] == 2  # noqa: E731
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
@@ -29,7 +28,7 @@ def apply_all(donations) -> float:
     """Each donation succeeds by its own Stripe webhook, as fast as they come."""
     started = time.monotonic()
     for donation in donations:
-        webhooks.receive_event(event=succeeded(donation), source="webhook")
+        receive(succeeded(donation))
     return time.monotonic() - started
 
 
