@@ -1,6 +1,8 @@
 """The nginx configs rendered from deploy/nginx/ with this deployment's values: the RTMP
-ingest (rtmp.conf: nginx-rtmp with its hooks pointing at Django) and the HLS edge
-cache (edge.conf: in front of the origin, with the playback signing secret)."""
+ingest (rtmp.conf: nginx-rtmp with its hooks pointing at Django), the HLS origin
+(origin.conf.template: segments from storage, playlists from the web process) and the HLS edge
+cache (edge.conf: in front of the origin). The origin and the edge check playback signatures
+themselves: both rendered files hold the playback signing secret."""
 
 from __future__ import annotations
 
@@ -43,6 +45,31 @@ def render_rtmp_conf(
         "SERVER_NAME": server_name or settings.RTMP_SERVER_NAME,
     }
     return _render("rtmp.conf", values)
+
+
+def render_origin_conf(
+    *,
+    listen: str,
+    upstream: str,
+    media_root: Path | None = None,
+    cache_dir: str = "/var/cache/nginx/pledgecast-origin",
+    secret: str | None = None,
+) -> str:
+    """`upstream`: host:port of the web process; `media_root`: the storage nginx serves
+    segments from (default MEDIA_ROOT); `cache_dir`: where nginx keeps the web process's
+    answers to "is this stream public?" (1 s each); `secret`: the playback signing secret
+    (default: PLAYBACK_SIGNING_SECRET)."""
+    return _render(
+        "origin.conf.template",
+        {
+            "LISTEN": listen,
+            "UPSTREAM": upstream,
+            "MEDIA_ROOT": str(Path(media_root or settings.MEDIA_ROOT).resolve()),
+            "MAX_BODY_BYTES": str(settings.HLS_MAX_OBJECT_BYTES),
+            "CACHE_DIR": cache_dir,
+            "SECRET": secret or settings.PLAYBACK_SIGNING_SECRET,
+        },
+    )
 
 
 def render_edge_conf(

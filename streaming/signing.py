@@ -10,9 +10,12 @@ md5("<expires>/live/<public_id>/ <secret>"). It covers the whole stream's prefix
 relative URIs inside our playlists (renditions, segments) resolve under the same signed prefix
 and need no signature of their own, and one token serves every file of the stream. The edge
 checks it with `secure_link` (deploy/nginx/edge.conf: a refused request costs no origin
-request) and caches by `/live/<public_id>/…`, without the signature; Django checks it again
-when a request reaches it (no edge in front, or an edge miss: streaming/views.py). A signed
-stream's unsigned `/live/…` URLs get 403 from Django. Public streams keep plain `/live/…` URLs.
+request) and caches by `/live/<public_id>/…`, without the signature; the origin nginx checks
+it again before serving a segment from storage (deploy/nginx/origin.conf.template), and Django
+when a request reaches it (streaming/views.py). A signed stream's unsigned `/live/…` URLs get
+403 from Django, from the origin nginx and from the edge, which ask Django whether a stream is
+public (`views.playback_access`, kept 1 s) before serving an unsigned URL from storage or from
+a cache filled while it was. Public streams keep plain `/live/…` URLs.
 
 md5 because that is what nginx's secure_link computes; the secret sits at the end of the
 hashed string, as nginx documents it.

@@ -13,6 +13,12 @@ urlpatterns = [
         views.signed_origin,
         name="signed_origin",
     ),
+    # Asked by nginx (origin and edges) before serving an unsigned /live/ URL.
+    path(
+        "streaming/playback-access/<str:public_id>",
+        views.playback_access,
+        name="playback_access",
+    ),
     # nginx-rtmp's hooks (deploy/nginx/rtmp.conf).
     path("streaming/rtmp/<str:hook_token>/on_publish", rtmp.on_publish, name="rtmp_on_publish"),
     path("streaming/rtmp/<str:hook_token>/on_update", rtmp.on_update, name="rtmp_on_update"),

@@ -2,11 +2,13 @@
 the WSGI form of the ingest.
 
 In production nginx serves segments straight from storage and proxies playlists here
-(deploy/nginx/origin.conf); this view sets the headers either way: content types,
+(deploy/nginx/origin.conf.template); this view sets the headers either way: content types,
 Cache-Control (half a target duration for live media playlists, long and immutable for
-segments, short for the master, no-store for anything not published), CORS, ETag, Range.
-A signed stream's files are served only under a valid signed prefix (streaming/signing.py);
-the edge checks the signature first, Django again when a request reaches it.
+segments, short for the master, with bounded staleness, no-store for anything not
+published), CORS, ETag, Range. A signed stream's files are served only under a valid signed
+prefix (streaming/signing.py); nginx (edge and origin) checks the signature first, Django
+again when a request reaches it, and nginx asks `playback_access` before serving an unsigned
+URL from storage or its cache.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ PATH = re.compile(
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 VOD_CACHE = "public, max-age=3600"
 NOT_PUBLISHED_CACHE = "no-store"
+# How many target durations a cache may serve a live playlist while the origin fails.
+STALE_IF_ERROR_TARGETS = 3
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Content-Length, Content-Range, ETag",
@@ -48,14 +52,22 @@ def _not_found() -> HttpResponse:
 
 
 def cache_control(*, file: str, rendition: str | None, ext: str, target_duration: int) -> str:
+    """Segments immutable; live playlists short, with bounded staleness: a cache may serve an
+    expired playlist while it refreshes it for one target duration (stale-while-revalidate),
+    or while the origin fails for STALE_IF_ERROR_TARGETS of them, and never longer (so a 403
+    or a 404 that replaced it reaches players)."""
     if ext != "m3u8":
         return SEGMENT_CACHE
     if file == "replay":
         return VOD_CACHE
+    stale = (
+        f"stale-while-revalidate={target_duration}, "
+        f"stale-if-error={STALE_IF_ERROR_TARGETS * target_duration}"
+    )
     if rendition is None:  # the master: short, renditions may still be added
-        return f"public, max-age={target_duration}"
+        return f"public, max-age={target_duration}, {stale}"
     # A live media playlist changes every target duration: cache half of that.
-    return f"public, max-age={max(1, target_duration // 2)}"
+    return f"public, max-age={max(1, target_duration // 2)}, {stale}"
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
@@ -82,6 +94,21 @@ def _forbidden(reason: str) -> HttpResponse:
     # A refusal is about this URL's signature: no cache may keep it for other URLs' sake.
     response["Cache-Control"] = "no-store"
     response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def playback_access(request: HttpRequest, public_id: str) -> HttpResponse:
+    """`/streaming/playback-access/<public_id>`: may the stream's unsigned `/live/` URLs be
+    served? 204 yes (a public stream, or none: nothing to protect, the origin answers 404),
+    403 no (it needs a signed URL). The origin nginx asks before serving an unsigned segment
+    from storage, the edges before serving an unsigned request from their cache
+    (auth_request); each keeps the answer 1 s (deploy/nginx/)."""
+    if selectors.needs_signed_url(public_id=public_id):
+        response = HttpResponse(status=403)
+    else:
+        response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
     return response
 
 

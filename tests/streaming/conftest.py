@@ -18,13 +18,16 @@ from tests.support import processes
 from tests.support.streaming import (
     LOOPBACK_NETWORKS,
     MAX_OBJECT_BYTES,
+    SIGNING_SECRET,
     TARGET_DURATION,
     WINDOW_SECONDS,
     WORKER_INTERVAL_S,
     StreamingServer,
     UpstreamServer,
+    VideoPath,
     deliver,
     hls_env,
+    start_video_path,
 )
 
 
@@ -47,9 +50,22 @@ def server(django_db_setup, media_root) -> Iterator[StreamingServer]:
         web.stop()
 
 
+@pytest.fixture(scope="session")
+def video_path(server, tmp_path_factory) -> Iterator[VideoPath]:
+    """nginx with deploy/nginx/ in front of the session's web process, for the whole session:
+    the origin with an edge in front of it, and an edge straight in front of the web process."""
+    path = start_video_path(
+        web_port=server.port, media_root=server.media_root,
+        prefix=tmp_path_factory.mktemp("video-path"),
+    )  # fmt: skip
+    yield path
+    path.stop()
+
+
 @pytest.fixture(autouse=True)
 def streaming_settings(settings, media_root):
     """This process writes and reads the same storage, with the servers' settings."""
+    settings.PLAYBACK_SIGNING_SECRET = SIGNING_SECRET
     settings.MEDIA_ROOT = media_root
     settings.HLS_TARGET_DURATION = TARGET_DURATION
     settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS

@@ -4,55 +4,16 @@ process: segments straight from storage, playlists and ingest through to uvicorn
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-from streaming.management.commands.nginx_origin_conf import render_origin_conf
-from tests import support
-from tests.support import processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def nginx(server, tmp_path_factory) -> Iterator[int]:
-    """nginx on its own port with the rendered origin config; its port."""
-    prefix: Path = tmp_path_factory.mktemp("nginx")
-    port = support.free_port()
-    origin = render_origin_conf(
-        listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{server.port}",
-        media_root=server.media_root,
-    )  # fmt: skip
-    (prefix / "origin.conf").write_text(origin)
-    temps = "\n".join(
-        f"    {name}_temp_path {prefix / name};" for name in ("client_body", "proxy", "fastcgi",
-                                                              "uwsgi", "scgi")
-    )  # fmt: skip
-    (prefix / "nginx.conf").write_text(
-        f"daemon off;\nmaster_process off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
-        f"error_log {prefix / 'error.log'} warn;\nevents {{ worker_connections 256; }}\n"
-        f"http {{\n    access_log off;\n{temps}\n    include {prefix / 'origin.conf'};\n}}\n"
-    )
-    proc = processes.start_nginx(prefix / "nginx.conf", prefix=prefix)
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError((prefix / "error.log").read_text())
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/live/none/x.ts")
-            conn.getresponse().read()
-            return True
-        except OSError:
-            return False
-
-    try:
-        support.wait_for(up, 15, what="nginx")
-        yield port
-    finally:
-        processes.stop_nginx(proc)
+@pytest.fixture
+def nginx(video_path) -> int:
+    """The origin nginx's port (the session's, tests/streaming/conftest.py)."""
+    return video_path.origin_port
 
 
 def get(port: int, path: str, method: str = "GET", headers: dict | None = None, body=None):
@@ -99,7 +60,9 @@ def test_nginx_passes_playlists_to_the_web_process_with_its_headers(nginx, live_
     status, headers, body = get(nginx, f"/live/{live_stream.public_id}/v/index.m3u8")
     assert status == 200
     assert headers["content-type"] == "application/vnd.apple.mpegurl"
-    assert headers["cache-control"] == "public, max-age=1"
+    assert headers["cache-control"] == (
+        "public, max-age=1, stale-while-revalidate=1, stale-if-error=3"
+    )
     assert body.startswith(b"#EXTM3U\n")
 
 

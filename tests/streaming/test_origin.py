@@ -21,12 +21,18 @@ def test_a_live_media_playlist_is_cached_for_half_a_target_duration(client, live
     response = get(client, live_stream, "v/index.m3u8")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.apple.mpegurl"
-    assert response["Cache-Control"] == "public, max-age=1"  # half of 1 s, at least 1 s
+    # Half of 1 s, at least 1 s; stale for a target duration at most while refreshed, three
+    # while the origin fails.
+    assert response["Cache-Control"] == (
+        "public, max-age=1, stale-while-revalidate=1, stale-if-error=3"
+    )
 
 
 def test_the_master_playlist_is_cached_briefly(client, live_stream):
     response = get(client, live_stream, "master.m3u8")
-    assert (response.status_code, response["Cache-Control"]) == (200, "public, max-age=1")
+    assert (response.status_code, response["Cache-Control"]) == (
+        200, "public, max-age=1, stale-while-revalidate=1, stale-if-error=3"
+    )  # fmt: skip
 
 
 def test_a_segment_is_immutable_and_cached_for_a_year(client, live_stream):
