@@ -13,7 +13,8 @@ from django.db.models import BigIntegerField, Case, Count, F, Func, QuerySet, Su
 from donations.defence import issue_page_token
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
 from donations.providers import get_provider
-from events.models import CURRENCY_SYMBOLS, Campaign, Event
+from events.models import Campaign, Event
+from events.money import CURRENCY_SYMBOLS
 
 RECENT_DONORS = 5
 ANONYMOUS = "Anonymous"

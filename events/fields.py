@@ -9,8 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from events.money import MINOR_PER_MAJOR
-from events.money import format_major as format_major  # re-exported: old importers
+from events.money import MINOR_PER_MAJOR, format_major
 
 
 class MajorUnitsFormField(forms.CharField):

@@ -12,7 +12,6 @@ from django.db import models
 from django.urls import reverse
 
 from events.fields import MoneyField, SuggestedAmountsField
-from events.money import CURRENCY_SYMBOLS as CURRENCY_SYMBOLS  # re-exported: old importers
 
 # Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
 CURRENCY_CHOICES = [

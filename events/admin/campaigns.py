@@ -14,7 +14,6 @@ from django.http import HttpRequest
 
 from events.admin.scoping import CampaignScopedAdmin, member_ids, owner_ids
 from events.models import (
-    CURRENCY_SYMBOLS,
     Attestation,
     Campaign,
     CapacityTier,
@@ -178,7 +177,7 @@ class CapacityTierAdmin(admin.ModelAdmin[CapacityTier]):
     def price_display(self, obj: CapacityTier) -> str:
         if obj.price_minor is None:
             return "set by the operator"
-        return CURRENCY_SYMBOLS.get(obj.price_currency, "") + f"{obj.price_minor // 100:,}"
+        return format_money(obj.price_minor, obj.price_currency, grouped=True)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

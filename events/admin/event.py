@@ -15,7 +15,8 @@ from django.views.decorators.http import require_POST
 from events import services
 from events.admin import lifecycle
 from events.admin.scoping import CampaignScopedAdmin
-from events.models import CURRENCY_SYMBOLS, TRANSITIONS, Event, EventStatus, InvalidTransition
+from events.models import TRANSITIONS, Event, EventStatus, InvalidTransition
+from events.money import format_money
 
 DASHBOARD_URL = "liveroom:dashboard"
 
@@ -155,4 +156,4 @@ class EventAdmin(CampaignScopedAdmin):
 
     @admin.display(description="goal", ordering="goal_minor")
     def goal_display(self, obj: Event) -> str:
-        return CURRENCY_SYMBOLS.get(obj.campaign.currency, "") + f"{obj.goal_minor // 100:,}"
+        return format_money(obj.goal_minor, obj.campaign.currency, grouped=True)
