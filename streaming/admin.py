@@ -198,17 +198,8 @@ class StreamAdmin(CampaignScopedAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> HttpResponse:
-        context["can_manage_stream"] = obj is not None and self.has_change_permission(request, obj)
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_context(self, request: HttpRequest, obj: Stream) -> dict[str, Any]:
+        return {"can_manage_stream": self.has_change_permission(request, obj)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stream]:
         return super().get_queryset(request).select_related("event")

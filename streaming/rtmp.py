@@ -14,7 +14,9 @@ The key travels in the hook's body only: it is never logged, stored or put in a 
 
 from __future__ import annotations
 
+import functools
 import hmac
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
@@ -52,41 +54,55 @@ def _hook_allowed(hook_token: str) -> bool:
     return hmac.compare_digest(hook_token.encode(), signing.rtmp_hook_token().encode())
 
 
-@csrf_exempt
-@require_POST
-def on_publish(request: HttpRequest, hook_token: str) -> HttpResponse:
-    if not _hook_allowed(hook_token):
-        return _answer(404, "Not found.")
+HookView = Callable[[HttpRequest], HttpResponse]
+
+
+def hook(view: HookView) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A hook view: POST only, no CSRF (nginx-rtmp posts forms), and a 404 unless the URL's
+    path token is ours (only our nginx knows it)."""
+
+    @csrf_exempt
+    @require_POST
+    @functools.wraps(view)
+    def checked(request: HttpRequest, hook_token: str) -> HttpResponse:
+        if not _hook_allowed(hook_token):
+            return _answer(404, "Not found.")
+        return view(request)
+
+    return checked
+
+
+def _accept_unless_refused(call: Callable[[], object]) -> HttpResponse:
+    """200 when the service accepts the publish; its status and reason when it refuses."""
     try:
-        rtmp_sessions.start_publish(
-            publish=parse_publish(request.POST), server=request.GET.get("server", "")
-        )
+        call()
     except PublishRefused as refused:
         return _answer(refused.status, refused.message)
     return _answer(200, "OK")
 
 
-@csrf_exempt
-@require_POST
-def on_update(request: HttpRequest, hook_token: str) -> HttpResponse:
-    if not _hook_allowed(hook_token):
-        return _answer(404, "Not found.")
+@hook
+def on_publish(request: HttpRequest) -> HttpResponse:
+    return _accept_unless_refused(
+        lambda: rtmp_sessions.start_publish(
+            publish=parse_publish(request.POST), server=request.GET.get("server", "")
+        )
+    )
+
+
+@hook
+def on_update(request: HttpRequest) -> HttpResponse:
     if request.POST.get("call") != "update_publish":
         # nginx-rtmp calls on_update for players too (`update_play`): our transcoder, the
         # only player allowed (loopback), has no key to show.
         return _answer(200, "OK")
-    try:
-        rtmp_sessions.check_publishing(publish=parse_publish(request.POST))
-    except PublishRefused as refused:
-        return _answer(refused.status, refused.message)
-    return _answer(200, "OK")
+    return _accept_unless_refused(
+        lambda: rtmp_sessions.check_publishing(publish=parse_publish(request.POST))
+    )
 
 
-@csrf_exempt
-@require_POST
-def on_publish_done(request: HttpRequest, hook_token: str) -> HttpResponse:
-    if not _hook_allowed(hook_token):
-        return _answer(404, "Not found.")
+@hook
+def on_publish_done(request: HttpRequest) -> HttpResponse:
     try:
         publish = parse_publish(request.POST)
     except PublishRefused:

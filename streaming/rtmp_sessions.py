@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from streaming import selectors, signing
 from streaming.models import Stream, Transcoder
+from streaming.refusals import EncoderRefused
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,8 @@ class Publish:
     client_id: str
 
 
-class PublishRefused(Exception):
-    """Why a publish is refused: `status` (400, 403, 404, 409) and a message for the
-    encoder's operator. Raised before anything is written."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class PublishRefused(EncoderRefused):
+    """Why a publish is refused (400, 403, 404, 409)."""
 
 
 def _check_key(publish: Publish, *, refusal: str) -> Stream:

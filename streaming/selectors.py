@@ -11,17 +11,12 @@ from django.utils import timezone
 from events.models import EventStatus
 from streaming import signing
 from streaming.models import Stream, StreamMode, StreamState, Transcoder
+from streaming.refusals import EncoderRefused
 from streaming.services import hash_key
 
 
-class IngestRefused(Exception):
-    """Why an ingest request is refused: `status` (403, 404, 409) and a message for the
-    encoder's operator. Raised before anything is written."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class IngestRefused(EncoderRefused):
+    """Why an ingest request is refused (403, 404, 409)."""
 
 
 def access_stream_for_ingest(*, public_id: str, authorization: str) -> Stream:

@@ -116,18 +116,12 @@ class EventAdmin(CampaignScopedAdmin):
             )
         return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> HttpResponse:
-        if obj is not None and self.has_change_permission(request, obj):
-            allowed = TRANSITIONS[EventStatus(obj.status)]
-            context["lifecycle_actions"] = [
+    def change_page_context(self, request: HttpRequest, obj: Event) -> dict[str, Any]:
+        if not self.has_change_permission(request, obj):
+            return {}
+        allowed = TRANSITIONS[EventStatus(obj.status)]
+        return {
+            "lifecycle_actions": [
                 {
                     "to": step.to.value,
                     "label": step.button,
@@ -136,7 +130,7 @@ class EventAdmin(CampaignScopedAdmin):
                 for step in lifecycle.LIFECYCLE
                 if step.to in allowed
             ]
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        }
 
     def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -116,6 +116,23 @@ class CampaignScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self._require_visible(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
+    def change_page_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """Extra context of an object's change page (a subclass's buttons and panels)."""
+        return {}
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context.update(self.change_page_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.ModelChoiceField[Any] | None:
