@@ -23,6 +23,7 @@ from config.env import (
     env_str,
     redis_dependent_settings,
 )
+from config.security import content_security_policy
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Event]) for mypy.
 django_stubs_ext.monkeypatch()
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "events",
     "donations",
     "streaming",
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -229,6 +232,9 @@ STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # With no Stripe key the simulated provider is used; outside DEBUG it must be allowed explicitly.
 ALLOW_SIMULATED_PAYMENTS = env_bool("ALLOW_SIMULATED_PAYMENTS", default=DEBUG)
+
+# Every page's Content-Security-Policy (config/security.py): Stripe's origins only with Stripe.
+CONTENT_SECURITY_POLICY = content_security_policy(stripe=bool(STRIPE_PUBLISHABLE_KEY))
 
 # --- Donations (donations/): ledger, webhooks, limits -----------------------------------------
 # Stripe's API address; only tests and benchmarks point it at a local fake.

@@ -54,7 +54,7 @@ def test_a_donor_on_a_phone_gives_and_sees_their_name_arrive_in_the_live_ticker(
     assert page.text_content("[data-donate-thanks-heading]") == "Thank you, Grace!"
     assert page.evaluate("document.activeElement.matches('[data-donate-thanks-heading]')")
     page.wait_for_function(
-        "document.querySelector('[data-donate-ticker-note]').textContent"
+        "() => document.querySelector('[data-donate-ticker-note]').textContent"
         " === 'You\\u2019re in the live ticker now.'",
         timeout=10_000,
     )
@@ -104,7 +104,9 @@ def test_a_refusal_is_shown_inline_on_the_field_and_nothing_is_created(
     assert page.get_attribute("input[name=custom_amount]", "aria-invalid") == "true"
     page.fill("input[name=custom_amount]", "30")
     page.click("[data-donate-submit]")
-    page.wait_for_function("document.querySelector('[data-donate-error]').textContent.length > 0")
+    page.wait_for_function(
+        "() => document.querySelector('[data-donate-error]').textContent.length > 0"
+    )
     assert page.text_content("[data-donate-error]") == "Your first and last name are required."
     assert page.get_attribute("input[name=first_name]", "aria-invalid") == "true"
     assert page.get_attribute("input[name=first_name]", "aria-describedby") == "donate-error"

@@ -123,7 +123,7 @@ def test_the_page_counts_down_turns_live_and_then_offers_the_replay_which_plays(
 
     # The encoder starts (and stops after 8 s): the page turns live by itself.
     platform.push(stream, key, seconds=8)
-    page.wait_for_function("window.Pledgecast.player.state().kind === 'live'", timeout=30_000)
+    page.wait_for_function("() => window.Pledgecast.player.state().kind === 'live'", timeout=30_000)
     assert_video_advances(page, 2)
     assert page.text_content("[data-event-status]") == "Live"
     screenshot(page, "turned-live")
@@ -134,7 +134,7 @@ def test_the_page_counts_down_turns_live_and_then_offers_the_replay_which_plays(
     assert page.text_content("[data-cover=replay] .cover-title") == "The event has ended"
     screenshot(page, "ended-offers-replay")
     page.click("[data-player-replay]")
-    page.wait_for_function("window.Pledgecast.player.state().kind === 'replay'")
+    page.wait_for_function("() => window.Pledgecast.player.state().kind === 'replay'")
     assert_video_advances(page, 3)
     assert player(page)["src"].endswith("/replay.m3u8")
     screenshot(page, "replay-playing")
