@@ -1,10 +1,12 @@
 """CSV exports staff download (donations, registrations): one writer. Every cell is quoted, and
-a cell a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage
-return) gets a leading ' so it is shown as text (CSV injection)."""
+anything a spreadsheet would run as a formula (= + - @, a tab or a carriage return at the start
+of the cell, or of any part of it after a `,` or `;`) gets a leading ' so it is shown as text
+(CSV injection)."""
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -16,10 +18,16 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Row = Sequence[object]
 
 
+# A separator a spreadsheet may split a cell on (`,`, or `;` in German or French locales),
+# and what may follow it.
+_PART = re.compile(r"([,;])(?=\s*[=+\-@\t\r])")
+
+
 def csv_cell(value: object) -> str:
-    """The text of one cell (str() of the value), with a leading ' when it starts like a
-    formula."""
-    text = str(value)
+    """The text of one cell (str() of the value), with a ' before anything that would start a
+    formula: the cell's start, and the start of any `,`- or `;`-separated part (a program that
+    splits the cell on a separator must find no formula either)."""
+    text = _PART.sub(r"\1'", str(value))
     return "'" + text if text.startswith(FORMULA_START) else text
 
 

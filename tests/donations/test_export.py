@@ -112,4 +112,5 @@ def test_every_cell_of_the_export_is_quoted(client, staff_factory):
     assert header.startswith('"donation_id","created_at",')
     assert row.startswith(f'"{donation.pk}","')
     assert row.count('","') == header.count('","')
-    assert '"Bob;=1+1;x"' in row
+    # Quoted, and no part after a separator starts a formula.
+    assert '"Bob;\'=1+1;x"' in row

@@ -25,8 +25,18 @@ def test_every_cell_is_quoted():
 def test_a_display_name_with_a_separator_and_a_formula_stays_one_neutral_cell():
     lines = list(csv_lines(["display_name"], [["Bob;=1+1;x"], ["=1+1;x"]]))
 
-    assert lines[1:] == ['"Bob;=1+1;x"\r\n', '"\'=1+1;x"\r\n']
-    assert parsed("".join(lines)) == [["display_name"], ["Bob;=1+1;x"], ["'=1+1;x"]]
+    assert lines[1:] == ['"Bob;\'=1+1;x"\r\n', '"\'=1+1;x"\r\n']
+    assert parsed("".join(lines)) == [["display_name"], ["Bob;'=1+1;x"], ["'=1+1;x"]]
+
+
+def test_no_part_of_a_cell_split_on_a_separator_starts_a_formula():
+    # Read with ";" (German, French Excel) or "," as the separator, and without the quotes.
+    for name in ("Bob;=1+1;x", "a,+1", "a; -2", "x;@SUM(A1)", "a,\t=1"):
+        cell = csv_cell(name)
+        for separator in ",;":
+            for part in cell.split(separator):
+                assert not part.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert csv_cell("Smith, Ann; 1-2") == "Smith, Ann; 1-2"  # nothing to guard
 
 
 def test_cells_that_start_like_a_formula_get_a_leading_quote():
