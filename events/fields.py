@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -11,6 +12,12 @@ from django.db import models
 
 from events.money import MINOR_PER_MAJOR, format_major
 
+# Typed amounts: ASCII digits (no "²", no other scripts' digits), at most two decimals.
+_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+# The largest amount staff may type: a billion in major units (and the longest text we parse).
+MAX_MAJOR = 1_000_000_000
+MAX_TEXT = 32
+
 
 class MajorUnitsFormField(forms.CharField):
     """Shows minor units as a currency amount ('50,000.00' style input), cleans to minor units."""
@@ -18,6 +25,7 @@ class MajorUnitsFormField(forms.CharField):
     default_error_messages = {
         "invalid": "Enter an amount such as 25 or 25.50.",
         "precision": "Use at most two decimal places.",
+        "too_large": f"Enter an amount of at most {MAX_MAJOR:,}.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -34,12 +42,15 @@ class MajorUnitsFormField(forms.CharField):
         text = super().to_python(value)
         if text in self.empty_values:
             return None
+        cleaned = str(text).replace(",", "").replace("$", "").strip()
+        if len(cleaned) > MAX_TEXT or not _AMOUNT.fullmatch(cleaned):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
         try:
-            amount = Decimal(str(text).replace(",", "").replace("$", "").strip())
+            amount = Decimal(cleaned)
         except InvalidOperation:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if not amount.is_finite():
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        if amount > MAX_MAJOR:
+            raise ValidationError(self.error_messages["too_large"], code="too_large")
         minor = amount * MINOR_PER_MAJOR
         if minor != minor.to_integral_value():
             raise ValidationError(self.error_messages["precision"], code="precision")
@@ -57,6 +68,10 @@ class MoneyField(models.PositiveBigIntegerField):  # type: ignore[type-arg]
         defaults.pop("max_value", None)
         defaults.pop("step_size", None)
         return models.Field.formfield(self, **defaults)
+
+
+_WHOLE = re.compile(r"[0-9]{1,10}", re.ASCII)
+MAX_SUGGESTED = 8
 
 
 class SuggestedAmountsFormField(forms.CharField):
@@ -85,12 +100,22 @@ class SuggestedAmountsFormField(forms.CharField):
             if not raw:
                 continue
             cleaned = raw.replace("$", "").strip()
-            if not cleaned.isdigit() or int(cleaned) <= 0:
+            shown = raw if len(raw) <= 20 else raw[:20] + "…"
+            if not _WHOLE.fullmatch(cleaned) or int(cleaned) <= 0:
                 raise ValidationError(
-                    f"Suggested amounts must be positive whole numbers: {raw!r} is not.",
+                    f"Suggested amounts must be positive whole numbers: {shown!r} is not.",
                     code="invalid",
                 )
+            if int(cleaned) > MAX_MAJOR:
+                raise ValidationError(
+                    f"Suggested amounts must be at most {MAX_MAJOR:,}: {shown!r} is not.",
+                    code="too_large",
+                )
             amounts.append(int(cleaned) * MINOR_PER_MAJOR)
+        if len(amounts) > MAX_SUGGESTED:
+            raise ValidationError(
+                f"Offer at most {MAX_SUGGESTED} suggested amounts.", code="too_many"
+            )
         return amounts
 
     def has_changed(self, initial: Any, data: Any) -> bool:

@@ -65,9 +65,19 @@ def test_it_refuses_a_goal_that_is_not_positive(manager_client, campaign, goal):
     assert not Event.objects.exists()
 
 
-def test_it_refuses_a_goal_that_is_not_an_amount(manager_client, campaign):
-    response = manager_client.post(ADD_URL, form_data(campaign, goal_minor="lots"))
+@pytest.mark.parametrize(
+    "goal", ["lots", "²", "\u0665\u0660", "1e9", "NaN", "Infinity", "9" * 5000]
+)
+def test_it_refuses_a_goal_that_is_not_an_amount(manager_client, campaign, goal):
+    response = manager_client.post(ADD_URL, form_data(campaign, goal_minor=goal))
+    assert response.status_code == 200
     assert errors_of(response)["goal_minor"] == ["Enter an amount such as 25 or 25.50."]
+    assert not Event.objects.exists()
+
+
+def test_it_refuses_a_goal_beyond_a_billion(manager_client, campaign):
+    response = manager_client.post(ADD_URL, form_data(campaign, goal_minor="1000000000.01"))
+    assert errors_of(response)["goal_minor"] == ["Enter an amount of at most 1,000,000,000."]
     assert not Event.objects.exists()
 
 
@@ -86,6 +96,17 @@ def test_it_refuses_a_duplicate_slug(manager_client, campaign):
         ("25, -10", "Suggested amounts must be positive whole numbers: '-10' is not."),
         ("25, 12.50", "Suggested amounts must be positive whole numbers: '12.50' is not."),
         ("25, ten", "Suggested amounts must be positive whole numbers: 'ten' is not."),
+        ("25, ²", "Suggested amounts must be positive whole numbers: '²' is not."),
+        (
+            "25, \u0665\u0660",  # Arabic-Indic digits
+            "Suggested amounts must be positive whole numbers: '\u0665\u0660' is not.",
+        ),
+        (
+            "25, " + "9" * 5000,
+            "Suggested amounts must be positive whole numbers: '99999999999999999999…' is not.",
+        ),
+        ("25, 2000000000", "Suggested amounts must be at most 1,000,000,000: '2000000000' is not."),
+        ("1, 2, 3, 4, 5, 6, 7, 8, 9", "Offer at most 8 suggested amounts."),
     ],
 )
 def test_it_refuses_suggested_amounts_that_are_not_positive_integers(
