@@ -1,0 +1,82 @@
+"""Errors as each client reads them: a JSON client (the donate panel, the player, anything that
+asks for JSON) gets `{"error": "<a sentence>"}` with the status, never an HTML page it cannot
+show; a browser gets Django's pages. Every 429 says when to come back (`Retry-After`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+# When a 429 does not say (every limit of ours does): a minute.
+DEFAULT_RETRY_AFTER_S = 60
+
+MESSAGES = {
+    400: "The request could not be read.",
+    403: "This is not allowed.",
+    404: "Not found.",
+    405: "This address does not take that kind of request.",
+    413: "The request is too large.",
+    429: "Too many requests. Please wait a moment and try again.",
+    500: "Something went wrong on our side. Please try again.",
+}
+CSRF_MESSAGE = "This page is out of date or your session expired. Reload the page and try again."
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """A client that sends or asks for JSON, or asks a `.json` address."""
+    accept = request.headers.get("Accept", "")
+    return (
+        request.path.endswith(".json")
+        or request.content_type == "application/json"
+        or ("application/json" in accept and "text/html" not in accept)
+    )
+
+
+def _unreadable(response: HttpResponse) -> bool:
+    """An HTML page, or no body at all: nothing a JSON client can show. (JSON and plain-text
+    sentences, such as the webhook receiver's, are left as they are.)"""
+    kind = str(response.get("Content-Type", ""))
+    return kind.startswith("text/html") or not getattr(response, "content", b"x")
+
+
+def json_error(status: int, message: str | None = None) -> JsonResponse:
+    return JsonResponse({"error": message or MESSAGES.get(status, MESSAGES[400])}, status=status)
+
+
+class ErrorsMiddleware:
+    """Turns a JSON client's error page into `{"error": …}` (keeping Allow, Retry-After and
+    the other headers), answers a too-large body with 413, and puts Retry-After on 429s."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code >= 400 and wants_json(request) and _unreadable(response):
+            converted = json_error(response.status_code)
+            for header in ("Allow", "Retry-After", "Cache-Control", "WWW-Authenticate"):
+                if header in response:
+                    converted[header] = response[header]
+            response = converted
+        if response.status_code == 429 and "Retry-After" not in response:
+            response["Retry-After"] = str(DEFAULT_RETRY_AFTER_S)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RequestDataTooBig):
+            if wants_json(request):
+                return json_error(413)
+            return HttpResponse(MESSAGES[413], status=413, content_type="text/plain")
+        return None
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a JSON client learns to reload the page; a browser sees the same
+    in a page of ours."""
+    if wants_json(request):
+        return json_error(403, CSRF_MESSAGE)
+    return render(request, "403_csrf.html", {"message": CSRF_MESSAGE}, status=403)
