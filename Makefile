@@ -36,6 +36,8 @@ test: install node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+# Security lint of the apps, medium severity and up; each accepted finding says why (# nosec).
+	$(BIN)/bandit -q -r $(TYPED) -ll -x '*/migrations/*'
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/mypy $(TYPED)
 	$(BIN)/pytest
