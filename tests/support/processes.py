@@ -100,16 +100,16 @@ def _answers_healthz(server: Server) -> bool:
 
 
 def start_server(*, env: dict[str, str] | None = None, log_file: Path | None = None) -> Server:
-    """A uvicorn web process as production starts it, against the test database, with `env`
-    added to its environment, on a free port; returned once it answers /healthz. Its output
-    goes to `log_file` when given (a test that reads the server's log), else to the test's."""
+    """A web process as production starts it (`python -m config.serve`), against the test
+    database, with `env` added to its environment, on a free port; returned once it answers
+    /healthz. Its output goes to `log_file` when given (a test that reads the server's log),
+    else to the test's."""
     environment = server_env(env)
     port = support.free_port()
     log = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 (the child's)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
-         "--log-level", "warning", "--ws-max-size", "65536"],
+        [sys.executable, "-m", "config.serve", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
         cwd=ROOT, env=environment, start_new_session=True, stdout=log, stderr=log,
     )  # fmt: skip
     if log is not None:

@@ -39,9 +39,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)  # Ctrl-C: the web process gets it too
         try:
             procs["web"] = subprocess.Popen(  # noqa: S603 (our own argv)
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host,
-                 "--port", str(port), "--ws-per-message-deflate", "false", "--no-access-log",
-                 "--ws-max-size", "65536", "--lifespan", "off"],
+                [sys.executable, "-m", "config.serve", "--host", host, "--port", str(port)],
             )  # fmt: skip
             self._wait_ready(host, port, procs["web"])
             # Own sessions: the terminal's Ctrl-C reaches only this command and the web

@@ -21,9 +21,9 @@ from tests.support.processes import Server, start_server
 CAPPED = {
     "LIVE_SEATS_PER_ATTENDEE": "3",
     "LIVE_SEATS_PER_ADDRESS_PERCENT": "25",
-    # The tests play nginx on loopback: uvicorn takes the client's address from
-    # X-Forwarded-For for this proxy only.
-    "FORWARDED_ALLOW_IPS": "127.0.0.1",
+    # The tests play nginx on loopback: the client's address comes from X-Forwarded-For
+    # for this trusted proxy only (config/serve.py).
+    "TRUSTED_PROXIES": "127.0.0.1/32",
 }
 
 
