@@ -18,6 +18,24 @@ from events.models import Campaign
 from events.money import format_money
 
 
+class _ReadOnlyAdmin(CampaignScopedAdmin):
+    """Rows only the ledger writes: staff read them (and act through actions), every field
+    read-only, none added here."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class _LedgerAdmin(_ReadOnlyAdmin):
+    """Money on the ledger (donations, monthly gifts): not deleted either."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.action(description="Refund the selected donations (in full)")
 def refund_donations(
     modeladmin: DonationAdmin, request: HttpRequest, queryset: QuerySet[Donation]
@@ -42,7 +60,7 @@ def refund_donations(
         )
 
 
-class DonationAdmin(CampaignScopedAdmin):
+class DonationAdmin(_LedgerAdmin):
     list_display = [
         "id",
         "created_at",
@@ -67,15 +85,6 @@ class DonationAdmin(CampaignScopedAdmin):
     actions = [refund_donations]
     list_select_related = ["event"]
     show_full_result_count = False  # no COUNT(*) over a large ledger on every page
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Donation._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount_display(self, obj: Donation) -> str:
@@ -103,7 +112,7 @@ class DonationAdmin(CampaignScopedAdmin):
         return super().changelist_view(request, extra)
 
 
-class MonthlyGiftAdmin(CampaignScopedAdmin):
+class MonthlyGiftAdmin(_LedgerAdmin):
     """Monthly gifts: read-only; their months are the donations with the same gift."""
 
     list_display = ["id", "created_at", "event", "amount_display", "interval", "status", "ended_at"]
@@ -111,30 +120,15 @@ class MonthlyGiftAdmin(CampaignScopedAdmin):
     search_fields = ["=id", "subscription_id", "first_donation__email"]
     list_select_related = ["event"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in MonthlyGift._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="amount each month", ordering="amount_minor")
     def amount_display(self, obj: MonthlyGift) -> str:
         return format_money(obj.amount_minor, obj.currency)
 
 
-class LedgerIssueAdmin(CampaignScopedAdmin):
+class LedgerIssueAdmin(_ReadOnlyAdmin):
     list_display = ["created_at", "kind", "donation", "detail"]
     list_filter = ["kind"]
     campaign_path = "campaign"
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in LedgerIssue._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
