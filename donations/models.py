@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KT
 
+from donations.amounts import Amounts
 from donations.donors import DonorDetails
 from events.models import CURRENCY_CHOICES, Campaign, Event
 
@@ -156,6 +157,10 @@ class Donation(models.Model):
     @property
     def donor(self) -> DonorDetails:
         return DonorDetails.of(self)
+
+    @property
+    def amounts(self) -> Amounts:
+        return Amounts.of(self)
 
     def recompute_state(self) -> None:
         """Derive status and net_minor from the monotone facts. Pure; order-independent."""

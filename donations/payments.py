@@ -13,7 +13,12 @@ from typing import TypeVar
 from django.conf import settings
 
 from donations.models import Donation
-from donations.providers.base import CreatedPayment, PaymentProvider, ProviderRateLimited
+from donations.providers.base import (
+    CreatedPayment,
+    PaymentProvider,
+    PaymentRequest,
+    ProviderRateLimited,
+)
 from events.models import Event
 
 log = logging.getLogger(__name__)
@@ -45,27 +50,29 @@ def with_backoff(call: Callable[[], T], *, donation_id: int) -> T:
             delay = min(delay * 2, 2.0)
 
 
-def payment_metadata(*, donation: Donation, event: Event) -> dict[str, str]:
-    """What our payments carry at the provider, to find the donation again (reconciliation,
-    a payment whose id we failed to store) and to show staff an unknown one's campaign."""
-    return {
-        "donation_id": str(donation.pk),
-        "event_id": str(event.pk),
-        "campaign_id": str(event.campaign_id),
-    }
+def payment_request(*, donation: Donation, event: Event, description: str) -> PaymentRequest:
+    """The donation's payment as we ask the provider for it: its amount, under the idempotency
+    key of its attempt (a retried start finds the same payment), with metadata to find the
+    donation again (reconciliation, a payment whose id we failed to store) and to show staff an
+    unknown payment's campaign."""
+    return PaymentRequest(
+        amount_minor=donation.amount_minor,
+        currency=donation.currency,
+        idempotency_key=f"pc-donation-{donation.attempt_key}",
+        metadata={
+            "donation_id": str(donation.pk),
+            "event_id": str(event.pk),
+            "campaign_id": str(event.campaign_id),
+        },
+        description=description,
+    )
 
 
 def create_payment_with_backoff(
     *, provider: PaymentProvider, donation: Donation, event: Event
 ) -> CreatedPayment:
     """Ask the provider for the payment, retrying a 429 under the same idempotency key."""
-    return with_backoff(
-        lambda: provider.create_payment(
-            amount_minor=donation.amount_minor,
-            currency=donation.currency,
-            idempotency_key=f"pc-donation-{donation.attempt_key}",
-            metadata=payment_metadata(donation=donation, event=event),
-            description=f"Donation to {event.campaign.name}",
-        ),
-        donation_id=donation.pk,
+    req = payment_request(
+        donation=donation, event=event, description=f"Donation to {event.campaign.name}"
     )
+    return with_backoff(lambda: provider.create_payment(req), donation_id=donation.pk)

@@ -14,7 +14,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from donations.donors import DonorDetails
-from donations.models import Donation, DonationStatus
+from donations.models import Donation, DonationStatus, Interval
 from events.models import Campaign, Event, EventStatus
 from events.money import format_money
 
@@ -51,6 +51,10 @@ class DonationRequest:
     message: str = ""
     refcode: str = ""
     monthly: bool = False
+
+    @property
+    def interval(self) -> Interval:
+        return Interval.MONTH if self.monthly else Interval.ONCE
 
 
 # Campaign.required_donor_fields → (the form field that holds it, what to tell the donor).

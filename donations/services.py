@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from donations.amounts import Amounts
 from donations.models import Donation, DonationStatus, Interval, MonthlyGift, ProviderEvent
 from donations.payments import create_payment_with_backoff
 from donations.providers import get_provider, simulated
@@ -34,11 +35,7 @@ class StartedDonation:
     donation_id: int
     provider: str
     client_secret: str
-    gift_minor: int
-    fee_minor: int
-    amount_minor: int
-    currency: str
-    interval: str = ""
+    amounts: Amounts
 
 
 def fee_for(gift_minor: int) -> int:
@@ -55,18 +52,19 @@ def fee_for(gift_minor: int) -> int:
 @transaction.atomic
 def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Donation:
     campaign = event.campaign
-    amount = req.gift_minor + fee_minor
-    check_donor_limit(campaign=campaign, email=req.donor.email, amount_minor=amount)
+    amounts = Amounts(
+        gift_minor=req.gift_minor,
+        fee_minor=fee_minor,
+        currency=campaign.currency,
+        interval=req.interval,
+    )
+    check_donor_limit(campaign=campaign, email=req.donor.email, amount_minor=amounts.amount_minor)
     return Donation.objects.create(
         event=event,
         campaign=campaign,
         attempt_key=req.attempt_key,
         provider="",
-        gift_minor=req.gift_minor,
-        fee_minor=fee_minor,
-        amount_minor=amount,
-        currency=campaign.currency,
-        interval=Interval.MONTH if req.monthly else Interval.ONCE,
+        **amounts.as_fields(),
         **req.donor.as_fields(),
         attestations=[a.text for a in campaign.attestations.all()],
         ticker_opt_in=req.ticker_opt_in,
@@ -103,7 +101,7 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         or donation.gift_minor != req.gift_minor
         or donation.fee_minor != fee_minor
         or donation.email != req.donor.email
-        or donation.interval != (Interval.MONTH if req.monthly else Interval.ONCE)
+        or donation.interval != req.interval
     ):
         raise DonationRefused(
             "This donation was already started with other details. Reload the page.",
@@ -140,11 +138,7 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         donation_id=donation.pk,
         provider=provider.name,
         client_secret=created.client_secret,
-        gift_minor=donation.gift_minor,
-        fee_minor=donation.fee_minor,
-        amount_minor=donation.amount_minor,
-        currency=donation.currency,
-        interval=donation.interval,
+        amounts=donation.amounts,
     )
 
 

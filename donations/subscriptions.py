@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from donations.models import Donation, MonthlyGift, ProviderProduct
-from donations.payments import payment_metadata, with_backoff
-from donations.providers.base import CreatedSubscription, PaymentProvider
+from donations.models import Donation, ProviderProduct
+from donations.payments import payment_request, with_backoff
+from donations.providers.base import CreatedSubscription, PaymentProvider, SubscriptionRequest
+from donations.webhooks import monthly
 from events.models import Event
 
 
@@ -47,29 +48,21 @@ def create_subscription_with_backoff(
     """The monthly gift at the provider (customer + subscription), its first invoice's payment
     waiting for the donor; then the MonthlyGift row (found again on a retry)."""
     product_id = ensure_product(provider=provider, event=event, donation_id=donation.pk)
-    created = with_backoff(
-        lambda: provider.create_subscription(
-            product_id=product_id,
-            amount_minor=donation.amount_minor,
-            currency=donation.currency,
-            donor=donation.donor,
-            idempotency_key=f"pc-donation-{donation.attempt_key}",
-            metadata=payment_metadata(donation=donation, event=event),
+    req = SubscriptionRequest(
+        product_id=product_id,
+        donor=donation.donor,
+        payment=payment_request(
+            donation=donation,
+            event=event,
             description=f"Monthly donation to {event.campaign.name}",
         ),
-        donation_id=donation.pk,
     )
-    gift, _ = MonthlyGift.objects.get_or_create(
+    created = with_backoff(lambda: provider.create_subscription(req), donation_id=donation.pk)
+    gift = monthly.record_gift(
+        first=donation,
         subscription_id=created.subscription_id,
-        defaults={
-            "campaign_id": event.campaign_id,
-            "event": event,
-            "first_donation": donation,
-            "provider": provider.name,
-            "customer_id": created.customer_id,
-            "amount_minor": donation.amount_minor,
-            "currency": donation.currency,
-        },
+        customer_id=created.customer_id,
+        provider=provider.name,
     )
     Donation.objects.filter(pk=donation.pk, monthly_gift=None).update(monthly_gift=gift)
     Donation.objects.filter(pk=donation.pk, invoice_id=None).update(invoice_id=created.invoice_id)

@@ -64,11 +64,7 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
             "provider": started.provider,
             "client_secret": started.client_secret,
             "publishable_key": provider.publishable_key if provider else "",
-            "gift_minor": started.gift_minor,
-            "fee_minor": started.fee_minor,
-            "amount_minor": started.amount_minor,
-            "currency": started.currency,
-            "interval": started.interval,
+            **started.amounts.as_fields(),
             # How the gift will look in the live ticker once paid (None: the donor opted out).
             "ticker": (
                 {"name": ticker.display_name, "amount": ticker.amount_minor}

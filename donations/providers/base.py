@@ -32,6 +32,29 @@ class BadWebhook(Exception):
 
 
 @dataclass(frozen=True)
+class PaymentRequest:
+    """A payment to create: `amount_minor` in `currency`, labelled with our `metadata` and a
+    `description` at the provider. The same `idempotency_key` finds the same payment again."""
+
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    metadata: dict[str, str]
+    description: str
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A monthly gift to create: `payment` is each month's (its idempotency key, metadata and
+    description also name the customer and the subscription), priced on `product_id`, for
+    `donor` as the provider's customer."""
+
+    product_id: str
+    donor: DonorDetails
+    payment: PaymentRequest
+
+
+@dataclass(frozen=True)
 class CreatedPayment:
     payment_id: str
     client_secret: str
@@ -62,15 +85,7 @@ class PaymentProvider(abc.ABC):
     publishable_key: str = ""
 
     @abc.abstractmethod
-    def create_payment(
-        self,
-        *,
-        amount_minor: int,
-        currency: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> CreatedPayment:
+    def create_payment(self, req: PaymentRequest) -> CreatedPayment:
         """Create (or, with the same idempotency key, find again) a payment to confirm in the
         browser. Raises ProviderRateLimited, PaymentDeclined or ProviderError."""
 
@@ -80,17 +95,7 @@ class PaymentProvider(abc.ABC):
         Returns its id. Raises ProviderRateLimited or ProviderError."""
 
     @abc.abstractmethod
-    def create_subscription(
-        self,
-        *,
-        product_id: str,
-        amount_minor: int,
-        currency: str,
-        donor: DonorDetails,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> CreatedSubscription:
+    def create_subscription(self, req: SubscriptionRequest) -> CreatedSubscription:
         """A customer (the donor) and a monthly subscription for them whose first invoice waits
         for the donor's payment (or, with the same idempotency key, the same ones again). Raises
         ProviderRateLimited, PaymentDeclined or ProviderError."""

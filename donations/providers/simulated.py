@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from donations.donors import DonorDetails
 from donations.models import Donation, MonthlyGift, MonthlyGiftStatus
 from donations.providers.base import (
     BadWebhook,
     CreatedPayment,
     CreatedSubscription,
     PaymentProvider,
+    PaymentRequest,
     RefundResult,
+    SubscriptionRequest,
 )
 from donations.providers.stripe_events import ParsedEvent, RemotePayment, make_event
 
@@ -37,37 +38,18 @@ class SimulatedProvider(PaymentProvider):
     name = "simulated"
     simulated = True
 
-    def create_payment(
-        self,
-        *,
-        amount_minor: int,
-        currency: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> CreatedPayment:
+    def create_payment(self, req: PaymentRequest) -> CreatedPayment:
         # Deterministic, like Stripe's idempotency: the same key gives the same payment.
-        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        payment_id = f"sim_pi_{digest}"
+        payment_id = f"sim_pi_{_digest(req.idempotency_key)}"
         return CreatedPayment(payment_id=payment_id, client_secret=f"{payment_id}_secret_sim")
 
     def create_product(self, *, name: str, idempotency_key: str, metadata: dict[str, str]) -> str:
         return f"sim_prod_{_digest(idempotency_key)}"
 
-    def create_subscription(
-        self,
-        *,
-        product_id: str,
-        amount_minor: int,
-        currency: str,
-        donor: DonorDetails,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> CreatedSubscription:
+    def create_subscription(self, req: SubscriptionRequest) -> CreatedSubscription:
         # Stripe's shape without Stripe: the first invoice's payment is confirmed like a
         # one-off payment (client secret `<payment id>_secret_sim`).
-        digest = _digest(idempotency_key)
+        digest = _digest(req.payment.idempotency_key)
         payment_id = f"sim_pi_{digest}"
         return CreatedSubscription(
             subscription_id=f"sim_sub_{digest}",
@@ -80,8 +62,7 @@ class SimulatedProvider(PaymentProvider):
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
     ) -> RefundResult:
-        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        return RefundResult(refund_id=f"sim_re_{digest}", status="succeeded")
+        return RefundResult(refund_id=f"sim_re_{_digest(idempotency_key)}", status="succeeded")
 
     def list_recent_payments(self, *, created_after: datetime) -> Iterator[RemotePayment]:
         # Nothing lives remotely: every simulated outcome is recorded as it happens.

@@ -16,16 +16,17 @@ from typing import Any
 
 import stripe as stripe_lib
 
-from donations.donors import DonorDetails
 from donations.providers.base import (
     BadWebhook,
     CreatedPayment,
     CreatedSubscription,
     PaymentDeclined,
     PaymentProvider,
+    PaymentRequest,
     ProviderError,
     ProviderRateLimited,
     RefundResult,
+    SubscriptionRequest,
 )
 from donations.providers.stripe_events import ParsedEvent, RemotePayment, parse_event
 
@@ -66,25 +67,17 @@ class StripeProvider(PaymentProvider):
             http_client=http_client,
         )
 
-    def create_payment(
-        self,
-        *,
-        amount_minor: int,
-        currency: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> CreatedPayment:
+    def create_payment(self, req: PaymentRequest) -> CreatedPayment:
         try:
             intent = self._client.v1.payment_intents.create(
                 params={
-                    "amount": amount_minor,
-                    "currency": currency,
+                    "amount": req.amount_minor,
+                    "currency": req.currency,
                     "automatic_payment_methods": {"enabled": True},
-                    "metadata": metadata,
-                    "description": description,
+                    "metadata": req.metadata,
+                    "description": req.description,
                 },
-                options={"idempotency_key": idempotency_key},
+                options={"idempotency_key": req.idempotency_key},
             )
         except stripe_lib.StripeError as exc:
             raise _translate(exc) from exc
@@ -100,26 +93,21 @@ class StripeProvider(PaymentProvider):
             raise _translate(exc) from exc
         return product.id
 
-    def create_subscription(
-        self,
-        *,
-        product_id: str,
-        amount_minor: int,
-        currency: str,
-        donor: DonorDetails,
-        idempotency_key: str,
-        metadata: dict[str, str],
-        description: str,
-    ) -> CreatedSubscription:
+    def create_subscription(self, req: SubscriptionRequest) -> CreatedSubscription:
         """Customer, then Subscription (`default_incomplete`: the first invoice is finalized
         with a PaymentIntent the Payment Element confirms; the card is then saved on the
         subscription for the next months). In this API version the invoice no longer has a
         `payment_intent`: its client secret is `confirmation_secret` and the PaymentIntent is
         in `payments` (both only when expanded)."""
+        monthly, donor = req.payment, req.donor
         try:
             customer = self._client.v1.customers.create(
-                params={"email": donor.email, "name": donor.full_name, "metadata": metadata},
-                options={"idempotency_key": f"{idempotency_key}-customer"},
+                params={
+                    "email": donor.email,
+                    "name": donor.full_name,
+                    "metadata": monthly.metadata,
+                },
+                options={"idempotency_key": f"{monthly.idempotency_key}-customer"},
             )
             subscription = self._client.v1.subscriptions.create(
                 params={
@@ -127,20 +115,20 @@ class StripeProvider(PaymentProvider):
                     "items": [
                         {
                             "price_data": {
-                                "currency": currency,
-                                "product": product_id,
-                                "unit_amount": amount_minor,
+                                "currency": monthly.currency,
+                                "product": req.product_id,
+                                "unit_amount": monthly.amount_minor,
                                 "recurring": {"interval": "month"},
                             }
                         }
                     ],
                     "payment_behavior": "default_incomplete",
                     "payment_settings": {"save_default_payment_method": "on_subscription"},
-                    "metadata": metadata,
-                    "description": description,
+                    "metadata": monthly.metadata,
+                    "description": monthly.description,
                     "expand": ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
                 },
-                options={"idempotency_key": f"{idempotency_key}-subscription"},
+                options={"idempotency_key": f"{monthly.idempotency_key}-subscription"},
             )
         except stripe_lib.StripeError as exc:
             raise _translate(exc) from exc

@@ -113,6 +113,26 @@ def _link_payment(*, donation_id: int, payment_id: str) -> None:
         log.warning("payment already linked payment_id=%s donation_id=%s", payment_id, donation_id)
 
 
+def record_gift(
+    *, first: Donation, subscription_id: str, customer_id: str, provider: str
+) -> MonthlyGift:
+    """The monthly gift that `first` started, created once (found again by its subscription id):
+    it charges each month what `first` charged."""
+    gift, _ = MonthlyGift.objects.get_or_create(
+        subscription_id=subscription_id,
+        defaults={
+            "campaign_id": first.campaign_id,
+            "event_id": first.event_id,
+            "first_donation": first,
+            "provider": provider,
+            "customer_id": customer_id,
+            "amount_minor": first.amount_minor,
+            "currency": first.currency,
+        },
+    )
+    return gift
+
+
 def _adopt_first(invoice: InvoicePaid) -> int | None:
     """The first invoice of a gift whose start we could not finish writing (the provider
     created it, then our write failed): the donation id in the subscription's metadata."""
@@ -126,36 +146,27 @@ def _adopt_first(invoice: InvoicePaid) -> int | None:
     ).first()
     if donation is None or not invoice.subscription_id:
         return None
-    gift, _ = MonthlyGift.objects.get_or_create(
+    gift = record_gift(
+        first=donation,
         subscription_id=invoice.subscription_id,
-        defaults={
-            "campaign_id": donation.campaign_id,
-            "event_id": donation.event_id,
-            "first_donation": donation,
-            "provider": donation.provider or "stripe",
-            "customer_id": invoice.customer,
-            "amount_minor": donation.amount_minor,
-            "currency": donation.currency,
-        },
+        customer_id=invoice.customer,
+        provider=donation.provider or "stripe",
     )
     Donation.objects.filter(pk=donation.pk).update(invoice_id=invoice.invoice_id, monthly_gift=gift)
     return donation.pk
 
 
 def _new_installment(gift: MonthlyGift, invoice_id: str) -> int:
-    """A later month: a new donation row copying the first one's donor details. Its attempt
-    key is derived from the invoice id, so it is as unique as the invoice."""
+    """A later month: a new donation row copying the first one's amounts (each month charges
+    what the first did) and donor details. Its attempt key is derived from the invoice id, so
+    it is as unique as the invoice."""
     first = gift.first_donation
     installment = Donation.objects.create(
         event_id=gift.event_id,
         campaign_id=gift.campaign_id,
         attempt_key=uuid.uuid5(uuid.NAMESPACE_URL, f"pledgecast:invoice:{invoice_id}"),
         provider=gift.provider,
-        gift_minor=first.gift_minor,
-        fee_minor=first.fee_minor,
-        amount_minor=first.amount_minor,
-        currency=first.currency,
-        interval=gift.interval,
+        **first.amounts.as_fields(),
         monthly_gift=gift,
         invoice_id=invoice_id,
         **first.donor.as_fields(),
