@@ -337,7 +337,12 @@ def fetch_into(
     """As `fetch`, handing the body to `write` chunk by chunk as it arrives (so a large body
     is never held in memory). On an OutboundError part of the body may have been written:
     the caller discards it. An exception raised by `write` propagates as is."""
-    deadline = time.monotonic() + limits.total_timeout_s
+    call = _Call(
+        write=write,
+        limits=limits,
+        headers=headers or {},
+        deadline=time.monotonic() + limits.total_timeout_s,
+    )
     pinned_origin = origin_of(same_origin_as) if same_origin_as is not None else None
     for _hop in range(limits.max_redirects + 1):
         target = _target(url)
@@ -345,11 +350,22 @@ def fetch_into(
             raise OutboundRefused(
                 f"{target.shown} is not on {pinned_origin}, the only origin allowed here"
             )
-        answer = _exchange(target, write, limits=limits, headers=headers, deadline=deadline)
+        answer = _exchange(target, call)
         if isinstance(answer, Response):
             return answer
         url = answer
     raise OutboundRefused(f"more than {limits.max_redirects} redirects from {_target(url).shown}")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one fetch asks of every hop: where the body goes, its bounds, its headers, and
+    the deadline of the whole fetch."""
+
+    write: Callable[[bytes], None]
+    limits: Limits
+    headers: dict[str, str]
+    deadline: float
 
 
 def _remaining(deadline: float, shown: str) -> float:
@@ -359,16 +375,10 @@ def _remaining(deadline: float, shown: str) -> float:
     return left
 
 
-def _exchange(
-    target: _Target,
-    write: Callable[[bytes], None],
-    *,
-    limits: Limits,
-    headers: dict[str, str] | None,
-    deadline: float,
-) -> str | Response:
+def _exchange(target: _Target, call: _Call) -> str | Response:
     """One request to one checked address: the redirect's URL to follow next, or the 2xx
     answer once its body was written."""
+    limits, deadline = call.limits, call.deadline
     addresses = _checked_addresses(target, min(limits.connect_timeout_s,
                                                _remaining(deadline, target.shown)))  # fmt: skip
     https = target.scheme == "https"
@@ -403,7 +413,7 @@ def _exchange(
         raise OutboundError(f"{target.shown}: cannot connect ({why})")
     watchdog = _Watchdog(conn.sock, deadline - time.monotonic())
     try:
-        return _request(conn, target, write, limits=limits, headers=headers, deadline=deadline)
+        return _request(conn, target, call)
     except OutboundError:
         raise
     except (TimeoutError, OSError, http.client.HTTPException) as exc:
@@ -416,18 +426,11 @@ def _exchange(
         conn.close()
 
 
-def _request(
-    conn: _PinnedHTTPConnection,
-    target: _Target,
-    write: Callable[[bytes], None],
-    *,
-    limits: Limits,
-    headers: dict[str, str] | None,
-    deadline: float,
-) -> str | Response:
+def _request(conn: _PinnedHTTPConnection, target: _Target, call: _Call) -> str | Response:
+    write, limits, deadline = call.write, call.limits, call.deadline
     conn.putrequest("GET", target.request_path, skip_accept_encoding=True)
     for name, value in {"User-Agent": USER_AGENT, "Accept-Encoding": "identity",
-                        **(headers or {})}.items():  # fmt: skip
+                        **call.headers}.items():  # fmt: skip
         conn.putheader(name, value)
     conn.endheaders()
     response = conn.getresponse()

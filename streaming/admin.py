@@ -33,6 +33,10 @@ class StreamForm(forms.ModelForm[Stream]):
     class Meta:
         model = Stream
         fields = ["event", "mode", "relay_url", "dvr", "record", "ladder", "signed_playback"]
+        # A URL typed without a scheme is taken as https (Django 6's default, said now).
+        formfield_callback = lambda field, **kw: field.formfield(  # noqa: E731
+            **({"assume_scheme": "https"} if isinstance(field, models.URLField) else {}), **kw
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
