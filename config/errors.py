@@ -48,20 +48,29 @@ def json_error(status: int, message: str | None = None) -> JsonResponse:
 
 
 class ErrorsMiddleware:
-    """Turns a JSON client's error page into `{"error": …}` (keeping Allow, Retry-After and
-    the other headers), answers a too-large body with 413, and puts Retry-After on 429s."""
+    """Turns a JSON client's error page into `{"error": …}`, and an empty error body into a
+    sentence (keeping Allow, Retry-After and the other headers), answers a too-large body with
+    413, and puts Retry-After on 429s."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code >= 400 and wants_json(request) and _unreadable(response):
-            converted = json_error(response.status_code)
-            for header in ("Allow", "Retry-After", "Cache-Control", "WWW-Authenticate"):
-                if header in response:
-                    converted[header] = response[header]
-            response = converted
+        if response.status_code >= 400 and not getattr(response, "streaming", False):
+            converted = None
+            if wants_json(request) and _unreadable(response):
+                converted = json_error(response.status_code)
+            elif not response.content and request.method != "HEAD":
+                # A bare 405 or 400: a sentence a person can read.
+                message = MESSAGES.get(response.status_code, MESSAGES[400])
+                converted = HttpResponse(message, status=response.status_code)
+                converted["Content-Type"] = "text/plain; charset=utf-8"
+            if converted is not None:
+                for header, value in response.items():  # Allow, Retry-After, Content-Range…
+                    if header.lower() not in ("content-type", "content-length"):
+                        converted[header] = value
+                response = converted
         if response.status_code == 429 and "Retry-After" not in response:
             response["Retry-After"] = str(DEFAULT_RETRY_AFTER_S)
         return response

@@ -210,6 +210,9 @@ PLAYBACK_URL_TTL_SECONDS = env_int("PLAYBACK_URL_TTL_SECONDS", 12 * 3600, minimu
 # own network), e.g. "10.20.0.0/16,fd00:20::/32". Empty by default.
 OUTBOUND_ALLOWED_NETWORKS = env_networks("OUTBOUND_ALLOWED_NETWORKS")
 
+# The proxies in front of the web processes (config/serve.py believes their X-Forwarded-For).
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+
 # --- Registration: attempts per visitor address and per email in a window (0: no limit) -----
 REGISTRATION_RATE_WINDOW_SECONDS = env_int("REGISTRATION_RATE_WINDOW_SECONDS", 3600, minimum=1)
 REGISTRATIONS_PER_ADDRESS = env_int("REGISTRATIONS_PER_ADDRESS", 10, minimum=0)

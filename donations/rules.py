@@ -26,11 +26,14 @@ class DonationRefused(Exception):
     """A start-donation request we refuse; `message` is for the donor, `status` the HTTP code,
     `field` the form field it is about ("" for none)."""
 
-    def __init__(self, message: str, *, status: int = 400, field: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int = 400, field: str = "", retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.field = field
+        self.retry_after = retry_after  # seconds, for a 429
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,7 @@ CSV export. Views parse and translate; the services decide."""
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -22,6 +20,7 @@ from donations.providers import get_provider
 from donations.rules import DonationRefused
 from events import selectors as event_selectors
 from events.exports import streaming_csv_response
+from events.jsonbody import json_object
 from events.models import Campaign
 
 log = logging.getLogger(__name__)
@@ -31,18 +30,10 @@ def _refuse(message: str, status: int, field: str = "") -> JsonResponse:
     return JsonResponse({"error": message, "field": field}, status=status)
 
 
-def _json_body(request: HttpRequest) -> dict[str, Any] | None:
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 @require_POST
 def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
     event = event_selectors.access_public_event(slug=slug)
-    data = _json_body(request)
+    data = json_object(request.body)
     if data is None:
         return _refuse("The request was not understood. Reload the page and try again.", 400)
     form = StartDonationForm(data)
@@ -55,7 +46,10 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
         defence.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=req.donor.email)
         started = services.start_donation(event=event, req=req)
     except DonationRefused as exc:
-        return _refuse(exc.message, exc.status, exc.field)
+        refused = _refuse(exc.message, exc.status, exc.field)
+        if exc.retry_after is not None:
+            refused["Retry-After"] = str(exc.retry_after)
+        return refused
     provider = get_provider()
     ticker = selectors.ticker_entry(donation_id=started.donation_id)
     return JsonResponse(
@@ -81,7 +75,7 @@ def confirm_simulated(request: HttpRequest) -> JsonResponse:
     provider = get_provider()
     if provider is None or not provider.simulated:
         raise Http404("No simulated payments here.")
-    data = _json_body(request) or {}
+    data = json_object(request.body) or {}
     secret = data.get("client_secret")
     donation_id = data.get("donation_id")
     donation = (

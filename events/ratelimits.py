@@ -8,10 +8,12 @@ A refusal says how long until the window ends: the `Retry-After` of a 429.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 log = logging.getLogger(__name__)
@@ -41,3 +43,13 @@ def hit(*, scope: str, subject: str, limit: int, window_s: int) -> int | None:
     if count <= limit:
         return None
     return max(1, math.ceil((window + 1) * window_s - now))
+
+
+def is_trusted_proxy(address: str) -> bool:
+    """Whether `address` is one of TRUSTED_PROXIES: a request that still shows it as the
+    client's came through our proxy without X-Forwarded-For, so the client is unknown."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRUSTED_PROXIES)

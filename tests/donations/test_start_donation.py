@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from django.test import Client
 
@@ -221,7 +223,53 @@ def test_it_rate_limits_starts_per_ip(client, event, settings):
     assert refused(
         response, 429, "Too many donation attempts. Please wait a few minutes and try again."
     )
+    assert 0 < int(response["Retry-After"]) <= 600
     assert Donation.objects.count() == 3
+
+
+def test_invented_forwarded_for_headers_do_not_reset_the_per_ip_count(client, event, settings):
+    # The address is the connection's (config/serve.py believes only trusted proxies).
+    settings.DONATION_STARTS_PER_IP = 2
+    statuses = [
+        post_start(
+            client,
+            event,
+            start_payload(event, email=f"d{n}@example.com"),
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 429, 429]
+
+
+def test_a_proxy_that_sends_no_client_address_does_not_put_every_donor_in_one_bucket(
+    client, event, settings
+):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    settings.DONATION_STARTS_PER_IP = 2
+    statuses = [
+        post_start(
+            client, event, start_payload(event, email=f"d{n}@example.com"), REMOTE_ADDR="10.1.2.3"
+        ).status_code
+        for n in range(4)
+    ]
+    # The per-email limit still holds for each donor.
+    assert statuses == [200, 200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"email": "a\\ud800@example.com"}',  # a lone surrogate, as JSON spells it
+    ],
+)
+def test_a_body_nested_too_deep_or_with_a_lone_surrogate_is_a_clear_400(client, event, body):
+    response = client.post(
+        f"/donations/events/{event.slug}/start/", data=body, content_type="application/json"
+    )
+    assert refused(response, 400, "The request was not understood. Reload the page and try again.")
+    assert Donation.objects.count() == 0
 
 
 def test_it_rate_limits_starts_per_email_across_ips(client, event, settings):
