@@ -17,10 +17,8 @@ One hub per web process (per event loop). It replaces a channel-layer group per 
   exceeds the capacity.
 - Connect: event facts and the latest snapshot are kept in memory; the database is read once
   per event per process (and again after a status change), never once per connection.
-- Viewer samples (the staff dashboard's chart): at its presence report, each process that has
-  sockets for an event claims the current LIVE_VIEWER_SAMPLE_SECONDS slot of that event with a
-  Redis `SET NX`; the one winner of the slot records the deployment-wide count in a
-  ViewerSample row, so the deployment writes one row per event per slot.
+- Viewer samples (the staff dashboard's chart): offered at each presence report, recorded once
+  per event per slot for the deployment (liveroom/samples.py).
 """
 
 from __future__ import annotations
@@ -31,20 +29,18 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from events import livebus
 from events import selectors as event_selectors
-from events import services as event_services
 from events.selectors import LiveRoomEvent
 from liveroom import snapshot as snapshots
 from liveroom.backend import LocalBackend, RedisBackend, process_id
 from liveroom.outbox import Message, Outbox
+from liveroom.samples import ViewerSampler
 from liveroom.seats import Caps, Client, LocalSeats, RedisSeats, client_keys
 
 SeatKeys = list[tuple[str, int]]
@@ -74,8 +70,11 @@ class Hub:
         self.pid = process_id()
         self.interval_s = 1.0 / snapshots_per_second
         self.presence_ttl_s = presence_ttl_s
-        self.viewer_sample_s = viewer_sample_s
-        self._sampled: dict[int, int] = {}  # event id → the last sample slot this process tried
+        self.samples = ViewerSampler(
+            interval_s=viewer_sample_s,
+            redis=backend.redis if isinstance(backend, RedisBackend) else None,
+            spawn=self._spawn,
+        )
         self.rooms: dict[int, dict[Outbox, None]] = {}
         self.latest: dict[int, tuple[int, Message, int]] = {}  # version, message, viewers
         self.counts: dict[int, int] = {}
@@ -362,51 +361,19 @@ class Hub:
     async def _presence_tick(self, event_id: int) -> None:
         async with self._lock(event_id):
             total = await self._report(event_id, need=0)
-            self._sample(event_id, total)
+            self.samples.offer(event_id, total)
             latest = self.latest.get(event_id)
             if self.counts.get(event_id, 0) == 0 and not self.rooms.get(event_id):
                 # Nobody here any more: forget the event (its lease was just given back). Under
                 # the lock, so an admission waiting for it finds a consistent state after.
                 for table in (
                     self.rooms, self.latest, self.counts, self.leases, self.capacity,
-                    self._full_until, self._sampled,
+                    self._full_until,
                 ):  # fmt: skip
                     table.pop(event_id, None)
+                self.samples.forget(event_id)
         if latest is not None and latest[2] != total:
             await self.backend.notify(event_id, "viewers")
-
-    # -- viewer samples ------------------------------------------------------------------------
-    def _sample(self, event_id: int, viewers: int) -> None:
-        """Record `viewers` for the event unless this slot was claimed already (by this process
-        or another). The claim and the write run in a task of their own: a slow database must
-        not delay the presence reports, whose expiry admission depends on."""
-        now = time.time()
-        slot = int(now // self.viewer_sample_s)
-        if self._sampled.get(event_id) == slot:
-            return  # tried this slot already (a presence tick comes every third of the TTL)
-        self._sampled[event_id] = slot
-
-        async def claim_and_record() -> None:
-            try:
-                if await self._claim_sample_slot(event_id, slot):
-                    at = datetime.fromtimestamp(now, tz=UTC)
-                    await sync_to_async(event_services.record_viewer_sample)(
-                        event_id=event_id, at=at, viewers=viewers
-                    )
-            except Exception:
-                log.exception("viewer sample not recorded", extra={"event_id": event_id})
-
-        self._spawn(claim_and_record())
-
-    async def _claim_sample_slot(self, event_id: int, slot: int) -> bool:
-        """True for the one process of the deployment that may write this slot's sample."""
-        if not isinstance(self.backend, RedisBackend):
-            return True  # embedded mode: this process is the deployment
-        ttl_ms = round(self.viewer_sample_s * 2000) + 1000
-        won = await self.backend.redis.set(
-            livebus.key(event_id, f"sample:{slot}"), b"1", nx=True, px=ttl_ms
-        )
-        return bool(won)
 
 
 _hub: Hub | None = None

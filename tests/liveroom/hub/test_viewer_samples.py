@@ -75,7 +75,7 @@ def test_without_redis_the_one_process_records_one_sample_per_slot():
         ws = Communicator(event.slug)
         await ws.connect()
         await ws.receive_text()
-        hub.viewer_sample_s = SAMPLE_S
+        hub.samples.interval_s = SAMPLE_S
         # The presence loop's work, several times per slot, as its ticks would do it.
         deadline = time.monotonic() + 10
         while await sync_to_async(ViewerSample.objects.filter(event=event).count)() < 2:
