@@ -58,7 +58,7 @@ class ErrorsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code >= 400 and not getattr(response, "streaming", False):
-            converted = None
+            converted: HttpResponse | None = None
             if wants_json(request) and _unreadable(response):
                 converted = json_error(response.status_code)
             elif not response.content and request.method != "HEAD":
