@@ -97,5 +97,10 @@ def publish_change(*, event_id: int, kind: ChangeKind) -> None:
         pipe.expire(key(event_id, "changes"), 7 * 24 * 3600)
         pipe.publish(channel(), notice(event_id, kind))
         pipe.execute()
-    except Exception:
-        log.exception("live change not published", extra={"event_id": event_id, "kind": kind})
+    except Exception as exc:
+        # Redis away: the next snapshot after it returns carries everything (and tally.json
+        # reads the database meanwhile). A warning, not a traceback per change.
+        log.warning(
+            "live change not published",
+            extra={"event_id": event_id, "kind": kind, "error": type(exc).__name__},
+        )

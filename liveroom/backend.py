@@ -68,7 +68,7 @@ return {lease, total}
 # Stores the snapshot unless a newer one is there, records the counter it was built from,
 # and publishes it. KEYS: snap, built; ARGV: version, json, changes seen, wire message, ttl s,
 # channel.
-_PUBLISH_LUA = """
+PUBLISH_LUA = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local v = tonumber(string.match(cur, '^(%d+)|'))
@@ -127,7 +127,7 @@ class RedisBackend:
     def __init__(self, *, pool_size: int) -> None:
         self.redis = redisclients.hub_client(pool_size=pool_size)
         self._report = self.redis.register_script(_REPORT_LUA)
-        self._publish = self.redis.register_script(_PUBLISH_LUA)
+        self._publish = self.redis.register_script(PUBLISH_LUA)
         self._next_version = self.redis.register_script(NEXT_VERSION_LUA)
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
@@ -236,6 +236,8 @@ class RedisBackend:
 # Embedded mode: the latest snapshot per event, shared with the tally.json view's threads.
 _local_lock = threading.Lock()
 LOCAL_SNAPSHOTS: dict[int, tuple[int, str]] = {}
+# ... and the change count each was built from (events.livebus.local_changes).
+LOCAL_BUILT: dict[int, int] = {}
 
 
 class LocalBackend:
@@ -301,6 +303,7 @@ class LocalBackend:
             if LOCAL_SNAPSHOTS.get(event_id, (0, ""))[0] >= version:
                 return
             LOCAL_SNAPSHOTS[event_id] = (version, text)
+            LOCAL_BUILT[event_id] = max(seq, LOCAL_BUILT.get(event_id, 0))
         self._built[event_id] = max(seq, self._built.get(event_id, 0))
         self._deliver(snapshot_wire(event_id, version, text))
 

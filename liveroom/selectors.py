@@ -2,52 +2,99 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import redis
 from django.conf import settings
 
 from events import livebus, redisclients
 from liveroom import backend, hub, seats, snapshot
 
+log = logging.getLogger(__name__)
+
 
 def current_snapshot(*, event_id: int) -> tuple[int, str]:
-    """(version, JSON text) of the event's latest snapshot: one Redis read. When no snapshot
-    exists yet (nobody has watched the event), one is built from the database and stored, so
-    the WebSocket hubs and this view agree on versions. Raises redis.RedisError if Redis is
-    configured and down."""
-    if settings.REDIS_URL:
-        client = redisclients.sync_client()
-        raw = client.get(livebus.key(event_id, "snap"))
-        if raw is not None:
-            stored_version, _, stored = backend.as_text(raw).partition("|")
-            return int(stored_version), stored
-        return _build_and_store(client, event_id)
+    """(version, JSON text) of the event's snapshot as the ledger has it now, for tally.json.
+
+    Usually one Redis round trip: the stored snapshot, when it was built from the event's
+    latest change. When changes came since (no web process runs a hub for the event, e.g.
+    right after a restart, or none had a viewer) or nothing was stored yet, it is built from
+    the database once for the deployment (whoever takes the event's publisher token; the
+    others answer the stored one for the second that takes) and published, so hubs and this
+    view agree on versions. With Redis down, it is built from the database, unstored: giving
+    goes on, and so does the tally."""
+    if not settings.REDIS_URL:
+        return _local_snapshot(event_id)
+    try:
+        return _redis_snapshot(redisclients.sync_client(), event_id)
+    except redis.RedisError:
+        _warn_redis_down(event_id)
+        version = backend.time_version(0)
+        built = snapshot.build_snapshot(event_id=event_id, version=version, viewers=0)
+        return version, snapshot.encode(built)
+
+
+def _redis_snapshot(client: redis.Redis, event_id: int) -> tuple[int, str]:
+    raw, changes, built = client.mget(
+        [livebus.key(event_id, name) for name in ("snap", "changes", "built")]
+    )
+    if raw is not None and int(built or 0) >= int(changes or 0):
+        return _parsed(raw)
+    # Stale or missing. One builder per publisher interval for the whole deployment.
+    lead_ms = round(1000 / settings.LIVE_SNAPSHOTS_PER_SECOND)
+    if raw is not None and not client.set(livebus.key(event_id, "lead"), b"1", nx=True, px=lead_ms):
+        return _parsed(raw)
+    seen = int(changes or 0)
+    version = int(
+        client.register_script(backend.NEXT_VERSION_LUA)(
+            keys=[livebus.key(event_id, "version")], args=[backend.SNAPSHOT_TTL_S]
+        )
+    )
+    text = snapshot.encode(snapshot.build_snapshot(event_id=event_id, version=version, viewers=0))
+    # Stored only if newer than what is there, and published to every hub (their sockets).
+    client.register_script(backend.PUBLISH_LUA)(
+        keys=[livebus.key(event_id, "snap"), livebus.key(event_id, "built")],
+        args=[
+            version, text, seen, backend.snapshot_wire(event_id, version, text),
+            backend.SNAPSHOT_TTL_S, livebus.channel(),
+        ],
+    )  # fmt: skip
+    return version, text
+
+
+def _parsed(raw: bytes | str) -> tuple[int, str]:
+    stored_version, _, stored = backend.as_text(raw).partition("|")
+    return int(stored_version), stored
+
+
+def _local_snapshot(event_id: int) -> tuple[int, str]:
+    """Embedded mode: this process's snapshot, rebuilt when changes came since."""
+    changes = livebus.local_changes(event_id)
     with backend._local_lock:
         found = backend.LOCAL_SNAPSHOTS.get(event_id)
-        if found is not None:
+        if found is not None and backend.LOCAL_BUILT.get(event_id, 0) >= changes:
             return found
-        version = backend.time_version(0)
+        version = backend.time_version(found[0] if found else 0)
         text = snapshot.encode(
             snapshot.build_snapshot(event_id=event_id, version=version, viewers=0)
         )
         backend.LOCAL_SNAPSHOTS[event_id] = (version, text)
+        backend.LOCAL_BUILT[event_id] = changes
         return version, text
 
 
-def _build_and_store(client: redis.Redis, event_id: int) -> tuple[int, str]:
-    next_version = client.register_script(backend.NEXT_VERSION_LUA)
-    key = livebus.key(event_id, "version")
-    version = int(next_version(keys=[key], args=[backend.SNAPSHOT_TTL_S]))
-    text = snapshot.encode(snapshot.build_snapshot(event_id=event_id, version=version, viewers=0))
-    # Only if still missing: a hub may have published a newer one meanwhile.
-    if client.set(
-        livebus.key(event_id, "snap"), f"{version}|{text}", nx=True, ex=backend.SNAPSHOT_TTL_S
-    ):
-        return version, text
-    raw = client.get(livebus.key(event_id, "snap"))
-    if raw is None:
-        return version, text
-    stored_version, _, stored = backend.as_text(raw).partition("|")
-    return int(stored_version), stored
+_last_warned = 0.0
+
+
+def _warn_redis_down(event_id: int) -> None:
+    # One line per 10 s, not one per request, while Redis is away.
+    global _last_warned
+    now = time.monotonic()
+    if now - _last_warned >= 10:
+        _last_warned = now
+        log.warning("tally.json built from the database: Redis is unavailable",
+                    extra={"event_id": event_id})  # fmt: skip
 
 
 def attendee_holds_seat(*, event_id: int, attendee: str | None) -> bool:

@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from django.conf import settings
 
 from tests import support
@@ -152,3 +153,35 @@ def start_nginx(conf: Path, *, prefix: Path) -> subprocess.Popen[bytes]:
 def stop_nginx(proc: subprocess.Popen) -> None:
     """A graceful stop (SIGQUIT): nginx-rtmp closes its sessions and calls on_publish_done."""
     stop_process(proc, signal.SIGQUIT)
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server of a test's own (never the shared one), on its own port, keeping
+    nothing on disk: a fault test stops and starts it at will."""
+
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+            start_new_session=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        support.wait_for(self._answers, 10, what="the private redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False

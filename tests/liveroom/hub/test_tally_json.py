@@ -4,7 +4,9 @@ import json
 import time
 
 from events.models import EventStatus
+from tests.donations.factories import DonationFactory
 from tests.factories import EventFactory
+from tests.support.stripe import receive, succeeded
 
 
 def test_it_serves_the_snapshot_with_cache_headers_and_an_etag(client, live_redis):
@@ -55,3 +57,20 @@ def test_it_is_a_404_for_a_draft_event(client, live_redis):
     event = EventFactory(status=EventStatus.DRAFT)
     response = client.get(f"/events/{event.slug}/tally.json")
     assert response.status_code == 404
+
+
+def test_it_follows_the_ledger_when_no_web_process_runs_a_hub_for_the_event(client, live_redis):
+    # Nobody watches the event (no hub has it): gifts applied since the last snapshot still
+    # show at once, and the rebuilt snapshot is stored for everyone (newer version).
+    event = EventFactory(status=EventStatus.LIVE)
+    first = json.loads(client.get(f"/events/{event.slug}/tally.json").content)
+    donation = DonationFactory(event=event, gift_minor=4_200)
+    receive(succeeded(donation))
+    second = json.loads(client.get(f"/events/{event.slug}/tally.json").content)
+    assert (first["raised"], second["raised"]) == (0, 4_200)
+    assert second["version"] > first["version"]
+    assert (
+        live_redis.get(f"pc:live:{{{event.pk}}}:snap").decode().startswith(f"{second['version']}|")
+    )
+    # Nothing changed since: the stored snapshot is served as is.
+    assert json.loads(client.get(f"/events/{event.slug}/tally.json").content) == second

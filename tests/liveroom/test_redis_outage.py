@@ -1,0 +1,114 @@
+"""Giving goes on while Redis is away: a web process on a Redis of the test's own, stopped
+under it. tally.json answers from the ledger, a donation starts, and after Redis comes back
+(empty: it kept nothing) tally.json equals the ledger with no manual command."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from donations.defence import issue_page_token
+from donations.models import Donation
+from donations.selectors import ledger_tally
+from events.models import EventStatus
+from tests import support
+from tests.donations.factories import DonationFactory
+from tests.factories import EventFactory
+from tests.support.processes import PrivateRedis, Server, start_server
+from tests.support.stripe import receive, succeeded
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis(port=support.free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def web_on_private_redis(
+    transactional_db, private_redis, tmp_path: Path
+) -> Iterator[tuple[Server, Path]]:
+    log = tmp_path / "web.log"
+    server = start_server(
+        env={
+            "REDIS_URL": private_redis.url,
+            "ALLOW_SIMULATED_PAYMENTS": "1",
+            "SECURE_COOKIES": "0",
+            "LOG_LEVEL": "INFO",
+        },
+        log_file=log,
+    )
+    yield server, log
+    server.stop()
+
+
+def get_json(server: Server, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(server.url(path), timeout=10) as response:  # noqa: S310
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as refused:
+        return refused.code, {}
+
+
+def start_a_donation(server: Server, event) -> int:
+    """As the donate panel does: the page (its CSRF cookie), then the start."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(server.url(f"/events/{event.slug}/"), timeout=10).read()
+    csrf = next(c.value for c in jar if c.name == "csrftoken")
+    body = {
+        "attempt_key": str(uuid.uuid4()),
+        "page_token": issue_page_token(event_id=event.pk),
+        "amount_minor": 2_500,
+        "currency": "usd",
+        "cover_fees": False,
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "attestations": [],
+    }
+    request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
+        server.url(f"/donations/events/{event.slug}/start/"),
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-CSRFToken": csrf},
+    )
+    try:
+        with opener.open(request, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_giving_and_the_tally_go_on_while_redis_is_away_and_converge_after(
+    web_on_private_redis, private_redis
+):
+    server, log = web_on_private_redis
+    event = EventFactory(status=EventStatus.LIVE)
+    status, before = get_json(server, f"/events/{event.slug}/tally.json")
+    assert (status, before["raised"]) == (200, 0)
+
+    private_redis.stop()
+    receive(succeeded(DonationFactory(event=event, gift_minor=3_000)))
+    status, during = get_json(server, f"/events/{event.slug}/tally.json")
+    assert (status, during["raised"]) == (200, 3_000)
+    assert start_a_donation(server, event) == 200
+    assert Donation.objects.filter(event=event).count() == 2
+
+    private_redis.start()  # back, and empty
+    receive(succeeded(DonationFactory(event=event, gift_minor=1_500)))
+
+    def converged() -> bool:
+        status, after = get_json(server, f"/events/{event.slug}/tally.json")
+        return status == 200 and after["raised"] == ledger_tally(event_id=event.pk).raised_minor
+
+    support.wait_for(converged, 5, what="tally.json equal to the ledger")
+    assert "Traceback" not in log.read_text()
