@@ -217,6 +217,12 @@ TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 REGISTRATION_RATE_WINDOW_SECONDS = env_int("REGISTRATION_RATE_WINDOW_SECONDS", 3600, minimum=1)
 REGISTRATIONS_PER_ADDRESS = env_int("REGISTRATIONS_PER_ADDRESS", 10, minimum=0)
 REGISTRATIONS_PER_EMAIL = env_int("REGISTRATIONS_PER_EMAIL", 3, minimum=0)
+# The registration row is the confirmations' outbox: what the on-commit task did not send
+# (a broker outage) goes out from here.
+CELERY_BEAT_SCHEDULE["events-confirmations"] = {
+    "task": "events.tasks.send_pending_confirmations",
+    "schedule": 5.0,
+}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

@@ -275,12 +275,23 @@ class Registration(models.Model):
     token = models.CharField(max_length=43, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The outbox: set with the registration (and when a re-registration asks for a resend),
+    # cleared when a sender claims the confirmation. A due row outlives a broker outage.
+    confirmation_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             # Emails are stored lower-cased by the service, so this is case-insensitive.
             models.UniqueConstraint(fields=["event", "email"], name="registration_once_per_email"),
+        ]
+        indexes = [
+            # The periodic sender's scan: only the few due rows are in it.
+            models.Index(
+                fields=["confirmation_due_at"],
+                condition=models.Q(confirmation_due_at__isnull=False),
+                name="registration_confirm_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events import livebus, ratelimits, registration, tasks
+from events import confirmations, livebus, ratelimits, registration, tasks
 from events.models import Event, EventStatus, Registration, ViewerSample
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,9 @@ def check_registration_open(*, event: Event) -> None:
 def register_attendee(
     *, event: Event, name: str, email: str, client_address: str | None = None
 ) -> Registration:
-    """Register an attendee and send them a confirmation (enqueued on commit).
+    """Register an attendee and send them a confirmation: marked due in the caller's
+    transaction (the registration row is the outbox), enqueued on commit as the fast path and
+    sent by the periodic `send_pending_confirmations` if the broker was down.
 
     Raises ValidationError with a message per field ("name", "email") for bad details,
     RegistrationRefused when the event does not take registrations, and RegistrationThrottled
@@ -123,7 +125,7 @@ def register_attendee(
     too often lately. Idempotent by the unique
     (event, email) constraint: registering again returns the first registration unchanged
     (its name and token kept) and asks for the confirmation again, which
-    events.confirmations sends at most once per REGISTRATION_RESEND_INTERVAL.
+    events.confirmations marks due and sends at most once per REGISTRATION_RESEND_INTERVAL.
     """
     name, email = registration.check_registration_details(name=name, email=email)
     check_registration_open(event=event)
@@ -133,7 +135,11 @@ def register_attendee(
         # A savepoint: the caller's transaction survives the duplicate's IntegrityError.
         with transaction.atomic():
             attendee = Registration.objects.create(
-                event=event, name=name, email=email, token=secrets.token_urlsafe(32)
+                event=event,
+                name=name,
+                email=email,
+                token=secrets.token_urlsafe(32),
+                confirmation_due_at=timezone.now(),
             )
         created = True
     except IntegrityError:
@@ -142,15 +148,22 @@ def register_attendee(
         if found is None:  # not the (event, email) constraint: a token collision, say
             raise
         attendee, created = found, False
+        confirmations.request_confirmation_resend(registration_id=attendee.pk)
     attendee.event = event
     log.info(
         "attendee registered",
         extra={"event_id": event.pk, "registration_id": attendee.pk, "new": created},
     )
-    # robust: a broker or mail outage is logged; the registration stands and a retry resends.
-    transaction.on_commit(
-        partial(tasks.send_registration_confirmation.delay, attendee.pk), robust=True
-    )
+    registration_id = attendee.pk
+
+    def enqueue_confirmation() -> None:
+        tasks.send_registration_confirmation.delay(registration_id)
+
+    # robust: a broker outage is logged; the registration stands, still due, and the periodic
+    # send_pending_confirmations sends it. A named function, not a partial: Django logs a
+    # robust hook's failure by the hook's __qualname__, and a partial has none (the logging
+    # itself would raise, after the commit).
+    transaction.on_commit(enqueue_confirmation, robust=True)
     return attendee
 
 

@@ -1,5 +1,5 @@
 """Celery tasks of the events app: each takes ids, calls one service, and is enqueued only on
-commit (by the service)."""
+commit (by the service), or run by beat (config/settings.py CELERY_BEAT_SCHEDULE)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,8 @@ def send_registration_confirmation(self, registration_id: int) -> None:  # type:
         confirmations.send_registration_confirmation(registration_id=registration_id)
     except Exception as exc:  # the claim was released: a retry sends it once
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def send_pending_confirmations() -> int:
+    return confirmations.send_pending_confirmations()

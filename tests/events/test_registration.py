@@ -56,6 +56,7 @@ def test_it_registers_with_a_stripped_name_and_a_lower_cased_email(event, on_com
     )
     assert len(stored.token) == 43
     assert stored.confirmation_sent_at is not None
+    assert stored.confirmation_due_at is None
     assert [m.to for m in mail.outbox] == [["ada@example.org"]]
 
 
@@ -255,20 +256,35 @@ def test_a_name_made_of_markup_never_reaches_the_email(event, on_commit):
     assert message.body.startswith("Hi there,\n")
 
 
+def _due_registration(event) -> Registration:
+    return Registration.objects.create(
+        event=event,
+        name="Ada",
+        email="a@example.org",
+        token="t",
+        confirmation_due_at=timezone.now(),
+    )
+
+
 def test_no_confirmation_goes_out_once_the_event_is_over(event):
-    reg = Registration.objects.create(event=event, name="Ada", email="a@example.org", token="t")
+    reg = _due_registration(event)
     Event.objects.filter(pk=event.pk).update(status=EventStatus.ENDED)
     assert confirmations.send_registration_confirmation(registration_id=reg.pk) is False
     assert mail.outbox == []
-    assert Registration.objects.get().confirmation_sent_at is None
+    stored = Registration.objects.get()
+    assert (stored.confirmation_sent_at, stored.confirmation_due_at) == (None, None)
 
 
 def test_a_failed_send_releases_the_claim_for_a_retry(event, settings):
-    reg = Registration.objects.create(event=event, name="Ada", email="a@example.org", token="t")
+    reg = _due_registration(event)
     settings.EMAIL_BACKEND = "tests.events.test_registration.FailingBackend"
     with pytest.raises(ConnectionRefusedError):
         confirmations.send_registration_confirmation(registration_id=reg.pk)
-    assert Registration.objects.get().confirmation_sent_at is None
+    stored = Registration.objects.get()
+    assert (stored.confirmation_sent_at, stored.confirmation_due_at) == (
+        None,
+        reg.confirmation_due_at,
+    )
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert confirmations.send_registration_confirmation(registration_id=reg.pk) is True
     assert len(mail.outbox) == 1
