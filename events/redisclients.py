@@ -18,11 +18,26 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 # Short timeouts: a Redis that stopped answering must fail a call in seconds, not hang a
 # request thread or the event loop (callers degrade: see each caller's docstring).
 CONNECT_TIMEOUT_S = 2.0
 SOCKET_TIMEOUT_S = 2.0
+# After a Redis restart every pooled connection is dead: a connection idle this long is
+# pinged before use, and a call that meets a dead one reconnects and retries once (a Redis
+# that is really down costs one quick retry), so a restart costs no snapshot and no request.
+HEALTH_CHECK_S = 5
+
+
+RETRY_ON: list[type[Exception]] = [redis.ConnectionError, redis.TimeoutError]
+
+
+def _backoff() -> ExponentialWithJitterBackoff:
+    return ExponentialWithJitterBackoff(base=0.05, cap=0.5)
+
 
 _sync: redis.Redis | None = None
 _sync_lock = threading.Lock()
@@ -57,6 +72,9 @@ def sync_client() -> redis.Redis:
                 max_connections=settings.LIVE_REDIS_POOL_SIZE,
                 socket_connect_timeout=CONNECT_TIMEOUT_S,
                 socket_timeout=SOCKET_TIMEOUT_S,
+                health_check_interval=HEALTH_CHECK_S,
+                retry=Retry(_backoff(), retries=1),
+                retry_on_error=RETRY_ON,
             )
         return _sync
 
@@ -72,6 +90,9 @@ def loop_client() -> aioredis.Redis:
                 _url(),
                 socket_connect_timeout=CONNECT_TIMEOUT_S,
                 socket_timeout=SOCKET_TIMEOUT_S,
+                health_check_interval=HEALTH_CHECK_S,
+                retry=AsyncRetry(_backoff(), retries=1),
+                retry_on_error=RETRY_ON,
             )
             _per_loop[loop] = client
         return client
@@ -91,8 +112,14 @@ def hub_client(*, pool_size: int) -> aioredis.Redis:
         timeout=10,
         socket_connect_timeout=5,
         client_name=f"pc-live-{os.getpid()}",
+        health_check_interval=HEALTH_CHECK_S,
     )
-    return aioredis.Redis(connection_pool=pool, decode_responses=False)
+    return aioredis.Redis(
+        connection_pool=pool,
+        decode_responses=False,
+        retry=AsyncRetry(_backoff(), retries=1),
+        retry_on_error=RETRY_ON,
+    )
 
 
 def probe_client(*, timeout_s: float) -> redis.Redis:

@@ -39,6 +39,35 @@ CLOSE_TOO_BIG = 1009
 CLOSE_FLOOD = 1008
 CLOSE_UNAVAILABLE = 1011
 
+# Refusals come in storms (a full room retried by thousands): counted, one line per interval.
+REFUSALS_LOG_EVERY_S = 10.0
+
+
+class RefusalCounts:
+    """Counts refused sockets per reason and event; logs them at most every interval."""
+
+    def __init__(self, every_s: float = REFUSALS_LOG_EVERY_S) -> None:
+        self.every_s = every_s
+        self.counts: dict[tuple[str, int], int] = {}
+        self.since = time.monotonic()
+
+    def add(self, reason: str, event_id: int) -> None:
+        key = (reason, event_id)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        now = time.monotonic()
+        if now - self.since >= self.every_s:
+            for (why, eid), count in sorted(self.counts.items()):
+                log.info(
+                    "live room refused sockets",
+                    extra={"event_id": eid, "why": why, "count": count,
+                           "seconds": round(now - self.since, 1)},
+                )  # fmt: skip
+            self.counts.clear()
+            self.since = now
+
+
+refusals = RefusalCounts()
+
 
 class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     hub: Hub | None = None
@@ -88,7 +117,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=CLOSE_NOT_FOUND)
             return
         if not admitted:
-            log.info("live room full", extra={"event_id": info.event_id})
+            refusals.add("full", info.event_id)
             await self.accept()
             await self.close(code=CLOSE_FULL)
             return
@@ -106,7 +135,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         if seat is None:
             hub.leave(info.event_id, None)
-            log.info("live room client at its cap", extra={"event_id": info.event_id})
+            refusals.add("client cap", info.event_id)
             await self.accept()
             await self.close(code=CLOSE_CLIENT_CAP)
             return

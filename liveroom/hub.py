@@ -31,7 +31,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
@@ -39,6 +38,7 @@ from events import selectors as event_selectors
 from events.selectors import LiveRoomEvent
 from liveroom import snapshot as snapshots
 from liveroom.backend import LocalBackend, RedisBackend, process_id
+from liveroom.dbcalls import in_db_thread
 from liveroom.outbox import Message, Outbox
 from liveroom.samples import ViewerSampler
 from liveroom.seats import Caps, Client, LocalSeats, RedisSeats, client_keys
@@ -52,7 +52,7 @@ INFO_TTL_S = 30.0
 MISSING_TTL_S = 5.0
 FULL_RECHECK_S = 1.0
 FANOUT_YIELD_EVERY = 1000
-ERROR_RETRY_S = 5.0
+ERROR_RETRY_S = 1.0  # Redis or the database is back within seconds: so is the tally
 
 
 class Hub:
@@ -88,6 +88,7 @@ class Hub:
         self._rechecks: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._presence: asyncio.Task[None] | None = None
+        self._failures: dict[int, int] = {}  # event id → failed attempts in this outage
         self.caps = caps or Caps(per_attendee=0, per_address_percent=0)
         self.seats: RedisSeats | LocalSeats = (
             RedisSeats(backend.redis, pid=self.pid)
@@ -136,7 +137,7 @@ class Hub:
             return cached[1]
 
         async def load() -> LiveRoomEvent | None:
-            info = await sync_to_async(event_selectors.live_room_event)(slug=slug)
+            info = await in_db_thread(event_selectors.live_room_event, slug=slug)
             ttl = INFO_TTL_S if info is not None else MISSING_TTL_S
             self._info[slug] = (time.monotonic() + ttl, info)
             return info
@@ -249,7 +250,13 @@ class Hub:
         return True
 
     async def _resync(self, event_id: int) -> None:
-        found = await self.backend.get_snapshot(event_id)
+        try:
+            found = await self.backend.get_snapshot(event_id)
+        except Exception:
+            # Redis is back but this connection is not yet: the next change brings it all.
+            log.warning("live resync failed", extra={"event_id": event_id})
+            self._recheck_in(event_id, ERROR_RETRY_S)
+            return
         if found is not None and self._remember(event_id, *found):
             await self._fanout(event_id)
 
@@ -280,14 +287,30 @@ class Hub:
                 self._recheck_in(event_id, left_ms / 1000)
                 return
             await self._publish(event_id)
+            self._recovered(event_id)
             self._recheck_in(event_id, self.interval_s)
         except ObjectDoesNotExist:
             # The event was deleted: nothing to publish, and nothing to retry.
             log.info("live snapshot of a deleted event skipped", extra={"event_id": event_id})
-        except Exception:
-            # Database or Redis trouble: try again later, not at the coalescing pace.
-            log.exception("live snapshot not published", extra={"event_id": event_id})
+        except Exception as exc:
+            # Database or Redis trouble: try again in a second, not at the coalescing pace.
+            self._failed(event_id, "live snapshot not published", exc)
             self._recheck_in(event_id, ERROR_RETRY_S)
+
+    def _failed(self, event_id: int, what: str, exc: Exception) -> None:
+        """An outage retries every second: its first failure is logged (with the traceback),
+        the others counted and reported when it recovers."""
+        if event_id not in self._failures:
+            log.warning(what, extra={"event_id": event_id}, exc_info=exc)
+        self._failures[event_id] = self._failures.get(event_id, 0) + 1
+
+    def _recovered(self, event_id: int) -> None:
+        failures = self._failures.pop(event_id, 0)
+        if failures:
+            log.info(
+                "live snapshots published again",
+                extra={"event_id": event_id, "failed_attempts": failures},
+            )
 
     def _recheck_in(self, event_id: int, delay_s: float) -> None:
         if event_id not in self._rechecks:
@@ -300,8 +323,8 @@ class Hub:
             try:
                 if await self.backend.changes(event_id) > await self.backend.built(event_id):
                     await self._lead(event_id)
-            except Exception:
-                log.exception("live recheck failed", extra={"event_id": event_id})
+            except Exception as exc:
+                self._failed(event_id, "live recheck failed", exc)
                 self._recheck_in(event_id, ERROR_RETRY_S)
 
         self._spawn(look())
@@ -311,8 +334,8 @@ class Hub:
         seq = await self.backend.changes(event_id)
         viewers = await self._total_viewers(event_id)
         version = await self.backend.next_version(event_id)
-        built = await sync_to_async(snapshots.build_snapshot)(
-            event_id=event_id, version=version, viewers=viewers
+        built = await in_db_thread(
+            snapshots.build_snapshot, event_id=event_id, version=version, viewers=viewers
         )
         text = snapshots.encode(built)
         await self.backend.publish_snapshot(event_id, version, text, seq)

@@ -12,11 +12,11 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from redis import asyncio as aioredis
 
 from events import livebus
 from events import services as event_services
+from liveroom.dbcalls import in_db_thread
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,11 @@ class ViewerSampler:
             try:
                 if await self._claim(event_id, slot):
                     at = datetime.fromtimestamp(now, tz=UTC)
-                    await sync_to_async(event_services.record_viewer_sample)(
-                        event_id=event_id, at=at, viewers=viewers
+                    await in_db_thread(
+                        event_services.record_viewer_sample,
+                        event_id=event_id,
+                        at=at,
+                        viewers=viewers,
                     )
             except Exception:
                 log.exception("viewer sample not recorded", extra={"event_id": event_id})

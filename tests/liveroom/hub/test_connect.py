@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.test import override_settings
 
 from events.models import EventStatus
-from liveroom.consumers import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE
+from liveroom.consumers import CLOSE_NOT_FOUND, CLOSE_UNAVAILABLE, RefusalCounts
 from liveroom.hub import close_hub, get_hub
 from tests.factories import EventFactory
 from tests.support.liveroom import Communicator
@@ -140,3 +140,15 @@ def test_a_client_gone_before_the_accept_gives_its_seat_back(live_redis):
         return seats
 
     assert async_to_sync(scenario)() == 0
+
+
+def test_refused_sockets_are_logged_as_counts_not_a_line_each(caplog):
+    counts = RefusalCounts(every_s=60)
+    with caplog.at_level("INFO", logger="liveroom.consumers"):
+        for _ in range(500):
+            counts.add("full", 7)
+        assert [r for r in caplog.records if r.getMessage() == "live room refused sockets"] == []
+        counts.since -= 61  # the interval has passed: the next refusal reports them all
+        counts.add("full", 7)
+    (line,) = [r for r in caplog.records if r.getMessage() == "live room refused sockets"]
+    assert (line.event_id, line.why, line.count) == (7, "full", 501)
