@@ -106,7 +106,8 @@ class Rendition(models.Model):
 
     stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="renditions")
     name = models.CharField(max_length=64)
-    # EXT-X-STREAM-INF attributes from the encoder's master (whitelisted), or {}.
+    # EXT-X-STREAM-INF attributes from the encoder's master (whitelisted), or {}; and under
+    # "probed", CODECS and RESOLUTION read from its segments (publishing.describe).
     variant = models.JSONField(default=dict)
     position = models.PositiveSmallIntegerField(default=0)
     next_seq = models.PositiveIntegerField(default=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 # Names an encoder may PUT: one path component, a short safe stem, a known extension.
 OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(ts|m4s|mp4|m3u8)$")
@@ -54,6 +54,9 @@ class EncoderSegment:
     duration: float
     discontinuity: bool
     init_uri: str | None
+    # When its first frame was captured, as the encoder says (EXT-X-PROGRAM-DATE-TIME, on it
+    # or carried on from an earlier segment by the durations), or None.
+    program_date_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,18 @@ def parse_master(text: str) -> list[EncoderVariant]:
     return variants
 
 
+def parse_date_time(value: str) -> datetime:
+    """An EXT-X-PROGRAM-DATE-TIME value (ISO 8601 with a time zone: `…Z`, `…+00:00`, and
+    ffmpeg's `…+0000`). Raises PlaylistError."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PlaylistError("bad EXT-X-PROGRAM-DATE-TIME") from None
+    if parsed.tzinfo is None:
+        raise PlaylistError("EXT-X-PROGRAM-DATE-TIME without a time zone")
+    return parsed
+
+
 def parse_media(text: str) -> EncoderPlaylist:
     """An encoder's media playlist. Raises PlaylistError on anything malformed."""
     lines = _lines(text)
@@ -117,6 +132,7 @@ def parse_media(text: str) -> EncoderPlaylist:
     discontinuity = False
     init_uri: str | None = None
     ended = False
+    pdt: datetime | None = None
     for line in lines[1:]:
         if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
             try:
@@ -132,6 +148,9 @@ def parse_media(text: str) -> EncoderPlaylist:
                 raise PlaylistError("EXTINF out of range")
         elif line == "#EXT-X-DISCONTINUITY":
             discontinuity = True
+            pdt = None  # a new timeline: only a date-time on it counts (RFC 8216 §4.3.2.6)
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            pdt = parse_date_time(line.split(":", 1)[1])
         elif line.startswith("#EXT-X-MAP:"):
             init_uri = parse_attributes(line.split(":", 1)[1]).get("URI", "").strip('"') or None
         elif line == "#EXT-X-ENDLIST":
@@ -146,8 +165,10 @@ def parse_media(text: str) -> EncoderPlaylist:
                     duration=duration,
                     discontinuity=discontinuity,
                     init_uri=init_uri,
+                    program_date_time=pdt,
                 )
             )
+            pdt = pdt + timedelta(seconds=duration) if pdt is not None else None
             duration, discontinuity = None, False
     return EncoderPlaylist(media_sequence=media_sequence, segments=segments, ended=ended)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from streaming import playlists
+from streaming import codecs, playlists
 from streaming.models import Rendition, Segment, Stream
 from streaming.storage import get_storage
 
@@ -35,6 +35,10 @@ def staged_key_for(public_id: str, name: str) -> str:
     return f"ingest/{public_id}/{name}"
 
 
+# An encoder's date-time further from our clock than this is a wrong clock, not a latency.
+CLOCK_SKEW = timedelta(seconds=30)
+
+
 def rounded(duration: float) -> int:
     # RFC 8216 §4.3.3.1: the EXTINF duration rounded to the nearest integer.
     return int(duration + 0.5)
@@ -48,10 +52,18 @@ def append_segment(
     duration: float,
     ext: str,
     now: datetime,
+    captured_at: datetime | None = None,
+    upload_is_capture: bool = False,
 ) -> Segment | None:
     """Move the object at `source_key` into the rendition as its next segment and record it.
     Returns None (and discards the object) if it is gone or longer than the target duration.
-    The caller saves `rendition` and writes its playlist afterwards."""
+    The caller saves `rendition` and writes its playlist afterwards.
+
+    Its program date-time: `captured_at` (what the encoder said) when it is within
+    CLOCK_SKEW of our clock; else the previous segment's plus its duration; else, at the
+    start of an encoder session, when the segment's upload began if `upload_is_capture` (an
+    encoder PUTs a segment as it encodes it, a relay downloads it once complete); else now
+    less its duration."""
     storage = get_storage()
     if rounded(duration) > stream.target_duration:
         storage.delete(source_key)
@@ -73,10 +85,13 @@ def append_segment(
     if size is None or not storage.move(source_key, target):
         return None
     discontinuity = rendition.pending_discontinuity and seq > 0
-    if rendition.next_pdt is None or discontinuity:
-        pdt = now - timedelta(seconds=duration)
-    else:
+    if captured_at is not None and abs(captured_at - now) <= CLOCK_SKEW:
+        pdt = captured_at
+    elif rendition.next_pdt is not None and not discontinuity:
         pdt = rendition.next_pdt
+    else:
+        started = storage.started_at(target) if upload_is_capture else None
+        pdt = min(started, now) if started is not None else now - timedelta(seconds=duration)
     segment = Segment.objects.create(
         rendition=rendition,
         seq=seq,
@@ -154,12 +169,36 @@ def write_media_playlist(*, stream: Stream, rendition: Rendition, now: datetime)
     get_storage().put(live_key(stream, rendition.name, "index.m3u8"), text.encode())
 
 
+# The key of `Rendition.variant` under which we keep what we probed ourselves (describe):
+# it outlives the encoder's master being sent again.
+PROBED = "probed"
+
+
+def describe(*, stream: Stream, rendition: Rendition, segment: Segment) -> bool:
+    """Probe `segment` (the first of an encoder session) for CODECS and RESOLUTION
+    (streaming.codecs) and keep them in `rendition.variant`; True if they changed, and the
+    master must be written again. Runs ffprobe (tens of milliseconds, at most 5 s) under the
+    caller's row lock, once per encoder session and rendition."""
+    path = get_storage().local_path(live_key(stream, rendition.name, segment.file_name))
+    probed = codecs.variant_of(path) if path is not None else {}
+    if not probed or probed == rendition.variant.get(PROBED):
+        return False
+    rendition.variant = {**rendition.variant, PROBED: probed}
+    return True
+
+
 def _variant_attributes(rendition: Rendition) -> dict[str, str]:
-    if rendition.variant.get("BANDWIDTH"):
-        # In a fixed order: the database does not keep the encoder's.
-        return {k: rendition.variant[k] for k in playlists.VARIANT_ORDER if k in rendition.variant}
-    # No master from the encoder: the peak rate we measured (RFC 8216 §4.3.4.2).
-    return {"BANDWIDTH": str(max(rendition.peak_bits_per_second, 1))}
+    attributes = {k: v for k, v in rendition.variant.items() if k in playlists.VARIANT_ORDER}
+    if not attributes.get("BANDWIDTH"):
+        # No master from the encoder: the peak rate we measured (RFC 8216 §4.3.4.2).
+        attributes = {"BANDWIDTH": str(max(rendition.peak_bits_per_second, 1))}
+    # What the segments carry wins over what the encoder said (or left out: ffmpeg writes no
+    # CODECS for a copied stream, and hls.js then never switches up to it).
+    probed = rendition.variant.get(PROBED)
+    if isinstance(probed, dict):
+        attributes.update({k: str(v) for k, v in probed.items() if k in ("CODECS", "RESOLUTION")})
+    # In a fixed order: the database does not keep the encoder's.
+    return {k: attributes[k] for k in playlists.VARIANT_ORDER if k in attributes}
 
 
 def write_master(*, stream: Stream) -> None:

@@ -156,6 +156,7 @@ def receive_playlist(*, stream_id: int, name: str, text: str) -> Delivery:
         parsed=parsed,
         fetch=lambda uri: publishing.staged_key(stream, uri),
         now=now,
+        upload_is_capture=True,
     )
     return Delivery(published=published, ended=stream.state == StreamState.ENDED)
 
@@ -165,9 +166,18 @@ def _apply_master(stream: Stream, variants: list[playlists.EncoderVariant]) -> N
         stem = variant.uri.rsplit(".", 1)[0]
         if not playlists.is_valid_name(variant.uri) or not variant.uri.endswith(".m3u8"):
             raise playlists.PlaylistError(f"bad variant URI {variant.uri[:80]!r}")
-        Rendition.objects.update_or_create(
+        rendition, created = Rendition.objects.get_or_create(
             stream=stream, name=stem, defaults={"variant": variant.attributes, "position": position}
         )
+        if not created:
+            # What we probed of its segments stays (publishing.describe).
+            probed = rendition.variant.get(publishing.PROBED)
+            rendition.variant = {
+                **variant.attributes,
+                **({publishing.PROBED: probed} if probed else {}),
+            }
+            rendition.position = position
+            rendition.save(update_fields=["variant", "position"])
     publishing.write_master(stream=stream)
 
 
@@ -178,10 +188,12 @@ def apply_segments(
     parsed: playlists.EncoderPlaylist,
     fetch: Callable[[str], str | None],
     now: datetime,
+    upload_is_capture: bool = False,
 ) -> int:
     """Publish the new segments of `parsed` into `rendition` (the stream's row is locked by
     the caller). `fetch(uri)` gives the storage key holding the segment's bytes (or None if
-    not there yet). Used by push ingest and by the relay. Returns how many were published."""
+    not there yet). Used by push ingest (whose uploads began as the encoder captured them:
+    `upload_is_capture`) and by the relay. Returns how many were published."""
     segments = parsed.segments
     if segments and 0 <= segments[-1].sequence < rendition.encoder_last_seq:
         # The encoder's numbering went back: a new encoder session, whose timestamps restart
@@ -193,7 +205,7 @@ def apply_segments(
         rendition.encoder_first_seq = segments[0].sequence
     fresh = [s for s in segments if s.sequence > rendition.encoder_last_seq]
     published = 0
-    first_ever = rendition.next_seq == 0
+    master_changed = rendition.next_seq == 0
     for index, segment in enumerate(fresh):
         key = fetch(segment.uri)
         if key is None or get_storage().size(key) is None:
@@ -215,8 +227,13 @@ def apply_segments(
             duration=segment.duration,
             ext=playlists.extension(segment.uri),
             now=now,
+            captured_at=segment.program_date_time,
+            upload_is_capture=upload_is_capture,
         )
         rendition.encoder_last_seq = segment.sequence
+        if added is not None and (added.seq == 0 or added.discontinuity):
+            # The first segment of an encoder session tells what its segments carry.
+            master_changed |= publishing.describe(stream=stream, rendition=rendition, segment=added)
         published += added is not None
     if parsed.ended:
         rendition.ended = True
@@ -226,7 +243,7 @@ def apply_segments(
         publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
     rendition.save()
     stream.save()
-    if first_ever and published:
+    if master_changed and published:
         publishing.write_master(stream=stream)
     if parsed.ended and not stream.renditions.filter(ended=False).exists():
         _end_locked(stream, now=now, reason="encoder")

@@ -17,6 +17,7 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -45,7 +46,10 @@ class PendingObject(ABC):
 
 class Storage(ABC):
     @abstractmethod
-    def open_pending(self, key: str, *, max_bytes: int) -> PendingObject: ...
+    def open_pending(
+        self, key: str, *, max_bytes: int, started_at: datetime | None = None
+    ) -> PendingObject:
+        """An object to write; `started_at`: when its upload began (default: now)."""
 
     def put(self, key: str, data: bytes) -> None:
         pending = self.open_pending(key, max_bytes=len(data))
@@ -58,6 +62,11 @@ class Storage(ABC):
 
     @abstractmethod
     def size(self, key: str) -> int | None: ...
+
+    @abstractmethod
+    def started_at(self, key: str) -> datetime | None:
+        """When the object's upload began (when open_pending was called, unless it said
+        otherwise), kept across `move`; None if there is no such object."""
 
     @abstractmethod
     def move(self, src: str, dst: str) -> bool:
@@ -75,9 +84,13 @@ class Storage(ABC):
 
 
 class _LocalPending(PendingObject):
-    def __init__(self, path: Path, tmp_dir: Path, max_bytes: int) -> None:
+    def __init__(
+        self, path: Path, tmp_dir: Path, max_bytes: int, started_at: datetime | None
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        # Opened when the request's headers are checked, before its body: its start.
+        self.started_at = started_at or datetime.now(UTC)
         self.size = 0
         fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=".up-")
         self.tmp = Path(name)
@@ -94,6 +107,9 @@ class _LocalPending(PendingObject):
         self.file.close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp.chmod(0o644)
+        # The file's modification time is the upload's start: a rename keeps it.
+        stamp = self.started_at.timestamp()
+        os.utime(self.tmp, (stamp, stamp))
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -116,10 +132,12 @@ class LocalStorage(Storage):
             raise ValueError(f"bad storage key {key!r}")
         return self.root.joinpath(*parts)
 
-    def open_pending(self, key: str, *, max_bytes: int) -> PendingObject:
+    def open_pending(
+        self, key: str, *, max_bytes: int, started_at: datetime | None = None
+    ) -> PendingObject:
         path = self._path(key)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        return _LocalPending(path, self.tmp_dir, max_bytes)
+        return _LocalPending(path, self.tmp_dir, max_bytes, started_at)
 
     def read(self, key: str, *, max_bytes: int) -> bytes | None:
         try:
@@ -132,6 +150,12 @@ class LocalStorage(Storage):
     def size(self, key: str) -> int | None:
         try:
             return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def started_at(self, key: str) -> datetime | None:
+        try:
+            return datetime.fromtimestamp(self._path(key).stat().st_mtime, tz=UTC)
         except FileNotFoundError:
             return None
 
