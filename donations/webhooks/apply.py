@@ -22,10 +22,12 @@ SWEEP_AFTER = timedelta(seconds=30)
 
 def receive_event(*, event: ParsedEvent, source: str, raw: str | None = None) -> ProviderEvent:
     """Store, then apply at once. A failure to apply is logged and left to the sweep: the
-    event is stored, so the sender gets its 2xx either way. `raw`: the event's JSON text as
-    received, stored as is."""
+    event is stored, so the sender gets its 2xx either way. A second delivery of an event
+    stored but never applied (a crash or a database restart between the two) applies it now,
+    not only when the sweep runs; of an applied one, it is a no-op. `raw`: the event's JSON
+    text as received, stored as is."""
     row, created = store.record_event(event=event, source=source, raw=raw)
-    if created:
+    if created or row.applied_at is None:
         try:
             apply_event(provider_event_id=row.pk, event=event)
         except Exception as exc:

@@ -8,7 +8,9 @@ import stripe
 from django.core import mail
 
 from donations.models import Donation, LedgerIssue, ProviderEvent
+from donations.providers.stripe_events import parse_event
 from donations.selectors import event_tally
+from donations.webhooks import store
 from tests.donations.factories import DonationFactory
 from tests.donations.support import live_changes, reset_live_changes
 from tests.support.stripe import WEBHOOK_SECRET, post_webhook, stripe_event, succeeded
@@ -300,3 +302,24 @@ def test_a_payment_whose_id_we_never_stored_is_linked_through_its_metadata(csrf_
     donation.refresh_from_db()
     assert (donation.payment_id, donation.status) == (payment_id, "succeeded")
     assert LedgerIssue.objects.count() == 0
+
+
+def test_stripes_retry_of_an_event_stored_but_never_applied_applies_it_at_once(
+    csrf_client, donation
+):
+    # A crash (or a database restart) between storing and applying: the row is there, the
+    # donation is not counted. Stripe retries, since we did not answer 2xx, or answered it
+    # before the apply failed: the retry applies it, without waiting for the sweep.
+    event = succeeded(donation)
+    store.record_event(event=parse_event(event), source="webhook")
+    assert ProviderEvent.objects.get(event_id=event["id"]).applied_at is None
+    donation.refresh_from_db()
+    assert donation.status == "pending"
+
+    response = post_webhook(csrf_client, event)
+
+    assert response.status_code == 200
+    donation.refresh_from_db()
+    assert donation.status == "succeeded"
+    assert ProviderEvent.objects.get(event_id=event["id"]).applied_at is not None
+    assert event_tally(event_id=donation.event_id).raised_minor == donation.net_minor
