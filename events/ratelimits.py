@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import logging
 import math
+import threading
 import time
 
 from django.conf import settings
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 def hit(*, scope: str, subject: str, limit: int, window_s: int) -> int | None:
     """Count one attempt by `subject` (an address, an email) in `scope`. None while within
     `limit` attempts per window; else the whole seconds until the window ends (≥ 1). A limit
-    of 0 means no limit. A cache that is down counts nothing (the attempt goes through): the
-    callers' other defences still hold, and a visitor is never refused by an outage."""
+    of 0 means no limit. While the cache (Redis) is down, this process counts alone (each
+    web process then allows the limit: looser, never closed), so giving goes on."""
     if limit <= 0:
         return None
     now = time.time()
@@ -38,11 +39,38 @@ def hit(*, scope: str, subject: str, limit: int, window_s: int) -> int | None:
             cache.set(key, 1, timeout=window_s + 1)
             count = 1
     except Exception:
-        log.warning("rate limit not counted: the cache is unavailable", extra={"scope": scope})
-        return None
+        count = _count_locally(key, (window + 1) * window_s)
+        _warn_cache_down(scope)
     if count <= limit:
         return None
     return max(1, math.ceil((window + 1) * window_s - now))
+
+
+# The per-process fallback: key (its window in it) → (when the window ends, count).
+_local: dict[str, tuple[float, int]] = {}
+_local_lock = threading.Lock()
+_warned_at = 0.0
+
+
+def _count_locally(key: str, ends_at: float) -> int:
+    with _local_lock:
+        now = time.time()
+        if len(_local) > 10_000:  # drop the windows that are over
+            for stale in [k for k, (end, _) in _local.items() if end <= now]:
+                del _local[stale]
+        count = _local.get(key, (ends_at, 0))[1] + 1
+        _local[key] = (ends_at, count)
+        return count
+
+
+def _warn_cache_down(scope: str) -> None:
+    # One line a minute while the cache is away, not one per attempt.
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at >= 60:
+        _warned_at = now
+        log.warning("rate limits counted per process: the cache is unavailable",
+                    extra={"scope": scope})  # fmt: skip
 
 
 def is_trusted_proxy(address: str) -> bool:
