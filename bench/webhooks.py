@@ -4,9 +4,18 @@ the tally are checked to the cent. Baseline, in the same run on the same databas
 a one-insert transaction at the same concurrency.
 
     .venv/bin/python bench/webhooks.py [--quick] [--n N] [--concurrency C] [--workers W]
+    .venv/bin/python bench/webhooks.py --spike [--quick]
+
+--spike: a spike of donation starts (2,000, 64 at a time; --quick: 800) and then their
+webhooks, against a PostgreSQL of the bench's own (initdb in a temporary folder, its own port,
+max_connections=100, never the shared one), polling pg_stat_activity all along: it reports the
+errors (anything but a 2xx), the peak of the web processes' connections and their documented
+budget (README "Database connections": DATABASE_POOL_SIZE + DONATION_WEBHOOK_THREADS per web
+process), besides the keys of the plain run.
 
 Last line: {"bench": "webhooks", "cpus": …, "results": {webhooks_per_s, p50_ms, p99_ms, lost,
-double_counted, pgbench_tps, ratio_to_pgbench, …}}.
+double_counted, pgbench_tps, ratio_to_pgbench, …[, spike_errors, spike_peak_connections,
+connection_budget]}}.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -66,6 +76,12 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 18150-18199")
+
+
+def use_database_server(url: str) -> None:
+    """Point the whole bench (server, setup, checks, pgbench) at another PostgreSQL."""
+    global PG
+    PG = url
 
 
 def django_setup() -> None:
@@ -291,6 +307,8 @@ def pgbench(concurrency: int, seconds: int) -> float:
                 "127.0.0.1",
                 "-U",
                 "postgres",
+                "-p",
+                str(urllib.parse.urlsplit(PG).port or 5432),
                 "-c",
                 str(concurrency),
                 "-j",
@@ -313,13 +331,361 @@ def pgbench(concurrency: int, seconds: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+# --- --spike: a burst of donation starts and webhooks against the bench's own PostgreSQL ------
+
+SPIKE_MAX_CONNECTIONS = 100
+WEB_APPLICATION_NAME = "pledgecast-web"
+
+
+class OwnPostgres:
+    """initdb in a temporary folder and a postgres on its own port (as the `postgres` user when
+    we are root); stop() removes it all."""
+
+    def __init__(self, max_connections: int) -> None:
+        import shutil
+
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bins:
+            raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
+        self.bin = bins[-1]
+        self.folder = Path(tempfile.mkdtemp(prefix="pc-bench-pg-"))
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+            as_user = ["runuser", "-u", "postgres", "--"]
+        data = self.folder / "data"
+        subprocess.run(
+            [*as_user, str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+             "--no-sync", "-E", "UTF8"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self.port = free_port()
+        options = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(self.folder),
+            "max_connections": str(max_connections),
+            "shared_buffers": "128MB",
+            "synchronous_commit": "off",
+        }
+        self.proc = subprocess.Popen(
+            [*as_user, str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port),
+             *(f"-c{k}={v}" for k, v in options.items())],
+            stdout=subprocess.DEVNULL, stderr=open(self.folder / "postgres.log", "ab"),  # noqa: SIM115
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"postgres exited: {self.folder / 'postgres.log'}")
+            ready = subprocess.run(
+                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bench's PostgreSQL did not become ready")
+            time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        import shutil
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # a fast shutdown
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ConnectionWatcher:
+    """Polls pg_stat_activity every 10 ms: the peak of the web processes' connections to the
+    bench's database (they connect with application_name WEB_APPLICATION_NAME)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            while not self._stop.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND application_name = %s",
+                    [DB_NAME, WEB_APPLICATION_NAME],
+                ).fetchone()
+                self.peak = max(self.peak, int(row[0]) if row else 0)
+                self.samples += 1
+                self._stop.wait(0.01)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+async def _post_many(
+    port: int, requests: list[tuple[str, dict[str, str], bytes]], concurrency: int
+) -> dict:
+    """POST each (path, headers, body), one connection per request, `concurrency` at once."""
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        while queue:
+            path, headers, body = queue.pop()
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            started = time.perf_counter()
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{head}"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                answer = await reader.read()
+                writer.close()
+                status = int(answer.split(b" ", 2)[1]) if answer else 0
+            except (OSError, ValueError, IndexError):
+                status = 0
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "elapsed": elapsed,
+        "statuses": statuses,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
+
+
+def post_process(port: int, requests: list, concurrency: int, out) -> None:
+    out.send(asyncio.run(_post_many(port, requests, concurrency)))
+
+
+def in_client_process(port: int, requests: list, concurrency: int) -> dict:
+    parent, child = multiprocessing.Pipe()
+    client = multiprocessing.Process(
+        target=post_process, args=(port, requests, concurrency, child), daemon=True
+    )
+    client.start()
+    result = parent.recv()
+    client.join()
+    return result
+
+
+def start_requests(event_id: int, slug: str, n: int) -> list[tuple[str, dict[str, str], bytes]]:
+    """N donation starts as the donate panel sends them (distinct donors, one CSRF cookie)."""
+    import uuid
+
+    from donations.defence import issue_page_token
+
+    csrf = "b" * 32  # the cookie's secret; the header may carry it unmasked
+    token = issue_page_token(event_id=event_id)
+    headers = {
+        "Content-Type": "application/json",
+        "Cookie": f"csrftoken={csrf}",
+        "X-CSRFToken": csrf,
+        "Referer": "http://127.0.0.1/",
+    }
+    out = []
+    for i in range(n):
+        body = {
+            "attempt_key": str(uuid.uuid4()),
+            "page_token": token,
+            "amount_minor": 1_000 + i % 500,
+            "currency": "usd",
+            "cover_fees": False,
+            "email": f"spike{i}@example.com",
+            "first_name": "Spike",
+            "last_name": "Donor",
+            "attestations": [],
+        }
+        out.append((f"/donations/events/{slug}/start/", headers, json.dumps(body).encode()))
+    return out
+
+
+def webhook_requests(items: list[tuple[bytes, str]]) -> list[tuple[str, dict[str, str], bytes]]:
+    return [
+        (
+            "/donations/webhooks/stripe/",
+            {"Content-Type": "application/json", "Stripe-Signature": signature},
+            body,
+        )
+        for body, signature in items
+    ]
+
+
+def connection_budget_per_web_process(env: dict[str, str]) -> int:
+    """The documented budget (README "Database connections"), from the server's settings."""
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASE_CONNECTION_BUDGET)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def spike(args: argparse.Namespace) -> None:
+    n = args.n or (800 if args.quick else 2_000)
+    concurrency = 64
+    pg_seconds = 5 if args.quick else 10
+    postgres = OwnPostgres(SPIKE_MAX_CONNECTIONS)
+    server = log = watcher = fake = None
+    try:
+        use_database_server(postgres.url)
+        sys.path.insert(0, str(ROOT))
+        from tests.donations.fakestripe import FakeStripe  # the one fake of Stripe's API
+
+        fake = FakeStripe()
+        fake.start()
+        # http.server listens with a backlog of 5: 64 donation starts at once would see its
+        # connections reset (the fake's limit, not the platform's). Listening again resizes it.
+        fake._server.socket.listen(1024)
+        env = server_env()
+        env.update(
+            {
+                # The web processes name themselves: the watcher counts only theirs.
+                "DATABASE_URL": f"{PG}/{DB_NAME}?application_name={WEB_APPLICATION_NAME}",
+                "STRIPE_API_BASE": fake.url,
+                "DONATION_STARTS_PER_IP": str(10 * n),
+                "DONATION_STARTS_PER_EMAIL": str(10 * n),
+                "SECURE_COOKIES": "0",
+            }
+        )
+        event_id, _ = prepare(0)
+        from events.models import Event
+
+        slug = Event.objects.get(pk=event_id).slug
+        starts = start_requests(event_id, slug, n)
+        budget = args.workers * connection_budget_per_web_process(env)
+        port = free_port()
+        log_path = Path(tempfile.gettempdir()) / "pledgecast-bench-webhooks-spike-server.log"
+        log = open(log_path, "w")  # noqa: SIM115
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "uvicorn"), "config.asgi:application",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+             "--no-access-log", "--lifespan", "off", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        print(f"server log: {log_path}; PostgreSQL: {postgres.folder}", file=sys.stderr)
+        wait_ready(port, server)
+        watcher = ConnectionWatcher()
+        started = in_client_process(port, starts, concurrency)
+        from donations.models import Donation
+
+        pending = list(
+            Donation.objects.filter(event_id=event_id)
+            .exclude(payment_id="")
+            .values_list("pk", "payment_id", "amount_minor")
+        )
+        delivered = in_client_process(port, webhook_requests(signed_bodies(pending)), concurrency)
+        # The webhooks are applied after their answer: wait for the ledger (or 30 s).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if Donation.objects.filter(event_id=event_id, status="succeeded").count() >= len(
+                pending
+            ):
+                break
+            time.sleep(0.1)
+        peak = watcher.stop()
+        watcher = None
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        if log is not None:
+            log.close()
+    try:
+        ledger = check_ledger(event_id, pending)
+        from django.db import connections
+
+        connections.close_all()
+        tps = pgbench(concurrency, pg_seconds)
+    finally:
+        postgres.stop()
+    errors = sum(c for s, c in started["statuses"].items() if not 200 <= s < 300) + sum(
+        c for s, c in delivered["statuses"].items() if not 200 <= s < 300
+    )
+    rate = len(pending) / delivered["elapsed"] if pending else 0.0
+    results = {
+        "spike_starts": n,
+        "spike_started": len(pending),
+        "concurrency": concurrency,
+        "server_processes": args.workers,
+        "postgres_max_connections": SPIKE_MAX_CONNECTIONS,
+        "spike_errors": errors,
+        "spike_peak_connections": peak,
+        "connection_budget": budget,
+        "start_statuses": {str(k): v for k, v in sorted(started["statuses"].items())},
+        "webhook_statuses": {str(k): v for k, v in sorted(delivered["statuses"].items())},
+        "starts_per_s": round(n / started["elapsed"], 1),
+        "start_p50_ms": round(started["p50_ms"], 2),
+        "start_p99_ms": round(started["p99_ms"], 2),
+        "webhooks_per_s": round(rate, 1),
+        "p50_ms": round(delivered["p50_ms"], 2),
+        "p99_ms": round(delivered["p99_ms"], 2),
+        "lost": ledger["lost"] + (n - len(pending)),
+        "double_counted": ledger["double_counted"],
+        "tally_equals_ledger": ledger["tally_equals_ledger"],
+        "pgbench_tps": round(tps, 1),
+        "ratio_to_pgbench": round(rate / tps, 3) if tps else None,
+    }
+    print(f"{'donation starts':<28}{n} at {concurrency} at once (uvicorn workers: {args.workers})")
+    print(f"{'cpus':<28}{os.cpu_count()}")
+    print(f"{'PostgreSQL':<28}its own, max_connections={SPIKE_MAX_CONNECTIONS}")
+    print(f"{'start statuses':<28}{started['statuses']}")
+    print(f"{'webhook statuses':<28}{delivered['statuses']}")
+    print(f"{'errors (not 2xx)':<28}{errors}")
+    print(f"{'peak connections':<28}{peak} (budget {budget}: {args.workers} web processes)")
+    print(f"{'starts/s, p50 / p99':<28}{results['starts_per_s']}, "
+          f"{started['p50_ms']:.1f} ms / {started['p99_ms']:.1f} ms")  # fmt: skip
+    print(f"{'webhooks/s, p50 / p99':<28}{rate:.1f}, "
+          f"{delivered['p50_ms']:.1f} ms / {delivered['p99_ms']:.1f} ms")  # fmt: skip
+    print(f"{'lost / double counted':<28}{results['lost']} / {ledger['double_counted']}")
+    print(f"{'pgbench one-insert tps':<28}{tps:.1f} (ratio {results['ratio_to_pgbench']})")
+    print(json.dumps({"bench": "webhooks", "cpus": os.cpu_count(), "results": results}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a run of under a minute")
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--spike", action="store_true", help="a spike against the bench's own PostgreSQL"
+    )
     args = parser.parse_args()
+    if args.spike:
+        spike(args)
+        return
     n = args.n or (3_000 if args.quick else 20_000)
     pg_seconds = 5 if args.quick else 15
 

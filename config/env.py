@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -70,8 +71,42 @@ def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Networ
     return networks
 
 
-def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
-    """Django DATABASES entry from `postgres://user:pass@host:port/name` or `sqlite:///path`."""
+@dataclass(frozen=True)
+class PoolBudget:
+    """The PostgreSQL connection pool of one process (psycopg_pool through Django 5.2).
+
+    `max_size` is the hard cap on the process's connections: a thread that wants one more waits
+    up to `timeout_s` for one to come back, then gets PoolTimeout (config/errors.py: a 503).
+    `max_idle_s`: connections above `min_size` idle this long are closed, so a spike's
+    connections do not stay open after it."""
+
+    min_size: int
+    max_size: int
+    timeout_s: float
+    max_idle_s: float = 60.0
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "timeout": self.timeout_s,
+            "max_idle": self.max_idle_s,
+        }
+
+
+def database_from_url(
+    url: str,
+    *,
+    base_dir: Path,
+    pool: PoolBudget | None = None,
+    behind_pgbouncer: bool = False,
+) -> dict[str, Any]:
+    """Django DATABASES entry from `postgres://user:pass@host:port/name` or `sqlite:///path`.
+
+    For PostgreSQL with `pool`, connections come from a per-process pool (CONN_MAX_AGE 0, as
+    Django requires: a request's connection goes back to the pool when it ends). SQLite has no
+    pool; `pool` is ignored there. `behind_pgbouncer`: no server-side cursors (PgBouncer in
+    transaction mode cannot keep one across transactions)."""
     parts = urlsplit(url)
     scheme = parts.scheme
     if scheme == "sqlite":
@@ -106,11 +141,19 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, Any]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            # Short-lived connections are reused across requests of one worker thread.
+            # Without a pool, short-lived connections are reused across requests of one thread
+            # (under ASGI each sync request runs on a new thread: use the pool there).
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
+        if pool is not None:
+            db["CONN_MAX_AGE"] = 0
+            # With a pool, Django has the pool check each connection when it is taken (one
+            # round trip): after a database restart a dead one never fails a request.
+            options["pool"] = pool.options()
+        if behind_pgbouncer:
+            db["DISABLE_SERVER_SIDE_CURSORS"] = True
         return db
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {scheme!r} is not supported: use postgres:// or sqlite:///"

@@ -1,18 +1,31 @@
 """Errors as each client reads them: a JSON client (the donate panel, the player, anything that
 asks for JSON) gets `{"error": "<a sentence>"}` with the status, never an HTML page it cannot
-show; a browser gets Django's pages. Every 429 says when to come back (`Retry-After`).
+show; a browser gets Django's pages. Every 429 says when to come back (`Retry-After`), and so
+does the 503 of a database that takes no more connections (the pool waited its timeout, the
+server is full, down or starting): the request changed nothing, since it never got a connection.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+import psycopg
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+log = logging.getLogger(__name__)
+
 # When a 429 does not say (every limit of ours does): a minute.
 DEFAULT_RETRY_AFTER_S = 60
+# A database out of connections: the pool's wait is seconds, a spike passes in as many.
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = (
+    "The service is busy and could not reach its database. Nothing was changed; "
+    "please try again in a few seconds."
+)
 
 MESSAGES = {
     400: "The request could not be read.",
@@ -22,6 +35,7 @@ MESSAGES = {
     413: "The request is too large.",
     429: "Too many requests. Please wait a moment and try again.",
     500: "Something went wrong on our side. Please try again.",
+    503: DATABASE_UNAVAILABLE,
 }
 CSRF_MESSAGE = "This page is out of date or your session expired. Reload the page and try again."
 
@@ -47,10 +61,39 @@ def json_error(status: int, message: str | None = None) -> JsonResponse:
     return JsonResponse({"error": message or MESSAGES.get(status, MESSAGES[400])}, status=status)
 
 
+# SQLSTATEs of a server that refuses connections: connection exceptions (08…), too many
+# connections (53300), shutting down or starting up (57P01-57P03).
+_REFUSING = ("08", "53300", "57P01", "57P02", "57P03")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database gave no connection (the pool's timeout, a full, down or
+    starting server, a lost connection) rather than refusing a statement (a deadlock, a bad
+    query: those stay errors)."""
+    if not isinstance(exc, (OperationalError, psycopg.OperationalError)):
+        return False
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    if not isinstance(cause, psycopg.Error):
+        return False
+    # No SQLSTATE: the pool's timeout (psycopg_pool.PoolTimeout, an OperationalError), or a
+    # connection that could not be made or was lost.
+    return cause.sqlstate is None or cause.sqlstate.startswith(_REFUSING)
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    if wants_json(request):
+        response: HttpResponse = json_error(503, DATABASE_UNAVAILABLE)
+    else:
+        response = HttpResponse(DATABASE_UNAVAILABLE, status=503, content_type="text/plain")
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return response
+
+
 class ErrorsMiddleware:
     """Turns a JSON client's error page into `{"error": …}`, and an empty error body into a
     sentence (keeping Allow, Retry-After and the other headers), answers a too-large body with
-    413, and puts Retry-After on 429s."""
+    413, answers a database out of connections with 503 and Retry-After, and puts Retry-After
+    on 429s."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -80,6 +123,12 @@ class ErrorsMiddleware:
             if wants_json(request):
                 return json_error(413)
             return HttpResponse(MESSAGES[413], status=413, content_type="text/plain")
+        if database_unavailable(exception):
+            # The view's transaction, if it began, was rolled back by the failure.
+            log.warning(
+                "database unavailable path=%s reason=%s", request.path, type(exception).__name__
+            )
+            return database_unavailable_response(request)
         return None
 
 

@@ -15,6 +15,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
+    PoolBudget,
     database_from_url,
     env_bool,
     env_int,
@@ -94,7 +95,25 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "sqlite:///db.sqlite3")
-DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=BASE_DIR)}
+# The connection budget of a process (PostgreSQL only; README "Database connections"): a pool
+# of at most DATABASE_POOL_SIZE connections for requests and other work, plus one for each
+# thread that applies webhooks (they keep theirs between events), never more whatever the
+# request rate. A request that waits DATABASE_POOL_TIMEOUT seconds for one gets a 503.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10, minimum=1)
+DATABASE_POOL_TIMEOUT = env_int("DATABASE_POOL_TIMEOUT", 5, minimum=1)
+# Threads (and so database connections) per web process that apply webhooks.
+DONATION_WEBHOOK_THREADS = env_int("DONATION_WEBHOOK_THREADS", 8, minimum=1)
+DATABASE_CONNECTION_BUDGET = DATABASE_POOL_SIZE + DONATION_WEBHOOK_THREADS
+DATABASES = {
+    "default": database_from_url(
+        DATABASE_URL,
+        base_dir=BASE_DIR,
+        pool=PoolBudget(
+            min_size=1, max_size=DATABASE_CONNECTION_BUDGET, timeout_s=DATABASE_POOL_TIMEOUT
+        ),
+        behind_pgbouncer=env_bool("DATABASE_BEHIND_PGBOUNCER", default=False),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker ----------------------------------------------
@@ -263,8 +282,7 @@ DONATION_PAGE_TOKEN_MAX_AGE = env_int("DONATION_PAGE_TOKEN_MAX_AGE", 12 * 3600, 
 DONATION_PROVIDER_RETRY_SECONDS = env_int("DONATION_PROVIDER_RETRY_SECONDS", 8, minimum=0)
 # Webhook bodies larger than this are refused (413).
 STRIPE_WEBHOOK_MAX_BYTES = env_int("STRIPE_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
-# Threads (and so database connections) per web process that apply webhooks.
-DONATION_WEBHOOK_THREADS = env_int("DONATION_WEBHOOK_THREADS", 8, minimum=1)
+# DONATION_WEBHOOK_THREADS: with the database settings (it is part of the connection budget).
 CELERY_BEAT_SCHEDULE["donations-reconcile"] = {
     "task": "donations.tasks.reconcile_payments",
     "schedule": 300.0,

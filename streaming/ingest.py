@@ -15,9 +15,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 
 from streaming import keycache, playlists, publishing, selectors, services
 from streaming.storage import ObjectTooLarge, PendingObject, get_storage
@@ -140,6 +141,13 @@ class Receiver:
         return Answer(201, "")
 
 
+# A database that gives no connection: the encoder should retry shortly (Retry-After).
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = Answer(
+    503, "The database is busy: nothing was changed. Retry in a few seconds."
+)
+
+
 def too_large() -> Answer:
     return Answer(413, f"Too large: at most {settings.HLS_MAX_OBJECT_BYTES} bytes per object.")
 
@@ -196,10 +204,19 @@ class IngestApp:
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             await self.inner(scope, receive, send)
             return
-        answer = await self.handle(scope, receive)
+        try:
+            answer = await self.handle(scope, receive)
+        except (OperationalError, psycopg.OperationalError):  # psycopg_pool's PoolTimeout is one
+            # No database connection (the pool's timeout, a full or down server): the key check
+            # or the playlist's transaction never ran (or was rolled back), so nothing changed
+            # and the encoder's retry is safe.
+            log.warning("ingest: database unavailable", extra={"path": scope["path"]})
+            answer = DATABASE_UNAVAILABLE
         body = (answer.message + "\n").encode() if answer.message else b""
         headers = [(b"content-type", b"text/plain; charset=utf-8"),
                    (b"content-length", str(len(body)).encode())]  # fmt: skip
+        if answer.status == DATABASE_UNAVAILABLE.status:
+            headers.append((b"retry-after", str(DATABASE_RETRY_AFTER_S).encode()))
         try:
             await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})

@@ -185,3 +185,91 @@ class PrivateRedis:
             return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
         except redis.RedisError:
             return False
+
+
+@dataclass
+class Postgres:
+    """A PostgreSQL server of a test's own (fault tests): its data in a temporary folder, on
+    its own port, user `postgres` trusted on loopback. Never the shared server."""
+
+    port: int
+    folder: Path
+    proc: subprocess.Popen[bytes]
+
+    def url(self, database: str, user: str = "postgres") -> str:
+        return f"postgres://{user}@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        stop_process(self.proc, signal.SIGINT)  # a fast shutdown
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _postgres_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not found:
+        raise RuntimeError(f"no PostgreSQL {name} under /usr/lib/postgresql/*/bin")
+    return str(found[-1])
+
+
+def start_postgres(*, max_connections: int, settings: dict[str, str] | None = None) -> Postgres:
+    """initdb in a new temporary folder and a postgres on a free port with `max_connections`
+    (none reserved for superusers, so the limit is the limit) and `settings` (`-c` options);
+    returned once it accepts connections. Run as the `postgres` user when we are root
+    (PostgreSQL refuses to run as root)."""
+    import tempfile
+
+    as_user: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="pc-test-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = folder / "data"
+    subprocess.run(
+        [*as_user, _postgres_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+         "--no-sync", "-E", "UTF8"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = support.free_port()
+    options = {
+        "listen_addresses": "127.0.0.1",
+        "unix_socket_directories": str(folder),
+        "max_connections": str(max_connections),
+        "superuser_reserved_connections": "0",
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        **(settings or {}),
+    }
+    args = [f"-c{key}={value}" for key, value in options.items()]
+    proc = subprocess.Popen(
+        [*as_user, _postgres_bin("postgres"), "-D", str(data), "-p", str(port), *args],
+        stdout=subprocess.DEVNULL, stderr=open(folder / "postgres.log", "ab"),  # noqa: SIM115
+        start_new_session=True,
+    )  # fmt: skip
+    server = Postgres(port=port, folder=folder, proc=proc)
+
+    def accepts() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"postgres exited at start: see {folder / 'postgres.log'}")
+        probe = subprocess.run(
+            [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"], check=False
+        )
+        return probe.returncode == 0
+
+    try:
+        support.wait_for(accepts, 30, interval=0.1, what="the test's PostgreSQL")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """`manage.py <args>` with `env` (a server's); its output, or an error with it."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout

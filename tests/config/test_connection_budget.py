@@ -1,0 +1,241 @@
+"""The web process's database connections stay within its budget (the pool) whatever the
+request rate, and a database that gives no connection gets a 503 with Retry-After that changed
+nothing, from the admin and the HLS ingest alike. Against a PostgreSQL of the test's own."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import Message
+
+import psycopg
+import pytest
+
+from config.errors import DATABASE_UNAVAILABLE
+from tests import support
+from tests.support.processes import (
+    Postgres,
+    Server,
+    manage,
+    server_env,
+    start_postgres,
+    start_server,
+)
+
+MAX_CONNECTIONS = 20
+POOL_SIZE = 4
+WEBHOOK_THREADS = 2
+BUDGET = POOL_SIZE + WEBHOOK_THREADS
+DATABASE = "pc_budget_fault"
+WEB_ROLE = "pc_web"  # not a superuser: its connection limit holds (a superuser's does not)
+PASSWORD = "budget-test-password"
+
+SETUP = """
+import json
+from datetime import timedelta
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from events.models import Campaign, CapacityTier, Event
+from streaming import services
+
+get_user_model().objects.create_superuser("root", "root@example.com", %(password)r)
+campaign = Campaign.objects.create(name="Budget", slug="budget", legal_name="Budget PAC")
+now = timezone.now()
+event = Event.objects.create(
+    campaign=campaign, title="Budget night", slug="budget-night", starts_at=now,
+    ends_at=now + timedelta(hours=2), goal_minor=100_000, status="live",
+    capacity_tier=CapacityTier.objects.order_by("max_attendees").first(),
+)
+stream, key = services.create_stream(event_id=event.pk)
+print(json.dumps({"slug": event.slug, "stream_id": stream.pk, "public_id": stream.public_id,
+                  "key": key}))
+"""
+
+
+@dataclass
+class Site:
+    postgres: Postgres
+    server: Server
+    slug: str
+    stream_id: int
+    public_id: str
+    key: str
+
+    def admin(self) -> psycopg.Connection:
+        return psycopg.connect(self.postgres.url(DATABASE), autocommit=True)
+
+    def web_connections(self) -> int:
+        with self.admin() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [WEB_ROLE]
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def stream_row(self) -> tuple:
+        with self.admin() as conn:
+            row = conn.execute(
+                "SELECT state, ended_at, live_at FROM streaming_stream WHERE id = %s",
+                [self.stream_id],
+            ).fetchone()
+        assert row is not None
+        return tuple(row)
+
+
+@pytest.fixture(scope="module")
+def site(live_redis, tmp_path_factory) -> Iterator[Site]:
+    postgres = start_postgres(max_connections=MAX_CONNECTIONS)
+    try:
+        with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {WEB_ROLE} LOGIN PASSWORD '{PASSWORD}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {WEB_ROLE}")
+        overrides = {
+            "DATABASE_URL": postgres.url(DATABASE, user=f"{WEB_ROLE}:{PASSWORD}"),
+            "DATABASE_POOL_SIZE": str(POOL_SIZE),
+            "DONATION_WEBHOOK_THREADS": str(WEBHOOK_THREADS),
+            "DATABASE_POOL_TIMEOUT": "1",
+            "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
+            "SECURE_COOKIES": "0",
+        }
+        manage(server_env(overrides), "migrate", "--noinput", "-v0")
+        setup = SETUP % {"password": PASSWORD}
+        facts = json.loads(manage(server_env(overrides), "shell", "-c", setup).splitlines()[-1])
+        server = start_server(env=overrides)
+        try:
+            yield Site(postgres=postgres, server=server, **facts)
+        finally:
+            server.stop()
+    finally:
+        postgres.stop()
+
+
+def get_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback)
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+class Staff:
+    """A logged-in admin session (cookies and the CSRF token)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def csrf(self) -> str:
+        return next((c.value for c in self.jar if c.name == "csrftoken"), "")
+
+    def request(
+        self, method: str, path: str, fields: dict | None = None
+    ) -> tuple[int, Message, str]:
+        body = urllib.parse.urlencode({"csrfmiddlewaretoken": self.csrf(), **(fields or {})})
+        request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
+            self.server.url(path),
+            data=body.encode() if method == "POST" else None,
+            method=method,
+            headers={"Referer": self.server.origin},
+        )
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.headers, refused.read().decode()
+
+    def log_in(self) -> None:
+        self.request("GET", "/admin/login/")
+        status, _, _ = self.request(
+            "POST", "/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD}
+        )
+        assert status == 200
+        assert any(c.name == "sessionid" for c in self.jar)
+
+
+def put_playlist(site: Site) -> tuple[int, Message, str]:
+    playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n"
+    request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
+        site.server.url(f"/streaming/ingest/{site.public_id}/index.m3u8"),
+        data=playlist.encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {site.key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.headers, refused.read().decode()
+
+
+def test_a_burst_of_requests_stays_within_the_connection_budget(site):
+    urls = [
+        site.server.url(f"/events/{site.slug}/tally.json" if i % 2 else f"/events/{site.slug}/")
+        for i in range(200)
+    ]
+    peak = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        with site.admin() as conn:
+            while not done.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [WEB_ROLE]
+                ).fetchone()
+                peak = max(peak, int(row[0]) if row else 0)
+                done.wait(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = Counter(pool.map(get_status, urls))
+    finally:
+        done.set()
+        watcher.join()
+    assert statuses == Counter({200: 200})
+    assert 0 < peak <= BUDGET
+    assert site.web_connections() <= BUDGET
+
+
+def test_without_a_connection_the_admin_and_the_ingest_answer_503_and_change_nothing(site):
+    staff = Staff(site.server)
+    staff.log_in()
+    end_path = f"/admin/streaming/stream/{site.stream_id}/end/"
+    before = site.stream_row()
+    with site.admin() as conn:
+        # The web role may open no connection, and loses those it has: the pool gets none.
+        conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT 0")
+        try:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE usename = %s", [WEB_ROLE])  # fmt: skip
+            support.wait_for(lambda: site.web_connections() == 0, 10, what="no web connection")
+
+            status, headers, text = staff.request(
+                "POST", f"/admin/streaming/stream/{site.stream_id}/end/"
+            )
+            assert (status, headers.get("Retry-After"), text) == (503, "5", DATABASE_UNAVAILABLE)
+
+            status, headers, text = put_playlist(site)
+            assert (status, headers.get("retry-after")) == (503, "5")
+            assert text.startswith("The database is busy: nothing was changed.")
+
+            status = get_status(site.server.url(f"/events/{site.slug}/tally.json"))
+            assert status == 503
+            assert site.stream_row() == before
+        finally:
+            conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT -1")
+    # The pool reconnects by itself: the same action now ends the stream.
+    status, _, _ = staff.request("POST", end_path)
+    assert status == 200  # the redirect to the change page, followed
+    assert site.stream_row()[0] == "ended"
