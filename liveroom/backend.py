@@ -158,10 +158,12 @@ class RedisBackend:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("live subscription lost, retrying", extra={"delay_s": delay})
-                self.subscribed.clear()
+                if self.subscribed.is_set():
+                    log.warning("live subscription lost, retrying")
+                    self.subscribed.clear()
+                    on_wire("d")  # down: the hub tells its sockets if it lasts
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)  # back within a second of Redis's return
             finally:
                 try:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -52,6 +52,10 @@ INFO_TTL_S = 30.0
 MISSING_TTL_S = 5.0
 FULL_RECHECK_S = 1.0
 FANOUT_YIELD_EVERY = 1000
+# Redis away this long: sockets are closed (1011) rather than left silent.
+DOWN_GRACE_S = 3.0
+CLOSE_VERSION = 2**62  # above any snapshot's: the outbox sends it whatever is pending
+CLOSE_UNAVAILABLE: Message = {"type": "websocket.close", "code": 1011}
 ERROR_RETRY_S = 1.0  # Redis or the database is back within seconds: so is the tally
 
 
@@ -234,9 +238,23 @@ class Hub:
             self._on_change(eid)
             return None
         if kind == "r":  # (re)subscribed: snapshots may have been missed meanwhile
-            for eid in list(self.rooms):
+            for eid in set(self.rooms) | set(self.latest):
                 self._spawn(self._resync(eid))
+        if kind == "d":  # the subscription is lost (Redis away)
+            self.loop.call_later(DOWN_GRACE_S, self._close_if_still_down)
         return None
+
+    def _close_if_still_down(self) -> None:
+        """Redis has been away for DOWN_GRACE_S: the sockets of this process get no snapshot
+        meanwhile, so they are closed with 1011. Browsers say "reconnecting", read tally.json
+        (from the database while Redis is away) and come back with their jittered backoff."""
+        if self.backend.subscribed.is_set():
+            return
+        closing = sum(len(room) for room in self.rooms.values())
+        log.warning("live room closing its sockets: Redis is away", extra={"sockets": closing})
+        for room in list(self.rooms.values()):
+            for outbox in list(room):
+                outbox.offer(CLOSE_VERSION, CLOSE_UNAVAILABLE)
 
     def _remember(self, event_id: int, version: int, text: str) -> bool:
         current = self.latest.get(event_id)
@@ -252,12 +270,17 @@ class Hub:
     async def _resync(self, event_id: int) -> None:
         try:
             found = await self.backend.get_snapshot(event_id)
-        except Exception:
-            # Redis is back but this connection is not yet: the next change brings it all.
-            log.warning("live resync failed", extra={"event_id": event_id})
-            self._recheck_in(event_id, ERROR_RETRY_S)
+        except Exception as exc:
+            # Redis is back but this connection is not yet: again in a second.
+            self._failed(event_id, "live resync failed", exc)
+            self.loop.call_later(ERROR_RETRY_S, lambda: self._spawn(self._resync(event_id)))
             return
-        if found is not None and self._remember(event_id, *found):
+        if found is None:
+            # Redis came back without its data (changes made meanwhile were never counted):
+            # the ledger is the truth, so the snapshot is built from it again, once for the
+            # deployment (the publisher token).
+            await self._lead(event_id)
+        elif self._remember(event_id, *found):
             await self._fanout(event_id)
 
     async def _fanout(self, event_id: int) -> None:
@@ -308,7 +331,7 @@ class Hub:
         failures = self._failures.pop(event_id, 0)
         if failures:
             log.info(
-                "live snapshots published again",
+                "live room working again",
                 extra={"event_id": event_id, "failed_attempts": failures},
             )
 
@@ -378,8 +401,9 @@ class Hub:
             for eid in list(self.capacity):
                 try:
                     await self._presence_tick(eid)
-                except Exception:
-                    log.exception("live presence report failed", extra={"event_id": eid})
+                    self._recovered(eid)
+                except Exception as exc:
+                    self._failed(eid, "live presence report failed", exc)
 
     async def _presence_tick(self, event_id: int) -> None:
         async with self._lock(event_id):

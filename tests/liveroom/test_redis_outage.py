@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from donations.defence import issue_page_token
 from donations.models import Donation
@@ -24,7 +25,7 @@ from events.models import EventStatus
 from tests import support
 from tests.donations.factories import DonationFactory
 from tests.factories import EventFactory
-from tests.support.liveroom import snapshot_where
+from tests.support.liveroom import in_thread, snapshot_where
 from tests.support.processes import PrivateRedis, Server, start_server
 from tests.support.stripe import receive, succeeded
 
@@ -160,3 +161,43 @@ def test_a_redis_restart_under_connected_viewers_costs_no_update(
     took = asyncio.run(scenario())
     assert took < 5
     assert "Task exception was never retrieved" not in log.read_text()
+
+
+def test_viewers_are_told_to_reconnect_while_redis_is_away_and_get_back_in_after(
+    web_on_private_redis, private_redis
+):
+    server, _ = web_on_private_redis
+    event = EventFactory(status=EventStatus.LIVE)
+
+    async def scenario() -> tuple[int | None, float, dict]:
+        async with connect(server.ws_url(event.slug), origin=server.origin) as ws:
+            await snapshot_where(ws, lambda s: s["raised"] == 0)
+            private_redis.stop()
+            stopped = time.monotonic()
+            try:
+                await asyncio.wait_for(ws.recv(), 15)
+                code = None
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+            told_after = time.monotonic() - stopped
+        await in_thread(lambda: receive(succeeded(DonationFactory(event=event, gift_minor=1_000))))
+        private_redis.start()
+
+        async def back_in() -> dict:
+            while True:
+                try:
+                    async with connect(server.ws_url(event.slug), origin=server.origin) as again:
+                        return await snapshot_where(
+                            again, lambda s: s["raised"] == 1_000, timeout=3
+                        )
+                except (ConnectionClosed, AssertionError):
+                    await asyncio.sleep(0.2)
+
+        return code, told_after, await asyncio.wait_for(back_in(), 10)
+
+    code, told_after, snapshot = asyncio.run(scenario())
+    # Closed with 1011 (the page says "reconnecting" and polls tally.json) within the grace
+    # period plus a subscription retry, and admitted again with the ledger's figure after.
+    assert code == 1011
+    assert told_after < 6
+    assert snapshot["raised"] == 1_000
