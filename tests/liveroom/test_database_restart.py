@@ -140,14 +140,14 @@ def test_a_database_restart_under_a_viewer_loses_no_gift_and_the_tally_converges
             await snapshot_where(ws, lambda s: s["raised"] == 2_500, timeout=10)
 
             await asyncio.to_thread(site.postgres.restart)
-            back = time.monotonic()
+            # The gift waits (503s) until the pool has connections again; then the ledger has
+            # it, and the viewer must see it within 5 s.
             await asyncio.to_thread(give, site.server, site.slug, site.event_id, 4_000)
+            given = time.monotonic()
             seen = await snapshot_where(ws, lambda s: s["raised"] == 6_500, timeout=10)
-            took = time.monotonic() - back
-            return seen, took
+            return seen, time.monotonic() - given
 
     seen, took = asyncio.run(scenario())
     assert seen["raised"] == 6_500
     support.wait_for(lambda: tally(site.server, site.slug) == 6_500, 5, what="tally.json")
-    # The gift itself may wait for the pool to reconnect; the tally follows within 5 s.
-    assert took < 25
+    assert took < 5
