@@ -16,12 +16,13 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from donations.defence import issue_page_token
 from donations.models import Donation
 from events.models import EventStatus, Registration
+from tests.donations.support import start_payload
 from tests.factories import CampaignFactory, EventFactory
 from tests.support.processes import Server, start_server
 
+ATTEMPT_KEY = "7f0c4c8e-0d7b-4f43-9d0c-2a3d2f6f1a10"  # each request gets its own (see below)
 SURROGATE = "\\ud800"  # a lone surrogate, as JSON spells it
 TEXT_FIELDS = ["email", "first_name", "last_name", "display_name", "message", "refcode"]
 
@@ -80,17 +81,7 @@ class Browser:
 
 def start_bodies(event) -> Iterator[tuple[str, bytes, str]]:
     """(what, body, content type) of hostile donation starts."""
-    base = {
-        "attempt_key": "7f0c4c8e-0d7b-4f43-9d0c-2a3d2f6f1a10",
-        "page_token": issue_page_token(event_id=event.pk),
-        "amount_minor": 2_500,
-        "currency": "usd",
-        "cover_fees": False,
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "attestations": [],
-    }
+    base = start_payload(event, attempt_key=ATTEMPT_KEY)
     text = json.dumps(base)
     for field in TEXT_FIELDS:
         spliced = json.dumps({**base, field: "x"}).replace('"x"', f'"a{SURROGATE}b"')
@@ -148,7 +139,7 @@ def test_hostile_requests_get_clear_4xx_store_nothing_and_log_no_traceback(logge
 
     for what, body, kind in start_bodies(event):
         # A new attempt key each time: a known key would answer with its first result.
-        body = body.replace(b"7f0c4c8e-0d7b-4f43-9d0c-2a3d2f6f1a10", str(uuid.uuid4()).encode())
+        body = body.replace(ATTEMPT_KEY.encode(), str(uuid.uuid4()).encode())
         status, _, content = browser.request(
             "POST", f"/donations/events/{event.slug}/start/", body, {"Content-Type": kind}
         )

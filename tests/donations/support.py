@@ -18,11 +18,16 @@ from events import livebus
 def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:
     """A valid start-donation body for the event (the factory campaign requires name and
     email only)."""
+    return start_body(event_id=event.pk, **{"currency": event.campaign.currency, **overrides})
+
+
+def start_body(*, event_id: int, currency: str = "usd", **overrides: Any) -> dict[str, Any]:
+    """start_payload for an event known only by its id (one in another process's database)."""
     body = {
         "attempt_key": str(uuid.uuid4()),
-        "page_token": issue_page_token(event_id=event.pk),
+        "page_token": issue_page_token(event_id=event_id),
         "amount_minor": 2_500,
-        "currency": event.campaign.currency,
+        "currency": currency,
         "cover_fees": False,
         "email": "ada@example.com",
         "first_name": "Ada",

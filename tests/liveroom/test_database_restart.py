@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import pytest
 from websockets.asyncio.client import connect
 
-from donations.defence import issue_page_token
 from tests import support
+from tests.donations.support import start_body
 from tests.support.liveroom import snapshot_where
 from tests.support.processes import (
     Postgres,
@@ -99,17 +99,7 @@ def give(server: Server, slug: str, event_id: int, amount_minor: int) -> None:
             return False
         status, started = post(
             f"/donations/events/{slug}/start/",
-            {
-                "attempt_key": key,
-                "page_token": issue_page_token(event_id=event_id),
-                "amount_minor": amount_minor,
-                "currency": "usd",
-                "cover_fees": False,
-                "email": "ada@example.com",
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "attestations": [],
-            },
+            start_body(event_id=event_id, attempt_key=key, amount_minor=amount_minor),
         )
         if status != 200:
             return False

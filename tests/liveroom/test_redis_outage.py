@@ -10,7 +10,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +17,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from donations.defence import issue_page_token
 from donations.models import Donation
 from donations.selectors import ledger_tally
 from events.models import EventStatus
 from tests import support
 from tests.donations.factories import DonationFactory
+from tests.donations.support import start_payload
 from tests.factories import EventFactory
 from tests.support.liveroom import in_thread, snapshot_where
 from tests.support.processes import PrivateRedis, Server, start_server
@@ -71,17 +70,7 @@ def start_a_donation(server: Server, event, *, confirm: bool = False) -> int:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.open(server.url(f"/events/{event.slug}/"), timeout=10).read()
     csrf = next(c.value for c in jar if c.name == "csrftoken")
-    body = {
-        "attempt_key": str(uuid.uuid4()),
-        "page_token": issue_page_token(event_id=event.pk),
-        "amount_minor": 2_500,
-        "currency": "usd",
-        "cover_fees": False,
-        "email": "ada@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "attestations": [],
-    }
+    body = start_payload(event)
     request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
         server.url(f"/donations/events/{event.slug}/start/"),
         data=json.dumps(body).encode(),
