@@ -88,17 +88,6 @@ def plan(*, ladder: str, source: Source, rungs: tuple[Rung, ...] = ADAPTIVE_RUNG
     return lower or [Output(rungs[-1].name, source.height - source.height % 2, rungs[-1])]
 
 
-def tap_command(*, ffmpeg: str, input_url: str) -> list[str]:
-    """The ffmpeg argv that plays the RTMP stream and copies it, as FLV, to stdout. The
-    transcoder starts it as soon as the encoder publishes, probes the head of what it copies
-    and feeds all of it to `command(input_url="pipe:0", …)`: probing the RTMP stream first and
-    playing it afterwards would lose the seconds the probe took (nginx-rtmp sends a new
-    player the stream from where it is)."""
-    return base_command("-rw_timeout", "10000000", "-i", input_url, "-map", "0:v:0",
-                        "-map", "0:a:0?", "-c", "copy", "-f", "flv", "pipe:1",
-                        executable=ffmpeg)  # fmt: skip
-
-
 def gop_frames(fps: float, target_duration: int) -> int:
     return max(1, round(fps * target_duration))
 

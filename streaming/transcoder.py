@@ -2,13 +2,10 @@
 
 `Supervisor` (run by `manage.py transcoder`, one per machine that runs nginx-rtmp) polls the
 database for streams whose transcoder is `publishing` (set when nginx-rtmp's on_publish hook
-accepts the encoder) and keeps one `Runner` thread per such stream. A runner plays the RTMP
-stream at once with a tap (ladder.tap_command: ffmpeg copying it as FLV to a pipe), probes
-the first moments the tap copied (ffprobe), picks the renditions (ladder.plan), and runs the
-ladder's ffmpeg (ladder.command, through streaming.ffmpeg) fed with everything the tap copied,
-those moments included; it PUTs HLS to our ingest with the stream's transcoder token. Probing
-the RTMP stream before playing it lost the seconds the probe took: nginx-rtmp sends a new
-player the stream from its next keyframe. The runner watches the ladder's ffmpeg:
+accepts the encoder) and keeps one `Runner` thread per such stream. A runner probes the RTMP
+stream (ffprobe), picks the renditions (ladder.plan), runs ffmpeg (ladder.command, through
+streaming.ffmpeg) that reads the stream from nginx-rtmp and PUTs HLS to our ingest with the
+stream's transcoder token, and watches it:
 
 - its progress (`-progress pipe:1`): the speed, measured as media seconds per wall second over
   the last few seconds; below 1.0 for 10 s (beyond 3 % of jitter) it cannot keep real time:
@@ -27,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -52,12 +48,6 @@ SPEED_TOLERANCE = 0.03
 STALL_SECONDS = 15.0
 PROGRESS_WRITE_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
-# The head of the stream the tap copies before it is probed: the codecs' headers and a few
-# frames. It is fed to the ladder afterwards, not lost; kept short, so that the ladder does
-# not burst out segments faster than real time while it catches up.
-HEAD_SECONDS = 0.3
-HEAD_MAX_BYTES = 8 << 20
-HEAD_TIMEOUT_SECONDS = 15.0
 PLAYABLE = (StreamState.IDLE, StreamState.LIVE, StreamState.STALLED)
 
 
@@ -155,13 +145,13 @@ def wanted_streams() -> dict[int, dict[str, Any]]:
 # --- one stream -------------------------------------------------------------------------------
 
 
-def probe_head(head: bytes) -> ladder.Source | None:
-    """What the FLV bytes `head` (the tap's first output) carry, or None."""
+def probe(*, url: str, timeout: float = 15.0) -> ladder.Source | None:
+    """What the published RTMP stream carries, or None (nothing playable yet)."""
     try:
         data = ffmpeg.probe(
-            "pipe:0", "-show_entries",
+            url, "-rw_timeout", str(int(timeout * 1e6)), "-show_entries",
             "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate",
-            timeout=10, data=head,
+            timeout=timeout + 5,
         )  # fmt: skip
     except ffmpeg.ProbeFailed:
         return None
@@ -169,42 +159,6 @@ def probe_head(head: bytes) -> ladder.Source | None:
         return ladder.parse_probe(data)
     except (ValueError, TypeError):
         return None
-
-
-def read_head(fd: int, stopping: threading.Event) -> bytes:
-    """What the tap wrote in its first HEAD_SECONDS from its first byte (at most
-    HEAD_MAX_BYTES; less at its end, at `stopping` or after HEAD_TIMEOUT_SECONDS)."""
-    head = bytearray()
-    start = time.monotonic()
-    first: float | None = None
-    while len(head) < HEAD_MAX_BYTES and not stopping.is_set():
-        now = time.monotonic()
-        if (first is not None and now - first >= HEAD_SECONDS) or (
-            now - start >= HEAD_TIMEOUT_SECONDS
-        ):
-            break
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if not ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        head += chunk
-        first = first or time.monotonic()
-    return bytes(head)
-
-
-def pump(*, head: bytes, tap_fd: int, sink: Any) -> None:
-    """Feed `head`, then everything the tap writes, to the ladder's ffmpeg (`sink`: its
-    stdin), until either ends; then close its stdin (it flushes its last segment)."""
-    with contextlib.suppress(OSError, ValueError):
-        sink.write(head)
-        sink.flush()
-        while chunk := os.read(tap_fd, 65536):
-            sink.write(chunk)
-            sink.flush()
-    with contextlib.suppress(OSError, ValueError):
-        sink.close()
 
 
 class Runner(threading.Thread):
@@ -221,7 +175,6 @@ class Runner(threading.Thread):
         self.target_duration = int(info["stream__target_duration"])
         self.stopping = threading.Event()
         self.proc: subprocess.Popen[str] | None = None
-        self.tap: subprocess.Popen[bytes] | None = None
         self.last_progress = time.monotonic()
         self.starts = 0
 
@@ -234,10 +187,10 @@ class Runner(threading.Thread):
         killer.start()
 
     def _signal(self, sig: int) -> None:
-        for proc in (self.tap, self.proc):
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
 
     def check_stalled(self) -> None:
         """Called by the supervisor: an ffmpeg with no progress for STALL_SECONDS is killed."""
@@ -270,41 +223,18 @@ class Runner(threading.Thread):
 
     def _run_once(self) -> str:
         url = f"{settings.RTMP_PLAY_URL.rstrip('/')}/{self.public_id}"
-        # The tap plays the stream at once; the ladder's ffmpeg gets all it copied (tap_command).
-        self.tap = tap = ffmpeg.start(
-            ladder.tap_command(ffmpeg=ffmpeg.ffmpeg_path(), input_url=url),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            return self._transcode(tap)
-        finally:
-            self._signal(signal.SIGKILL)  # the tap, if the ladder's ffmpeg ended first
-            tap.wait()
-            if tap.stdout is not None:
-                tap.stdout.close()
-
-    def _transcode(self, tap: subprocess.Popen[bytes]) -> str:
-        assert tap.stdout is not None  # noqa: S101 (started with stdout=PIPE)
-        tap_fd = tap.stdout.fileno()
-        head = read_head(tap_fd, self.stopping)
+        source = probe(url=url)
         if self.stopping.is_set():
             return ""
-        source = probe_head(head) if head else None
         if source is None:
             return "No video from the encoder yet (ffprobe found no video stream)."
         outputs = ladder.plan(ladder=self.ladder, source=source)
         cmd = ladder.command(
-            ffmpeg=ffmpeg.ffmpeg_path(), input_url="pipe:0", token=self.token,
+            ffmpeg=ffmpeg.ffmpeg_path(), input_url=url, token=self.token,
             ingest_url=f"{settings.TRANSCODER_INGEST_URL.rstrip('/')}/{self.public_id}",
             outputs=outputs, source=source, target_duration=self.target_duration,
         )  # fmt: skip
-        self.proc = proc = ffmpeg.start_with_progress(cmd, stdin=subprocess.PIPE)
-        feeder = threading.Thread(
-            target=pump,
-            kwargs={"head": head, "tap_fd": tap_fd, "sink": proc.stdin.buffer},  # type: ignore[union-attr]
-            daemon=True,
-        )
-        feeder.start()
+        self.proc = proc = ffmpeg.start_with_progress(cmd)
         self.last_progress = time.monotonic()
         rungs = ", ".join(f"{o.name}{' (copy)' if o.rung is None else ''}" for o in outputs)
         record_started(stream_id=self.stream_id, pid=proc.pid, rungs=rungs, restart=self.starts > 0)
@@ -319,8 +249,6 @@ class Runner(threading.Thread):
         self._watch_progress(proc.stdout or ())
         proc.wait()
         reader.join(5)
-        self._signal(signal.SIGKILL)  # the tap: nothing reads it any more
-        feeder.join(5)
         if self.stopping.is_set():
             record_exit(stream_id=self.stream_id, error="")
             return ""
