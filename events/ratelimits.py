@@ -49,7 +49,6 @@ def hit(*, scope: str, subject: str, limit: int, window_s: int) -> int | None:
 # The per-process fallback: key (its window in it) → (when the window ends, count).
 _local: dict[str, tuple[float, int]] = {}
 _local_lock = threading.Lock()
-_warned_at = 0.0
 
 
 def _count_locally(key: str, ends_at: float) -> int:
@@ -63,12 +62,29 @@ def _count_locally(key: str, ends_at: float) -> int:
         return count
 
 
+class Throttle:
+    """True at most once per `every_s`: a warning while an outage lasts, not one per call.
+    Thread-safe (request threads share it)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.every_s:
+                return False
+            self._last = now
+            return True
+
+
+_cache_down = Throttle(60)
+
+
 def _warn_cache_down(scope: str) -> None:
-    # One line a minute while the cache is away, not one per attempt.
-    global _warned_at
-    now = time.monotonic()
-    if now - _warned_at >= 60:
-        _warned_at = now
+    if _cache_down.due():
         log.warning("rate limits counted per process: the cache is unavailable",
                     extra={"scope": scope})  # fmt: skip
 

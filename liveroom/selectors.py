@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from django.conf import settings
 
-from events import livebus, redisclients
+from events import livebus, ratelimits, redisclients
 from liveroom import backend, hub, seats, snapshot
 
 log = logging.getLogger(__name__)
@@ -84,15 +83,11 @@ def _local_snapshot(event_id: int) -> tuple[int, str]:
         return version, text
 
 
-_last_warned = 0.0
+_redis_down = ratelimits.Throttle(10)
 
 
 def _warn_redis_down(event_id: int) -> None:
-    # One line per 10 s, not one per request, while Redis is away.
-    global _last_warned
-    now = time.monotonic()
-    if now - _last_warned >= 10:
-        _last_warned = now
+    if _redis_down.due():
         log.warning("tally.json built from the database: Redis is unavailable",
                     extra={"event_id": event_id})  # fmt: skip
 

@@ -5,7 +5,6 @@ nothing, from the admin and the HLS ingest alike. Against a PostgreSQL of the te
 from __future__ import annotations
 
 import http.cookiejar
-import json
 import threading
 import urllib.error
 import urllib.parse
@@ -24,8 +23,7 @@ from tests import support
 from tests.support.processes import (
     Postgres,
     Server,
-    manage,
-    server_env,
+    prepare_database,
     start_postgres,
     start_server,
 )
@@ -105,9 +103,7 @@ def site(live_redis, tmp_path_factory) -> Iterator[Site]:
             "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
             "SECURE_COOKIES": "0",
         }
-        manage(server_env(overrides), "migrate", "--noinput", "-v0")
-        setup = SETUP % {"password": PASSWORD}
-        facts = json.loads(manage(server_env(overrides), "shell", "-c", setup).splitlines()[-1])
+        facts = prepare_database(overrides, SETUP % {"password": PASSWORD})
         server = start_server(env=overrides)
         try:
             yield Site(postgres=postgres, server=server, **facts)

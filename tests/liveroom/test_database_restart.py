@@ -25,8 +25,7 @@ from tests.support.processes import (
     Postgres,
     PrivateRedis,
     Server,
-    manage,
-    server_env,
+    prepare_database,
     start_postgres,
     start_server,
 )
@@ -61,8 +60,7 @@ def site(tmp_path) -> Iterator[Site]:
             "SECURE_COOKIES": "0",
             "MEDIA_ROOT": str(tmp_path / "media"),
         }
-        manage(server_env(overrides), "migrate", "--noinput", "-v0")
-        facts = json.loads(manage(server_env(overrides), "shell", "-c", SETUP).splitlines()[-1])
+        facts = prepare_database(overrides, SETUP)
         server = start_server(env=overrides)
         try:
             yield Site(postgres=postgres, server=server, **facts)

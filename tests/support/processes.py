@@ -4,6 +4,7 @@ Redis, each in its own session so that stopping it stops its children."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -293,3 +294,10 @@ def manage(env: dict[str, str], *args: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return result.stdout
+
+
+def prepare_database(env: dict[str, str], setup: str) -> dict:
+    """Migrate the database `env` names (a test's own PostgreSQL), then run `setup` (Python
+    for `manage.py shell` whose last printed line is JSON) there; that JSON."""
+    manage(server_env(env), "migrate", "--noinput", "-v0")
+    return json.loads(manage(server_env(env), "shell", "-c", setup).splitlines()[-1])
