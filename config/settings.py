@@ -194,6 +194,11 @@ if HLS_WINDOW_SECONDS < 3 * HLS_TARGET_DURATION:
 HLS_DVR_WINDOW_SECONDS = env_int("HLS_DVR_WINDOW_SECONDS", 7200, minimum=HLS_WINDOW_SECONDS)
 # The largest object (segment or playlist) an encoder may PUT; larger bodies get 413.
 HLS_MAX_OBJECT_BYTES = env_int("HLS_MAX_OBJECT_BYTES", 32 * 1024 * 1024, minimum=1024)
+# The show (streaming/show.py): an encoder that stops sending is "reconnecting" this long
+# before it counts as stalled (the show goes on either way), and staff may resume an ended
+# show this long after its end.
+STREAM_RECONNECT_SECONDS = env_int("STREAM_RECONNECT_SECONDS", 60, minimum=1)
+SHOW_RESUME_MINUTES = env_int("SHOW_RESUME_MINUTES", 60, minimum=0)
 # Stall detection, retention and relay polling run every half target duration.
 CELERY_BEAT_SCHEDULE["streaming-health"] = {
     "task": "streaming.tasks.sweep_streams",

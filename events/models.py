@@ -5,9 +5,11 @@ This is the base layer: it imports neither `donations` nor `streaming`.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -138,6 +140,8 @@ class CapacityTier(models.Model):
 class EventStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     SCHEDULED = "scheduled", "Scheduled"
+    # A stream is arriving and only staff see it (the green room); the public page counts down.
+    BACKSTAGE = "backstage", "Backstage"
     LIVE = "live", "Live"
     ENDED = "ended", "Ended"
     CANCELLED = "cancelled", "Cancelled"
@@ -146,9 +150,11 @@ class EventStatus(models.TextChoices):
 # The lifecycle: which status may follow which.
 TRANSITIONS: dict[str, set[str]] = {
     EventStatus.DRAFT: {EventStatus.SCHEDULED, EventStatus.CANCELLED},
-    EventStatus.SCHEDULED: {EventStatus.LIVE, EventStatus.CANCELLED},
+    EventStatus.SCHEDULED: {EventStatus.BACKSTAGE, EventStatus.LIVE, EventStatus.CANCELLED},
+    EventStatus.BACKSTAGE: {EventStatus.LIVE, EventStatus.CANCELLED},
     EventStatus.LIVE: {EventStatus.ENDED},
-    EventStatus.ENDED: set(),
+    # "Resume show" within SHOW_RESUME_MINUTES of the end (streaming/show.py checks the time).
+    EventStatus.ENDED: {EventStatus.LIVE},
     EventStatus.CANCELLED: set(),
 }
 
@@ -158,6 +164,8 @@ _HINTS = {
     (EventStatus.SCHEDULED, EventStatus.ENDED): "it never went live; cancel it instead.",
     (EventStatus.LIVE, EventStatus.CANCELLED): "it is live; end it instead.",
     (EventStatus.LIVE, EventStatus.SCHEDULED): "it is already live.",
+    (EventStatus.BACKSTAGE, EventStatus.ENDED): "it never went live; cancel it instead.",
+    (EventStatus.BACKSTAGE, EventStatus.SCHEDULED): "its stream is already arriving.",
 }
 
 
@@ -196,6 +204,28 @@ class Event(models.Model):
     )
     went_live_at = models.DateTimeField(null=True, blank=True, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    backstage_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # --- The show (streaming/show.py): when it goes live and ends by itself, and how long
+    # giving stays open after it.
+    go_live_automatically = models.BooleanField(
+        "go live at the start time",
+        default=False,
+        help_text="At the start time, go live by itself if a stream is arriving. Otherwise "
+        "staff press “Go live” on the dashboard.",
+    )
+    auto_end_minutes = models.PositiveSmallIntegerField(
+        "end the show when the stream is gone for (minutes)",
+        default=30,
+        validators=[MaxValueValidator(24 * 60)],
+        help_text="A live show whose stream has sent nothing for this long ends by itself. "
+        "0: only staff end it.",
+    )
+    giving_window_days = models.PositiveSmallIntegerField(
+        "giving stays open after the show for (days)",
+        default=30,
+        validators=[MaxValueValidator(366)],
+        help_text="The replay page keeps the donate panel this long after the show ends.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -251,6 +281,22 @@ class Event(models.Model):
     @property
     def is_publicly_reachable(self) -> bool:
         return self.status != EventStatus.DRAFT
+
+    @property
+    def giving_closes_at(self) -> datetime | None:
+        """When giving closes: the end of the show plus its giving window (None before the
+        show ends)."""
+        if self.status != EventStatus.ENDED or self.ended_at is None:
+            return None
+        return self.ended_at + timedelta(days=self.giving_window_days)
+
+    def giving_open(self, now: datetime) -> bool:
+        """Gifts are taken while the event is scheduled, backstage or live, and after the show
+        for its giving window; never for a draft or a cancelled event."""
+        if self.status in (EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE):
+            return True
+        closes = self.giving_closes_at
+        return closes is not None and now < closes
 
 
 def validate_suggested_amounts(value: object) -> None:

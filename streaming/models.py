@@ -25,9 +25,16 @@ class StreamMode(models.TextChoices):
 
 
 class StreamState(models.TextChoices):
+    """The encoder's side, apart from the show's (the event's status): idle → live (segments
+    arriving) → reconnecting (none for 2 target durations, an ENDLIST or the RTMP publisher
+    gone: players wait, the show goes on) → stalled (still none after
+    STREAM_RECONNECT_SECONDS) → ended (only when the show ends). Segments arriving again turn
+    any of the middle three live, after a discontinuity."""
+
     IDLE = "idle", "Waiting for the encoder"
-    LIVE = "live", "Live"
-    STALLED = "stalled", "Stalled (reconnecting)"
+    LIVE = "live", "Receiving"
+    RECONNECTING = "reconnecting", "Reconnecting"
+    STALLED = "stalled", "Stalled (the encoder is gone)"
     ENDED = "ended", "Ended"
 
 
@@ -57,6 +64,11 @@ class Stream(models.Model):
     record = models.BooleanField(
         default=True, help_text="Keep every segment, for the replay after the stream ends."
     )
+    record_practice = models.BooleanField(
+        "record the practice",
+        default=False,
+        help_text="Keep what was streamed backstage, before “Go live”, in the replay.",
+    )
     # --- RTMP ingest's ladder and signed playback (streaming/ladder.py,
     # streaming/signing.py).
     ladder = models.CharField(
@@ -75,9 +87,14 @@ class Stream(models.Model):
     target_duration = models.PositiveSmallIntegerField(editable=False)
     window_seconds = models.PositiveIntegerField(editable=False)
     state = models.CharField(
-        max_length=10, choices=StreamState.choices, default=StreamState.IDLE, editable=False
+        max_length=12, choices=StreamState.choices, default=StreamState.IDLE, editable=False
     )
     last_segment_at = models.DateTimeField(null=True, editable=False)
+    # When the current encoder session started sending (reset after every reconnect).
+    session_started_at = models.DateTimeField(null=True, editable=False)
+    # The green room's figures from ffprobe on the incoming segments (streaming/health.py).
+    health = models.JSONField(default=dict, editable=False)
+    health_at = models.DateTimeField(null=True, editable=False)
     live_at = models.DateTimeField(null=True, editable=False)
     ended_at = models.DateTimeField(null=True, editable=False)
     # What staff should know: upstream errors, refused segments.
