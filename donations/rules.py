@@ -69,12 +69,20 @@ _REQUIRED = {
 }
 
 
+def _closed_reason(event: Event) -> str:
+    if event.status == EventStatus.CANCELLED:
+        return "This event was cancelled: it takes no donations."
+    if event.status == EventStatus.DRAFT:
+        return "This event does not take donations yet."
+    return "Giving for this event has closed. Thank you for your support."
+
+
 def check_rules(*, event: Event, req: DonationRequest) -> None:
     """The campaign's rules on the request. Raises DonationRefused (409 once the event no
     longer takes donations, else 400 naming the field)."""
     campaign = event.campaign
-    if event.status not in (EventStatus.LIVE, EventStatus.SCHEDULED):
-        raise DonationRefused("This event is no longer taking donations.", status=409)
+    if not event.giving_open(timezone.now()):
+        raise DonationRefused(_closed_reason(event), status=409)
     if req.monthly and not campaign.monthly_enabled:
         raise DonationRefused("This campaign does not offer monthly giving.", field="monthly")
     if req.currency != campaign.currency:

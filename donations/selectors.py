@@ -8,7 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BigIntegerField, Case, Count, F, Func, QuerySet, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 
 from donations.defence import issue_page_token
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
@@ -295,19 +306,67 @@ class RefcodeTotal:
     refcode: str  # "" for donations that came without one
     raised_minor: int
     donations: int
+    after_show_minor: int = 0  # of raised_minor, given after the show ended
 
 
-def event_top_refcodes(*, event_id: int, limit: int) -> list[RefcodeTotal]:
+def _after(ended_at: datetime | None) -> Any:
+    """Counted money given (started) after the show ended: late gifts from the replay page."""
+    if ended_at is None:
+        return Value(0)
+    return Sum("net_minor", filter=Q(created_at__gte=ended_at), default=0)
+
+
+def event_top_refcodes(
+    *, event_id: int, limit: int, ended_at: datetime | None = None
+) -> list[RefcodeTotal]:
     """The refcodes that raised the most (counted money, as the tally counts it), most first;
-    ties by number of donations, then by refcode. One aggregate query."""
+    ties by number of donations, then by refcode; with what each raised after the show
+    (`ended_at`). One aggregate query."""
     rows = (
         Donation.objects.filter(event_id=event_id, net_minor__gt=0)
         .values("refcode")
-        .annotate(raised=Sum("net_minor"), count=Count("id"))
+        .annotate(raised=Sum("net_minor"), count=Count("id"), after=_after(ended_at))
         .order_by("-raised", "-count", "refcode")
-        .values_list("refcode", "raised", "count")[:limit]
+        .values_list("refcode", "raised", "count", "after")[:limit]
     )
-    return [RefcodeTotal(refcode=r, raised_minor=int(s), donations=int(n)) for r, s, n in rows]
+    return [
+        RefcodeTotal(refcode=r, raised_minor=int(s), donations=int(n), after_show_minor=int(a))
+        for r, s, n, a in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ShowPhases:
+    """Counted money by when it was given: before the show went live, during it, and after
+    it ended (the replay page's giving window)."""
+
+    before_minor: int
+    during_minor: int
+    after_minor: int
+    before_donations: int
+    during_donations: int
+    after_donations: int
+
+
+def event_show_phases(
+    *, event_id: int, went_live_at: datetime | None, ended_at: datetime | None
+) -> ShowPhases:
+    """One aggregate query. A gift belongs to the moment the donor gave (started it)."""
+    far = datetime.max.replace(tzinfo=UTC)
+    start = went_live_at or far
+    end = ended_at or far
+    before = Q(created_at__lt=start)
+    after = Q(created_at__gte=end)
+    during = ~before & ~after
+    row = Donation.objects.filter(event_id=event_id, net_minor__gt=0).aggregate(
+        before_minor=Sum("net_minor", filter=before, default=0),
+        during_minor=Sum("net_minor", filter=during, default=0),
+        after_minor=Sum("net_minor", filter=after, default=0),
+        before_donations=Count("id", filter=before),
+        during_donations=Count("id", filter=during),
+        after_donations=Count("id", filter=after),
+    )
+    return ShowPhases(**{key: int(value) for key, value in row.items()})
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -24,14 +24,23 @@ from events.models import (
 
 
 def public_events() -> QuerySet[Event]:
-    """Listed on the home page: public events that are live, or scheduled and not over."""
+    """Listed on the home page: public events that are live, or scheduled (backstage
+    included: the public sees it as upcoming) and not over; live ones first."""
     now = timezone.now()
+    upcoming = [EventStatus.LIVE, EventStatus.BACKSTAGE, EventStatus.SCHEDULED]
     return (
         Event.objects.filter(visibility=Visibility.PUBLIC)
-        .filter(status__in=[EventStatus.LIVE, EventStatus.SCHEDULED], ends_at__gt=now)
+        .filter(status__in=upcoming, ends_at__gt=now)
         .select_related("campaign")
-        .order_by("status", "starts_at")  # "live" sorts before "scheduled"
+        .annotate(live_first=Case(When(status=EventStatus.LIVE, then=0), default=1))
+        .order_by("live_first", "starts_at")
     )
+
+
+def public_status(status: str) -> str:
+    """The event's status as the public sees it: backstage is the staff's secret, the public
+    page still counts down."""
+    return EventStatus.SCHEDULED.value if status == EventStatus.BACKSTAGE else status
 
 
 def access_public_event(*, slug: str) -> Event:

@@ -27,8 +27,13 @@ def _transition(*, event_id: int, to: EventStatus) -> Event:
     event.status = to
     fields = ["status", "updated_at"]
     if to == EventStatus.LIVE:
-        event.went_live_at = timezone.now()
-        fields.append("went_live_at")
+        # A resumed show keeps the time it first went live.
+        event.went_live_at = event.went_live_at or timezone.now()
+        event.ended_at = None
+        fields += ["went_live_at", "ended_at"]
+    elif to == EventStatus.BACKSTAGE:
+        event.backstage_at = timezone.now()
+        fields.append("backstage_at")
     elif to == EventStatus.ENDED:
         event.ended_at = timezone.now()
         fields.append("ended_at")
@@ -43,8 +48,15 @@ def schedule_event(*, event_id: int) -> Event:
     return _transition(event_id=event_id, to=EventStatus.SCHEDULED)
 
 
+def enter_backstage(*, event_id: int) -> Event:
+    """scheduled → backstage: a stream is arriving, only staff see it. Raises
+    InvalidTransition otherwise."""
+    return _transition(event_id=event_id, to=EventStatus.BACKSTAGE)
+
+
 def start_event(*, event_id: int) -> Event:
-    """scheduled → live (a stream started, or staff went live). Raises InvalidTransition."""
+    """scheduled or backstage → live (staff went live), or ended → live (staff resumed the
+    show; streaming.show checks the time limit). Raises InvalidTransition."""
     return _transition(event_id=event_id, to=EventStatus.LIVE)
 
 
@@ -108,7 +120,7 @@ def check_registration_open(*, event: Event) -> None:
         event.status == EventStatus.SCHEDULED and event.ends_at <= timezone.now()
     ):
         raise RegistrationRefused("This event is over: registration is closed.", code="ended")
-    if event.status != EventStatus.SCHEDULED and event.status != EventStatus.LIVE:
+    if event.status not in (EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE):
         raise RegistrationRefused("Registration for this event is not open yet.", code="draft")
 
 

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_safe
 from donations import selectors as donation_selectors
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
+from liveroom import greenroom
 from liveroom.charts import Chart, money, per_minute_chart, raised_chart, viewers_chart
 from streaming import selectors as stream_selectors
 
@@ -46,7 +47,17 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
     login; an event outside the staff member's campaigns is a 404."""
     event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
     panels = build_panels(event=event, zone=staff_zone(request), now=timezone.now())
-    context: dict[str, Any] = {"panels": panels, "event": event}
+    context: dict[str, Any] = {
+        "panels": panels,
+        "event": event,
+        # The show's buttons, for its owners and managers (greenroom.py checks again).
+        "controls": (
+            greenroom.controls_for(event=event)
+            if greenroom.may_run_show(user=request.user, event=event)
+            else []
+        ),
+        "view_only": not greenroom.may_run_show(user=request.user, event=event),
+    }
     if request.GET.get("fragment"):
         response = TemplateResponse(request, "liveroom/dashboard_panels.html", context)
         response["X-Dashboard-Fragment"] = "1"  # not the login page after a lost session
@@ -79,6 +90,7 @@ class RefcodeRow:
     raised: str
     donations: int
     share: int  # percent of the event's raised money
+    after_show: str  # of it, given after the show ("" for none)
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,19 @@ class DonationRow:
 
 
 @dataclass(frozen=True)
+class ShowPanel:
+    status: str
+    status_label: str
+    phases: donation_selectors.ShowPhases
+    before: str
+    during: str
+    after: str
+    giving_closes_at: str  # "" while the show has not ended
+
+
+@dataclass(frozen=True)
 class Panels:
+    show: ShowPanel
     raised: str
     goal: str
     percent: int
@@ -118,7 +142,20 @@ def build_panels(*, event: Event, zone: tzinfo, now: datetime) -> Panels:
     )
     viewers = event_selectors.viewer_series(event_id=event.pk, since=start)
     bars_from = max(start, end - BARS_WINDOW)
+    phases = donation_selectors.event_show_phases(
+        event_id=event.pk, went_live_at=event.went_live_at, ended_at=event.ended_at
+    )
+    closes = event.giving_closes_at
     return Panels(
+        show=ShowPanel(
+            status=event.status,
+            status_label=event.get_status_display(),
+            phases=phases,
+            before=money(phases.before_minor, currency),
+            during=money(phases.during_minor, currency),
+            after=money(phases.after_minor, currency),
+            giving_closes_at=closes.astimezone(zone).strftime("%Y-%m-%d %H:%M") if closes else "",
+        ),
         raised=money(totals.raised_minor, currency),
         goal=money(event.goal_minor, currency),
         percent=min(999, totals.raised_minor * 100 // max(event.goal_minor, 1)),
@@ -134,8 +171,11 @@ def build_panels(*, event: Event, zone: tzinfo, now: datetime) -> Panels:
                 raised=money(row.raised_minor, currency),
                 donations=row.donations,
                 share=round(row.raised_minor * 100 / max(totals.raised_minor, 1)),
+                after_show=money(row.after_show_minor, currency) if row.after_show_minor else "",
             )
-            for row in donation_selectors.event_top_refcodes(event_id=event.pk, limit=TOP_REFCODES)
+            for row in donation_selectors.event_top_refcodes(
+                event_id=event.pk, limit=TOP_REFCODES, ended_at=event.ended_at
+            )
         ],
         recent=[
             DonationRow(

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from donations.selectors import event_tally
-from events.selectors import event_summary
+from events.selectors import event_summary, public_status
 from streaming.selectors import event_stream_state
 
 RECENT_DONORS = 5
@@ -33,7 +33,8 @@ def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, An
     ]
     return {
         "version": version,
-        "status": event.status,
+        # Backstage is the staff's: the public sees "scheduled" until the show goes live.
+        "status": public_status(event.status),
         "currency": event.currency,
         "goal": event.goal_minor,
         "raised": tally.raised_minor,
@@ -41,7 +42,8 @@ def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, An
         "donations": tally.donations,
         "viewers": viewers,
         "recent": recent,
-        # none | idle | live | stalled | ended; URLs (maybe signed, expiring) come from stream.json.
+        # none, idle, live, reconnecting, stalled or ended; URLs (maybe signed, expiring)
+        # come from stream.json.
         "stream": stream.state,
         "replay": stream.replay_url is not None,
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liveroom import dashboard, views
+from liveroom import dashboard, greenroom, views
 
 app_name = "liveroom"
 
@@ -10,4 +10,10 @@ urlpatterns = [
     path("events/<slug:slug>/stream.json", views.event_stream, name="stream"),
     # Staff only (campaign-scoped); the event's admin page links here by this name.
     path("staff/events/<int:event_id>/dashboard/", dashboard.dashboard_view, name="dashboard"),
+    path("staff/events/<int:event_id>/preview.json", greenroom.preview, name="preview"),
+    path(
+        "staff/events/<int:event_id>/show/<slug:action>/",
+        greenroom.show_action,
+        name="show-action",
+    ),
 ]

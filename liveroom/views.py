@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from donations import selectors as donation_selectors
@@ -23,18 +24,20 @@ from streaming import selectors as stream_selectors
 @require_GET
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     event = event_selectors.access_public_event(slug=slug)
-    # The donate panel, for events that take donations (live or scheduled).
+    # The donate panel while the event takes gifts: before and through the show, and on the
+    # replay page for its giving window.
     donate = (
-        donation_selectors.donate_panel(event=event)
-        if event.status in (EventStatus.LIVE, EventStatus.SCHEDULED)
-        else None
+        donation_selectors.donate_panel(event=event) if event.giving_open(timezone.now()) else None
     )
+    status = event_selectors.public_status(event.status)
     stream = stream_selectors.event_stream_state(event_id=event.pk)
     signup = registration.registration_context(request, event)
     # Events that ask for registration show their video to registered attendees.
     may_watch = not signup["registration_required"] or signup["registration"] is not None
     context = {
         "event": event,
+        "status": status,
+        "status_label": EventStatus(status).label,
         "donate": donate,
         "stream": stream,
         "player": _player_config(event, stream, may_watch=may_watch),
@@ -51,7 +54,7 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _stream_json(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:
     return {
-        "status": event.status,
+        "status": event_selectors.public_status(event.status),
         "state": stream.state,
         "master_url": stream.master_url,
         "replay_url": stream.replay_url,

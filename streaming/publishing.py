@@ -164,7 +164,9 @@ def write_media_playlist(*, stream: Stream, rendition: Rendition, now: datetime)
         media_sequence=first,
         discontinuity_sequence=rendition.discontinuity_sequence,
         segments=[_as_published(s) for s in keep],
-        ended=rendition.ended or stream.state == "ended",
+        # Only the show's end ends a live playlist: an encoder's ENDLIST or drop is a pause
+        # players wait through (its next segment follows a discontinuity).
+        ended=stream.state == "ended",
     )
     get_storage().put(live_key(stream, rendition.name, "index.m3u8"), text.encode())
 
@@ -219,31 +221,41 @@ def write_master(*, stream: Stream) -> None:
     get_storage().put(live_key(stream, "master.m3u8"), text.encode())
 
 
-def write_replay(*, stream: Stream) -> None:
-    """The replay: a VOD playlist of every recorded segment per rendition, and their master.
+def write_replay(*, stream: Stream, since: datetime | None = None) -> None:
+    """The replay: a VOD playlist of every recorded segment per rendition (those published
+    `since` the show went live, when given: the practice stays out), and their master.
     Streams that do not record have none."""
     renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
     if not stream.record or not renditions:
         return
     storage = get_storage()
+    recorded = []
     for rendition in renditions:
-        segments = [_as_published(s) for s in rendition.segments.filter(deleted=False)]
-        if segments and segments[0].discontinuity:
+        kept = rendition.segments.filter(deleted=False)
+        if since is not None:
+            kept = kept.filter(published_at__gte=since)
+        segments = [_as_published(s) for s in kept]
+        if not segments:
+            continue
+        recorded.append(rendition)
+        if segments[0].discontinuity:
             # A VOD playlist starting at a discontinuity would need a discontinuity sequence.
             segments[0] = playlists.PublishedSegment(
                 **{**segments[0].__dict__, "discontinuity": False}
             )
         text = playlists.render_media(
             target_duration=stream.target_duration,
-            media_sequence=segments[0].seq if segments else 0,
+            media_sequence=segments[0].seq,
             discontinuity_sequence=0,
             segments=segments,
             ended=True,
             vod=True,
         )
         storage.put(live_key(stream, rendition.name, "replay.m3u8"), text.encode())
+    if not recorded:
+        return
     text = playlists.render_master(
-        (f"{r.name}/replay.m3u8", _variant_attributes(r)) for r in renditions
+        (f"{r.name}/replay.m3u8", _variant_attributes(r)) for r in recorded
     )
     storage.put(live_key(stream, "replay.m3u8"), text.encode())
 

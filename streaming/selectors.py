@@ -6,6 +6,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from events.models import EventStatus
@@ -42,34 +44,51 @@ def access_stream_for_ingest(*, public_id: str, authorization: str) -> Stream:
     if stream.mode != StreamMode.PUSH:
         raise IngestRefused(409, "This stream relays an upstream origin; it takes no pushes.")
     if stream.state == StreamState.ENDED:
-        raise IngestRefused(409, "This stream has ended.")
-    if stream.event.status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
+        raise IngestRefused(
+            409,
+            "The show has ended, so this stream takes no more video. Staff can resume the "
+            f"show from the live dashboard within {settings.SHOW_RESUME_MINUTES} minutes of "
+            "its end.",
+        )
+    if stream.event.status not in TAKES_VIDEO:
         raise IngestRefused(409, f"The event is {stream.event.status}: schedule it first.")
     return stream
 
 
+# The event statuses in which its stream takes video: the green room before the show, and
+# the show. (An ended show's stream is ended too, until staff resume it.)
+TAKES_VIDEO = (EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE)
+
+
 def effective_state(stream: Stream, *, now: datetime | None = None) -> str:
-    """The stream's state as viewers should see it: a live stream whose segments stopped
-    more than 2 target durations ago is stalled even before the sweep records it."""
+    """The stream's state as viewers should see it: a receiving stream whose segments stopped
+    more than 2 target durations ago is reconnecting even before the sweep records it."""
     now = now or timezone.now()
     if (
         stream.state == StreamState.LIVE
         and stream.last_segment_at is not None
         and now - stream.last_segment_at > timedelta(seconds=2 * stream.target_duration)
     ):
-        return StreamState.STALLED
+        return StreamState.RECONNECTING
     return str(stream.state)
 
 
 @dataclass(frozen=True)
 class StreamView:
-    """What the event page needs: `state` (none, idle, live, stalled, ended), the master
-    playlist URL while it is live or stalled, the replay URL once it ended with a recording."""
+    """What the event page needs: `state` (none, idle, live, reconnecting, stalled, ended),
+    the master playlist URL while the show is on, the replay URL once it ended with a
+    recording. Before the show (scheduled or backstage) the public sees no video: "idle"."""
 
     state: str
     master_url: str | None
     replay_url: str | None
     target_duration: int | None
+
+
+# What viewers play through: receiving, or waiting for the encoder to come back.
+PLAYING = (StreamState.LIVE, StreamState.RECONNECTING, StreamState.STALLED)
+# Event statuses whose video the public may see (the show, and its replay).
+PUBLIC_VIDEO = (EventStatus.LIVE, EventStatus.ENDED)
 
 
 def master_path(public_id: str) -> str:
@@ -81,10 +100,13 @@ def replay_path(public_id: str) -> str:
 
 
 def event_stream_state(*, event_id: int) -> StreamView:
-    stream = Stream.objects.filter(event_id=event_id).first()
+    stream = Stream.objects.select_related("event").filter(event_id=event_id).first()
     if stream is None:
         return StreamView(state="none", master_url=None, replay_url=None, target_duration=None)
     state = effective_state(stream)
+    if stream.event.status not in PUBLIC_VIDEO and state != StreamState.ENDED:
+        # The green room is the staff's: the public page counts down.
+        state = StreamState.IDLE
     published = stream.live_at is not None
 
     # Private or paid events' players get expiring signed URLs.
@@ -95,14 +117,21 @@ def event_stream_state(*, event_id: int) -> StreamView:
 
     return StreamView(
         state=state,
-        master_url=url("master.m3u8")
-        if published and state in (StreamState.LIVE, StreamState.STALLED)
-        else None,
+        master_url=url("master.m3u8") if published and state in PLAYING else None,
         replay_url=url("replay.m3u8")
         if published and state == StreamState.ENDED and stream.record
         else None,
         target_duration=stream.target_duration,
     )
+
+
+def preview_url(*, event_id: int) -> str | None:
+    """The green room's player: the stream's master playlist under a signed, expiring prefix
+    (staff only: the dashboard hands it out), whatever the show's status; None before video."""
+    stream = Stream.objects.filter(event_id=event_id).first()
+    if stream is None or stream.live_at is None or stream.state == StreamState.ENDED:
+        return None
+    return signing.playback_path(public_id=stream.public_id, path="master.m3u8", signed=True)
 
 
 @dataclass(frozen=True)
@@ -125,8 +154,13 @@ def origin_info(*, public_id: str) -> OriginInfo | None:
 
 
 def needs_signed_url(*, public_id: str) -> bool:
-    """Whether the stream's files are served only under a valid signed prefix."""
-    return Stream.objects.filter(public_id=public_id, signed_playback=True).exists()
+    """Whether the stream's files are served only under a valid signed prefix: a stream with
+    signed playback, and any stream before its show goes live (the green room's preview)."""
+    return (
+        Stream.objects.filter(public_id=public_id)
+        .filter(Q(signed_playback=True) | ~Q(event__status__in=PUBLIC_VIDEO))
+        .exists()
+    )
 
 
 # --- Stream health, for the staff's live dashboard ------------------------------------------

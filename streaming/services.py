@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -113,14 +114,24 @@ def set_delivery_options(*, stream_id: int, ladder: str, signed_playback: bool) 
 
 def _mark_live(stream: Stream, now: datetime) -> None:
     stream.last_segment_at = now
-    if stream.state in (StreamState.IDLE, StreamState.STALLED):
+    if stream.state in (StreamState.IDLE, StreamState.RECONNECTING, StreamState.STALLED):
         was = stream.state
         stream.state = StreamState.LIVE
         stream.live_at = stream.live_at or now
-        log.info("stream live", extra={"stream_id": stream.pk, "from_state": was})
+        stream.session_started_at = now
+        log.info("stream receiving", extra={"stream_id": stream.pk, "from_state": was})
         _publish_on_commit(stream)
+        # Video arriving for a scheduled event opens the green room; only staff go live.
         if Event.objects.filter(pk=stream.event_id, status=EventStatus.SCHEDULED).exists():
-            event_services.start_event(event_id=stream.event_id)
+            event_services.enter_backstage(event_id=stream.event_id)
+
+
+def _mark_reconnecting(stream: Stream, *, reason: str) -> None:
+    """The encoder stopped sending (or said ENDLIST): players wait, the show goes on."""
+    if stream.state == StreamState.LIVE:
+        stream.state = StreamState.RECONNECTING
+        log.info("stream reconnecting", extra={"stream_id": stream.pk, "reason": reason})
+        _publish_on_commit(stream)
 
 
 @dataclass(frozen=True)
@@ -204,6 +215,10 @@ def apply_segments(
     if segments:
         rendition.encoder_first_seq = segments[0].sequence
     fresh = [s for s in segments if s.sequence > rendition.encoder_last_seq]
+    if rendition.ended and fresh and not parsed.ended:
+        # The encoder said ENDLIST, then came back: a new session after a gap.
+        rendition.ended = False
+        rendition.pending_discontinuity = True
     published = 0
     master_changed = rendition.next_seq == 0
     for index, segment in enumerate(fresh):
@@ -242,11 +257,12 @@ def apply_segments(
     if published or parsed.ended:
         publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
     rendition.save()
+    if parsed.ended and not stream.renditions.filter(ended=False).exists():
+        # An encoder's ENDLIST ends its session, never the show: staff end the show.
+        _mark_reconnecting(stream, reason="encoder ENDLIST")
     stream.save()
     if master_changed and published:
         publishing.write_master(stream=stream)
-    if parsed.ended and not stream.renditions.filter(ended=False).exists():
-        _end_locked(stream, now=now, reason="encoder")
     return published
 
 
@@ -277,8 +293,8 @@ def apply_relay_playlist(
 
 @transaction.atomic
 def end_stream(*, stream_id: int, reason: str = "staff") -> Stream:
-    """End the stream (staff action, the encoder's ENDLIST, or its event ending): every live
-    playlist gets EXT-X-ENDLIST, the replay is written, a live event ends. Idempotent."""
+    """End the stream (the show ended: staff, its automatic end, or its event ending): every
+    live playlist gets EXT-X-ENDLIST, the replay is written, a live event ends. Idempotent."""
     stream = Stream.objects.select_for_update().get(pk=stream_id)
     if stream.state != StreamState.ENDED:
         _end_locked(stream, now=timezone.now(), reason=reason)
@@ -293,7 +309,11 @@ def _end_locked(stream: Stream, *, now: datetime, reason: str) -> None:
         if rendition.next_seq:
             publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
             rendition.save(update_fields=["media_sequence", "discontinuity_sequence"])
-    publishing.write_replay(stream=stream)
+    went_live_at = (
+        Event.objects.filter(pk=stream.event_id).values_list("went_live_at", flat=True).first()
+    )
+    # Practice before "Go live" stays out of the replay unless staff keep it.
+    publishing.write_replay(stream=stream, since=None if stream.record_practice else went_live_at)
     get_storage().delete_prefix(f"ingest/{stream.public_id}")
     transaction.on_commit(partial(keycache.forget, public_id=stream.public_id))
     log.info("stream ended", extra={"stream_id": stream.pk, "reason": reason})
@@ -316,22 +336,54 @@ def record_stream_error(*, stream_id: int, message: str) -> None:
     )
 
 
+@transaction.atomic
+def reopen_stream(*, stream_id: int) -> Stream:
+    """The show resumed: an ended stream takes video again. Its playlists lose ENDLIST and the
+    next segments follow a discontinuity; players of the replay switch back to live."""
+    stream = Stream.objects.select_for_update().get(pk=stream_id)
+    if stream.state != StreamState.ENDED:
+        return stream
+    stream.state = StreamState.RECONNECTING
+    stream.ended_at = None
+    stream.save(update_fields=["state", "ended_at"])
+    now = timezone.now()
+    for rendition in stream.renditions.all():
+        rendition.ended = False
+        rendition.pending_discontinuity = True
+        if rendition.next_seq:
+            publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
+        rendition.save()
+    transaction.on_commit(partial(keycache.forget, public_id=stream.public_id))
+    log.info("stream reopened", extra={"stream_id": stream.pk})
+    _publish_on_commit(stream)
+    return stream
+
+
 def mark_stalled_streams(*, now: datetime | None = None) -> list[int]:
-    """Live streams with no segment for 2 target durations become stalled. Returns their ids."""
+    """Streams receiving nothing for 2 target durations become reconnecting; reconnecting
+    for STREAM_RECONNECT_SECONDS more, stalled. Returns the ids of those that changed."""
     now = now or timezone.now()
-    stalled = []
-    for stream in Stream.objects.filter(state=StreamState.LIVE).only("pk", "target_duration"):
+    changed = []
+    waiting = Stream.objects.filter(state__in=[StreamState.LIVE, StreamState.RECONNECTING])
+    for stream in waiting.only("pk"):
         with transaction.atomic():
             locked = Stream.objects.select_for_update().get(pk=stream.pk)
-            limit = now - timedelta(seconds=2 * locked.target_duration)
-            if locked.state != StreamState.LIVE or (locked.last_segment_at or now) >= limit:
+            quiet = now - (locked.last_segment_at or now)
+            if locked.state == StreamState.LIVE and quiet > timedelta(
+                seconds=2 * locked.target_duration
+            ):
+                _mark_reconnecting(locked, reason="no segments")
+            elif locked.state == StreamState.RECONNECTING and quiet > timedelta(
+                seconds=settings.STREAM_RECONNECT_SECONDS
+            ):
+                locked.state = StreamState.STALLED
+                log.warning("stream stalled", extra={"stream_id": locked.pk})
+                _publish_on_commit(locked)
+            else:
                 continue
-            locked.state = StreamState.STALLED
             locked.save(update_fields=["state"])
-            log.warning("stream stalled", extra={"stream_id": locked.pk})
-            _publish_on_commit(locked)
-            stalled.append(locked.pk)
-    return stalled
+            changed.append(locked.pk)
+    return changed
 
 
 def sweep_streams(*, now: datetime | None = None) -> dict[str, int]:

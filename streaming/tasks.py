@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from streaming import relay, services
+from streaming import relay, show
 
 
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_streams() -> dict[str, int]:
-    """Stalls, streams whose event is over, expired segments."""
-    return services.sweep_streams()
+    """Reconnecting and stalled streams, streams whose event is over, expired segments, and
+    the show's automatic go-live and end."""
+    return show.sweep()
 
 
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]

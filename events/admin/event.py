@@ -50,6 +50,10 @@ class EventAdmin(CampaignScopedAdmin):
         (None, {"fields": ["campaign", "title", "slug", "description", "visibility"]}),
         ("When", {"fields": ["starts_at", "ends_at"]}),
         (
+            "The show",
+            {"fields": ["go_live_automatically", "auto_end_minutes", "giving_window_days"]},
+        ),
+        (
             "Audience and money",
             {
                 "fields": [

@@ -1,5 +1,6 @@
 """An event's lifecycle in the admin, from one table: the list's actions and the change
-page's buttons both come from LIFECYCLE, and both call the same services."""
+page's buttons both come from LIFECYCLE, and both call the same services. Going live (and
+resuming) is the show's, on the live dashboard (streaming/show.py): it needs video arriving."""
 
 from __future__ import annotations
 
@@ -29,8 +30,6 @@ class Step:
 LIFECYCLE = (
     Step(EventStatus.SCHEDULED, "schedule_events", "Schedule selected events", "Schedule",
          "scheduled", services.schedule_event),
-    Step(EventStatus.LIVE, "start_events", "Go live with selected events", "Go live now",
-         "now live", services.start_event),
     Step(EventStatus.ENDED, "end_events", "End selected live events", "End the event",
          "ended", services.end_event),
     Step(EventStatus.CANCELLED, "cancel_events", "Cancel selected events", "Cancel the event",

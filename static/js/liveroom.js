@@ -21,6 +21,7 @@
   var CLOSE_FULL = 4429;
   var CLOSE_CLIENT_CAP = 4430;  // this browser (or network) holds as many seats as it may
   var POLL_MS = 3000;
+  var REPLAY_POLL_MS = 10000;  // after the show: late gifts, or the show resumed
   var FULL_RETRY_MS = 60000;
   var BACKOFF_FIRST_MS = 5000;  // full jitter over [0, 5 s) first, doubling up to a minute
   var BACKOFF_MAX_MS = 60000;
@@ -207,8 +208,13 @@
   var status = root.getAttribute("data-status");
   if (status === "live" || status === "scheduled") {
     connect();
+  } else if (status === "ended") {
+    // The replay page: giving goes on, so its tally does too (and a resumed show turns the page
+    // live again), from tally.json at a slower pace; no socket held.
+    POLL_MS = REPLAY_POLL_MS;
+    poll();
   } else {
-    poll();  // an ended event: its final tally, no socket held
+    poll();  // a cancelled event: its final tally
     stopped = true;
   }
 })();

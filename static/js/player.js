@@ -171,14 +171,20 @@
   }
 
   // --- What to show --------------------------------------------------------------------------
+  // The stream states in which the show's video plays, or waits for its encoder to return.
+  function playing(stream) {
+    return stream === "live" || stream === "reconnecting" || stream === "stalled";
+  }
+
   function decide() {
     if (full) { detach(); showCover(null); return; }
     if (!mayWatch) { detach(); showCover("register"); return; }
-    var live = (state.stream === "live" || state.stream === "stalled") && state.master;
+    var live = playing(state.stream) && state.master;
     if (live && state.status !== "ended") {
       if (!admitted) { showCover("joining"); return; }
       attach(state.master, "live");
-      showCover(reconnecting || state.stream === "stalled" ? "reconnecting" : null);
+      // The encoder dropped: the show goes on, the player waits for it (never "ended").
+      showCover(reconnecting || state.stream !== "live" ? "reconnecting" : null);
       return;
     }
     if (kind === "live" && liveEnding && !video.ended) {
@@ -350,8 +356,7 @@
       admitted = true;
       // A signed live stream's URL is not in the page: stream.json gives it to admitted
       // attendees only.
-      var live = state.stream === "live" || state.stream === "stalled";
-      if (live && !state.master) refresh(0, decide);
+      if (playing(state.stream) && !state.master) refresh(0, decide);
       else decide();
     }
   }

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from donations.models import Donation
 from events.models import Attestation
@@ -190,12 +192,37 @@ def test_covered_fees_count_toward_the_per_donor_limit(client, event):
     )
 
 
-def test_it_refuses_a_donation_to_an_ended_event(client, stripe_settings):
-    event = EventFactory(status="ended")
+def test_it_refuses_a_donation_once_the_giving_window_after_the_show_closed(
+    client, stripe_settings
+):
+    event = EventFactory(
+        status="ended", ended_at=timezone.now() - timedelta(days=30, seconds=1),
+        giving_window_days=30,
+    )  # fmt: skip
 
     response = post_start(client, event, start_payload(event))
 
-    assert refused(response, 409, "This event is no longer taking donations.")
+    assert refused(response, 409, "Giving for this event has closed. Thank you for your support.")
+    assert Donation.objects.count() == 0
+
+
+def test_the_replay_page_takes_gifts_within_the_giving_window(client, stripe_settings):
+    event = EventFactory(
+        status="ended", ended_at=timezone.now() - timedelta(days=29), giving_window_days=30
+    )
+
+    response = post_start(client, event, start_payload(event))
+
+    assert response.status_code == 200, response.content
+    assert Donation.objects.get().event_id == event.pk
+
+
+def test_it_refuses_a_donation_to_a_cancelled_event(client, stripe_settings):
+    event = EventFactory(status="cancelled")
+
+    response = post_start(client, event, start_payload(event))
+
+    assert refused(response, 409, "This event was cancelled: it takes no donations.")
     assert Donation.objects.count() == 0
 
 

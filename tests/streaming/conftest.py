@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming import services
+from streaming import services, show
 from streaming.models import Stream, StreamMode
 from tests.support import processes
 from tests.support.streaming import (
@@ -81,9 +81,10 @@ def stream_and_key(scheduled_event) -> tuple[Stream, str]:
 
 @pytest.fixture
 def live_stream(stream) -> Stream:
-    """The shared `stream` once its first two segments (0 and 1, rendition "v") arrived: it
-    is live, and so is its event."""
+    """The shared `stream` once its first two segments (0 and 1, rendition "v") arrived and
+    staff pressed "Go live": it is receiving, and its event is live."""
     deliver(stream, 0, 2)
+    show.go_live(event_id=stream.event_id)
     stream.refresh_from_db()
     return stream
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from streaming import relay, services
+from streaming import relay, show
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             started = time.monotonic()
             close_old_connections()
             try:
-                services.sweep_streams()
+                show.sweep()
                 relay.poll_relays()
             except Exception:
                 # One bad round (database restarting) must not stop the loop.
