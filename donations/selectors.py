@@ -20,6 +20,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.utils import timezone
 
 from donations.defence import issue_page_token
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
@@ -191,7 +192,8 @@ def donate_panel(*, event: Event) -> DonatePanel:
     campaign = event.campaign
     provider = get_provider()
     return DonatePanel(
-        open=provider is not None and event.status in ("live", "scheduled"),
+        # Before, through and after the show (its giving window), as the rules take gifts.
+        open=provider is not None and event.giving_open(timezone.now()),
         simulated=bool(provider and provider.simulated),
         publishable_key=provider.publishable_key if provider else "",
         page_token=issue_page_token(event_id=event.pk),

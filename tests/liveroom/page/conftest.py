@@ -75,6 +75,7 @@ def platform(django_db_setup, page_media_root) -> Iterator[Platform]:
             "HLS_WINDOW_SECONDS": str(WINDOW_SECONDS),
             "LIVE_VIEWER_SAMPLE_SECONDS": "3600",  # no dashboard samples written behind a test
             "ALLOW_SIMULATED_PAYMENTS": "1",  # the simulated provider, as `make run` has it
+            "SECURE_COOKIES": "0",  # staff's session and CSRF cookies over plain HTTP
         },
     )
     server = Platform(web=start_server(env=env), env=env, procs=[])

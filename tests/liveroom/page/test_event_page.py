@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import CapacityTier, Event, EventStatus
+from streaming import show
 from streaming.models import Stream
 from tests.browser import LAPTOP, PHONE
 from tests.factories import EventFactory
@@ -39,9 +40,11 @@ def assert_video_advances(page, seconds: float, *, timeout: float = 30) -> None:
 
 
 def live_stream(platform, event: Event) -> Stream:
+    """The event's stream with an encoder pushing, and the show live (staff's "Go live")."""
     stream, key = new_stream(event.pk)
     platform.push(stream, key)
     wait_for(lambda: Stream.objects.get(pk=stream.pk).state == "live", 30, what="stream live")
+    show.go_live(event_id=event.pk)
     return stream
 
 
@@ -121,14 +124,17 @@ def test_the_page_counts_down_turns_live_and_then_offers_the_replay_which_plays(
     assert player(page)["cover"] == "before"
     screenshot(page, "before-countdown")
 
-    # The encoder starts (and stops after 8 s): the page turns live by itself.
-    platform.push(stream, key, seconds=8)
+    # The encoder starts and staff go live: the page turns live by itself.
+    platform.push(stream, key)
+    wait_for(lambda: Stream.objects.get(pk=stream.pk).state == "live", 30, what="video")
+    show.go_live(event_id=event.pk)
     page.wait_for_function("() => window.Pledgecast.player.state().kind === 'live'", timeout=30_000)
     assert_video_advances(page, 2)
     assert page.text_content("[data-event-status]") == "Live"
     screenshot(page, "turned-live")
 
-    # The end (ENDLIST): "ended — watch the replay", and the replay plays.
+    # Staff end the show: "ended — watch the replay", and the replay plays.
+    show.end_show(event_id=event.pk)
     page.wait_for_selector("[data-cover=replay]:visible", timeout=40_000)
     assert page.text_content("[data-event-status]") == "Ended"
     assert page.text_content("[data-cover=replay] .cover-title") == "The event has ended"
