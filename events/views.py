@@ -19,7 +19,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "events/home.html",
         {
             "live_events": [e for e in events if e.status == "live"],
-            "upcoming_events": [e for e in events if e.status == "scheduled"],
+            # Backstage (the green room) is still upcoming for the public.
+            "upcoming_events": [e for e in events if e.status != "live"],
         },
     )
 

@@ -249,16 +249,16 @@ def test_the_change_page_offers_the_next_lifecycle_steps(manager_of_a, two_campa
     event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED)
     response = manager_of_a.get(reverse("admin:events_event_change", args=[event.pk]))
     labels = [a["label"] for a in response.context["lifecycle_actions"]]
-    assert labels == ["Go live now", "Cancel the event"]
+    # Going live needs video arriving: it is the show's, on the live dashboard.
+    assert labels == ["Cancel the event"]
 
 
-def test_a_manager_goes_live_from_the_change_page(manager_of_a, two_campaigns):
+def test_going_live_is_not_an_admin_step_and_changes_nothing(manager_of_a, two_campaigns):
     event = EventFactory(campaign=two_campaigns[0], status=EventStatus.SCHEDULED, title="Rally")
     url = reverse("admin:events_event_transition", args=[event.pk, "live"])
-    response = manager_of_a.post(url, follow=True)
-    assert [str(m) for m in response.context["messages"]] == ["“Rally” is now live."]
+    assert manager_of_a.post(url).status_code == 404
     event.refresh_from_db()
-    assert event.status == EventStatus.LIVE
+    assert event.status == EventStatus.SCHEDULED
 
 
 def test_a_refused_lifecycle_step_is_explained_and_changes_nothing(manager_of_a, two_campaigns):

@@ -30,6 +30,8 @@ def form_data(campaign, **overrides):
         "capacity_tier": CapacityTier.objects.get(max_attendees=10_000).pk,
         "goal_minor": "50,000",
         "suggested_amounts": "25, 50, 100",
+        "auto_end_minutes": "30",
+        "giving_window_days": "30",
         "_save": "Save",
     }
     data.update(overrides)

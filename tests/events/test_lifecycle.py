@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 S = EventStatus
 SERVICE_FOR = {
     S.SCHEDULED: services.schedule_event,
+    S.BACKSTAGE: services.enter_backstage,
     S.LIVE: services.start_event,
     S.ENDED: services.end_event,
     S.CANCELLED: services.cancel_event,
@@ -17,9 +18,13 @@ SERVICE_FOR = {
 LEGAL = {
     (S.DRAFT, S.SCHEDULED),
     (S.DRAFT, S.CANCELLED),
+    (S.SCHEDULED, S.BACKSTAGE),  # video arrived: the green room
     (S.SCHEDULED, S.LIVE),
     (S.SCHEDULED, S.CANCELLED),
+    (S.BACKSTAGE, S.LIVE),  # "Go live"
+    (S.BACKSTAGE, S.CANCELLED),
     (S.LIVE, S.ENDED),
+    (S.ENDED, S.LIVE),  # "Resume show" (streaming.show holds its time limit)
 }
 ALL_PAIRS = [(a, b) for a in S for b in SERVICE_FOR]
 
@@ -72,7 +77,13 @@ def test_it_refuses_each_illegal_transition_and_changes_nothing(current, target)
             S.CANCELLED,
             "“Town hall” cannot become cancelled while live: it is live; end it instead.",
         ),
-        (S.ENDED, S.LIVE, "“Town hall” cannot become live while ended: it is over."),
+        (S.CANCELLED, S.LIVE, "“Town hall” cannot become live while cancelled: it is over."),
+        (
+            S.BACKSTAGE,
+            S.ENDED,
+            "“Town hall” cannot become ended while backstage: "
+            "it never went live; cancel it instead.",
+        ),
         (
             S.SCHEDULED,
             S.SCHEDULED,

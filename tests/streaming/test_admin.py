@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from events.models import EventStatus
-from streaming import services
+from streaming import services, show
 from streaming.models import Stream
 from tests.factories import EventFactory
 from tests.support.streaming import deliver
@@ -78,6 +78,7 @@ def test_the_list_shows_only_the_staffs_campaigns_streams(manager, stream):
 
 def test_staff_can_end_a_stream_and_its_live_event_ends(manager, stream):
     deliver(stream, 0, 1)
+    show.go_live(event_id=stream.event_id)
     response = manager.post(reverse("admin:streaming_stream_end", args=[stream.pk]))
     stream.refresh_from_db()
     assert response.status_code == 302

@@ -24,14 +24,16 @@ def test_a_live_stream_is_not_stalled_within_two_target_durations(live_stream):
     assert selectors.effective_state(live_stream, now=at) == "live"
 
 
-def test_a_live_stream_stalls_after_two_target_durations_without_a_segment(live_stream):
+def test_a_live_stream_is_reconnecting_after_two_target_durations_without_a_segment(
+    live_stream,
+):
     at = live_stream.last_segment_at + timedelta(
         seconds=2 * live_stream.target_duration, milliseconds=1
     )
-    assert selectors.effective_state(live_stream, now=at) == "stalled"
+    assert selectors.effective_state(live_stream, now=at) == "reconnecting"
     assert services.mark_stalled_streams(now=at) == [live_stream.pk]
     live_stream.refresh_from_db()
-    assert (live_stream.state, live_stream.event.status) == ("stalled", EventStatus.LIVE)
+    assert (live_stream.state, live_stream.event.status) == ("reconnecting", EventStatus.LIVE)
 
 
 def test_a_stalled_stream_is_live_again_when_segments_arrive(live_stream):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from events.models import EventStatus
 from streaming import selectors, services
 from streaming.models import Stream
 from tests.support import player_config
@@ -96,10 +97,16 @@ def test_anything_not_published_is_404_and_not_cacheable(client, live_stream, pa
 
 def test_a_stream_that_never_went_live_serves_nothing(client, stream):
     response = get(client, stream, "master.m3u8")
+    # Before the show, only the staff's signed preview URL is served.
+    assert (response.status_code, response["Cache-Control"]) == (403, "no-store")
+    stream.event.status = EventStatus.LIVE
+    stream.event.save(update_fields=["status"])
+    response = get(client, stream, "master.m3u8")
     assert (response.status_code, response["Cache-Control"]) == (404, "no-store")
 
 
 def test_the_replay_is_served_as_vod_with_a_longer_lifetime(client, live_stream):
+    deliver(live_stream, 2, 2)  # the show, after the practice
     services.end_stream(stream_id=live_stream.pk)
     response = get(client, live_stream, "v/replay.m3u8")
     assert response.status_code == 200

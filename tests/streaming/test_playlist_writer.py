@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import EventStatus
-from streaming import playlists, services
+from streaming import playlists, services, show
 from streaming.models import Rendition, Segment
 from streaming.storage import get_storage
 from tests.streaming import hls_checks
@@ -103,10 +103,15 @@ def test_a_segment_that_never_arrived_is_skipped_with_a_discontinuity(stream):
     assert [(s.uri, s.discontinuity) for s in media.segments] == [("0.ts", False), ("1.ts", True)]
 
 
-def test_endlist_appears_only_when_the_encoder_ends_and_ends_the_stream_and_event(stream):
+def test_the_encoders_endlist_is_a_pause_and_only_the_shows_end_writes_endlist(stream):
     deliver(stream, 0, 2)
+    show.go_live(event_id=stream.event_id)
     assert "#EXT-X-ENDLIST" not in served(stream)
-    assert deliver(stream, 0, 3, end=True).ended is True
+    assert deliver(stream, 0, 3, end=True).ended is False
+    stream.refresh_from_db()
+    assert (stream.state, stream.event.status) == ("reconnecting", EventStatus.LIVE)
+    assert served(stream).endswith("2.ts\n")
+    show.end_show(event_id=stream.event_id)
     stream.refresh_from_db()
     assert (stream.state, stream.event.status) == ("ended", EventStatus.ENDED)
     assert served(stream).endswith("2.ts\n#EXT-X-ENDLIST\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events.models import EventStatus
-from streaming import relay
+from streaming import relay, services
 from tests.streaming import hls_checks
 from tests.support.streaming import served
 
@@ -32,7 +32,8 @@ def test_the_first_poll_starts_at_the_upstreams_live_edge(relay_upstream, relay_
     assert relay.poll_relay(stream_id=relay_stream.pk) == 3
     assert uris(relay_stream) == [("0.ts", False), ("1.ts", False), ("2.ts", False)]
     relay_stream.refresh_from_db()
-    assert (relay_stream.state, relay_stream.event.status) == ("live", EventStatus.LIVE)
+    # Video arriving opens the green room; staff go live.
+    assert (relay_stream.state, relay_stream.event.status) == ("live", EventStatus.BACKSTAGE)
 
 
 def test_later_polls_publish_only_new_upstream_segments(relay_upstream, relay_stream):
@@ -59,13 +60,19 @@ def test_an_upstream_discontinuity_is_kept(relay_upstream, relay_stream):
     assert uris(relay_stream)[-1] == ("3.ts", True)
 
 
-def test_the_upstreams_endlist_ends_the_stream(relay_upstream, relay_stream):
+def test_the_upstreams_endlist_is_a_pause_and_the_shows_end_ends_the_stream(
+    relay_upstream, relay_stream
+):
     write_upstream(relay_upstream[0], 10, 3)
     relay.poll_relay(stream_id=relay_stream.pk)
     (relay_upstream[0] / "up.m3u8").write_text(
         (relay_upstream[0] / "up.m3u8").read_text() + "#EXT-X-ENDLIST\n"
     )
     relay.poll_relay(stream_id=relay_stream.pk)
+    relay_stream.refresh_from_db()
+    assert relay_stream.state == "reconnecting"
+    assert not served(relay_stream, "r0/index.m3u8").endswith("#EXT-X-ENDLIST\n")
+    services.end_stream(stream_id=relay_stream.pk)
     relay_stream.refresh_from_db()
     assert relay_stream.state == "ended"
     assert served(relay_stream, "r0/index.m3u8").endswith("#EXT-X-ENDLIST\n")

@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from events.models import Event, EventStatus
 from streaming import relay, services
 from streaming.models import Stream, StreamMode
 from tests.support import processes, wait_for
@@ -198,6 +199,8 @@ def test_a_redirected_segment_is_not_followed_and_nothing_is_kept(
     write_segments(upstream.directory, 1)
     upstream.redirects["/a1.ts"] = "/internal/secret-2"
     write_playlist(upstream.directory, ["a0.ts", "a1.ts"])
+    # The show is on: unsigned URLs are public, so a 404 below means nothing was kept.
+    Event.objects.filter(pk=relay_stream.event_id).update(status=EventStatus.LIVE)
     assert relay.poll_relay(stream_id=relay_stream.pk) == 0
     assert "redirects are not followed" in refusal(relay_stream)
     assert "/internal/secret-2" not in upstream.requested

@@ -89,14 +89,17 @@ class Command(BaseCommand):
 
     def _push_command(self, host: str, port: int) -> list[str] | None:
         event = Event.objects.filter(slug=DEMO_EVENT_SLUG).first()
-        if event is None or event.status not in (EventStatus.SCHEDULED, EventStatus.LIVE):
+        takes_video = (EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE)
+        if event is None or event.status not in takes_video:
             self.stdout.write("Test stream: off (the demo event is not scheduled or live).")
             return None
         stream = Stream.objects.filter(event=event).first()
         if stream is None:
             stream, key = services.create_stream(event_id=event.pk)
         elif stream.state == "ended":
-            self.stdout.write("Test stream: off (the demo event's stream has ended).")
+            self.stdout.write(
+                "Test stream: off (the demo's show has ended: resume it on its live dashboard)."
+            )
             return None
         else:
             # The key is stored hashed: a new one for this run (the demo's only encoder).
