@@ -43,7 +43,9 @@ MAX_SEGMENTS = 10
 MEASURE_EVERY = timedelta(seconds=5)
 # ... and figures older than this are not shown (the stream stopped, or probing fails).
 STALE_AFTER = timedelta(seconds=30)
-PROBE_TIMEOUT_S = 5.0
+# A probe reads a few megabytes from local disk in well under a second; the worker's sweep
+# waits for it, so a stuck one must not hold it past a stall's 2 target durations.
+PROBE_TIMEOUT_S = 2.0
 # The stored JSON's version: figures stored by another version are not read.
 JSON_VERSION = 1
 
@@ -125,6 +127,22 @@ class HealthRow:
     label: str
     value: str
     warning: bool
+
+
+# --- reading what is stored --------------------------------------------------------------
+
+
+def current_health(stream: Stream, *, now: datetime | None = None) -> StreamHealth | None:
+    """The stream's last figures, or None if there are none or they are older than
+    STALE_AFTER (nothing measured them lately: the stream stopped receiving, or its probes
+    fail). Reads only the row it is given: no query."""
+    now = now or timezone.now()
+    if not stream.health or stream.health_at is None or now - stream.health_at > STALE_AFTER:
+        return None
+    try:
+        return StreamHealth.from_json(stream.health)
+    except ValueError:
+        return None
 
 
 # --- the warnings, and the table ----------------------------------------------------------
@@ -302,6 +320,9 @@ def _figures(
         "audio": [],
     }
     seen = set()
+    # A parser that splits one PES into frames (AAC in MPEG-TS) gives a position to the first
+    # only: the others come from the same segment as the last frame with one.
+    segment_of = {kind: -1 for kind in packets}
     for packet in data.get("packets") or []:
         stream = by_index.get(packet.get("stream_index"))
         pts = _number(packet.get("pts_time"))
@@ -310,7 +331,9 @@ def _figures(
         if stream is None or pts is None:
             continue
         pos = _number(packet.get("pos"))
-        segment = bisect.bisect_right(boundaries, int(pos)) - 1 if pos is not None else -1
+        if pos is not None:
+            segment_of[stream["codec_type"]] = bisect.bisect_right(boundaries, int(pos)) - 1
+        segment = segment_of[stream["codec_type"]]
         seen.add(segment)
         packets[stream["codec_type"]].append((
             pts, int(_number(packet.get("size")) or 0), _number(packet.get("duration_time")),
