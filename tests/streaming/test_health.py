@@ -160,20 +160,25 @@ def encoded(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def push(stream: Stream, directory: Path, *, corrupt: bytes | None = None) -> None:
-    """Deliver an encoder output as its PUTs leave it (rendition "v", through the services),
-    still sending (its ENDLIST left out); `corrupt`: a last segment with these bytes."""
+def push(
+    stream: Stream, directory: Path, *, corrupt: bytes | None = None, rendition: str = "v"
+) -> None:
+    """Deliver an encoder output as its PUTs leave it (through the services), still sending
+    (its ENDLIST left out); `corrupt`: a last segment with these bytes."""
     storage = get_storage()
+    prefix = "seg" if rendition == "v" else f"{rendition}-seg"
     for media in directory.iterdir():
         if media.suffix != ".m3u8":
-            storage.put(f"ingest/{stream.public_id}/{media.name}", media.read_bytes())
+            name = media.name.replace("seg", prefix, 1)
+            storage.put(f"ingest/{stream.public_id}/{name}", media.read_bytes())
     lines = [line for line in (directory / "v.m3u8").read_text().splitlines()
              if line != "#EXT-X-ENDLIST"]  # fmt: skip
     if corrupt is not None:
         name = f"seg{len(list(directory.glob('seg*.ts')))}.ts"
         storage.put(f"ingest/{stream.public_id}/{name}", corrupt)
         lines += ["#EXTINF:2.000000,", name]
-    services.receive_playlist(stream_id=stream.pk, name="v.m3u8", text="\n".join(lines) + "\n")
+    text = "\n".join(line.replace("seg", prefix, 1) for line in lines) + "\n"
+    services.receive_playlist(stream_id=stream.pk, name=f"{rendition}.m3u8", text=text)
 
 
 def total_kbps(directory: Path) -> int:
@@ -315,6 +320,16 @@ def test_a_single_rendition_above_6_mbits_is_flagged_for_phones(green_room_strea
     assert health.rows(measured)[1].warning
 
 
+def test_the_top_rendition_is_measured_and_phones_have_a_lower_one(green_room_stream, encoded):
+    push(green_room_stream, encoded["clean"], rendition="low")
+    push(green_room_stream, encoded["noisy"], rendition="high")
+    measured = health.measure(green_room_stream.pk)
+    assert measured is not None
+    assert (measured.rendition, measured.renditions) == ("high", 2)
+    assert measured.total_kbps == total_kbps(encoded["noisy"])
+    assert measured.warnings == ()
+
+
 def test_recorded_figures_are_read_back_until_they_are_stale(green_room_stream, encoded):
     push(green_room_stream, encoded["clean"])
     stored = health.record_health(green_room_stream.pk)
@@ -354,6 +369,19 @@ def test_a_corrupt_segment_leaves_the_previous_figures(green_room_stream, encode
         "stream health probe failed", green_room_stream.pk, 4
     )  # fmt: skip
     assert record.error == "no packets in segment 5 of 5"
+
+
+def test_the_worker_tries_a_failing_stream_again_only_after_5_seconds(live_stream, caplog):
+    rounds = health.HealthRounds()
+    with caplog.at_level(logging.WARNING, logger="streaming.health"):
+        assert rounds.run(budget_s=10) == 0  # its segments are not MPEG-TS
+        assert rounds.run(budget_s=10) == 0
+    failed = [r for r in caplog.records if r.name == "streaming.health"]
+    assert [(r.getMessage(), r.stream_id) for r in failed] == [
+        ("stream health probe failed", live_stream.pk)
+    ]
+    live_stream.refresh_from_db()
+    assert (live_stream.health, live_stream.health_at) == ({}, None)
 
 
 def test_an_idle_stream_is_not_measured(green_room_stream):
