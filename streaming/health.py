@@ -4,8 +4,8 @@ published segments of the stream's top rendition, for staff to check before "Go 
 - `measure(stream_id)`: one ffprobe over the newest segments (demuxing only: packet sizes,
   timestamps and keyframe flags, nothing decoded), the figures and the staff's warnings.
 - `record_health(stream_id)`: measure a receiving stream and keep the figures on its row
-  (`Stream.health`, `Stream.health_at`). The stream worker calls it (`record_due_health`),
-  never the ingest path, whose latency is benchmarked.
+  (`Stream.health`, `Stream.health_at`). The stream worker calls it (`HealthRounds`), never
+  the ingest path, whose latency is benchmarked.
 - `current_health(stream)` and `rows(health)`: what the dashboard and the admin show.
 
 A/V drift is the largest difference, over the probed segments, between a segment's first
