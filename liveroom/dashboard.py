@@ -47,16 +47,13 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
     login; an event outside the staff member's campaigns is a 404."""
     event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
     panels = build_panels(event=event, zone=staff_zone(request), now=timezone.now())
+    # The show's buttons, for its owners and managers (greenroom.py checks again).
+    may_run = greenroom.may_run_show(user=request.user, event=event)
     context: dict[str, Any] = {
         "panels": panels,
         "event": event,
-        # The show's buttons, for its owners and managers (greenroom.py checks again).
-        "controls": (
-            greenroom.controls_for(event=event)
-            if greenroom.may_run_show(user=request.user, event=event)
-            else []
-        ),
-        "view_only": not greenroom.may_run_show(user=request.user, event=event),
+        "controls": greenroom.controls_for(event=event) if may_run else [],
+        "view_only": not may_run,
     }
     if request.GET.get("fragment"):
         response = TemplateResponse(request, "liveroom/dashboard_panels.html", context)

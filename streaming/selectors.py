@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import EventStatus
-from streaming import signing
+from streaming import health, signing
 from streaming.models import Stream, StreamMode, StreamState, Transcoder
 from streaming.refusals import EncoderRefused
 from streaming.services import hash_key
@@ -191,6 +191,9 @@ class StreamHealth:
     transcoder_behind: bool  # ffmpeg cannot keep real time
     last_error: str
     last_error_at: datetime | None
+    # The green room's figures from ffprobe (streaming/health.py): empty when none are recent.
+    figures: list[health.HealthRow] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
 
 def stream_health(*, event_id: int, now: datetime | None = None) -> StreamHealth | None:
@@ -228,6 +231,7 @@ def stream_health(*, event_id: int, now: datetime | None = None) -> StreamHealth
         and (last_error_at is None or transcoder.last_error_at > last_error_at)
     ):
         last_error, last_error_at = transcoder.last_error, transcoder.last_error_at
+    measured = health.current_health(stream, now=now)
     return StreamHealth(
         state=state,
         state_label=str(StreamState(state).label),
@@ -246,6 +250,8 @@ def stream_health(*, event_id: int, now: datetime | None = None) -> StreamHealth
         ),
         last_error=last_error,
         last_error_at=last_error_at,
+        figures=health.rows(measured) if measured is not None else [],
+        warnings=measured.warnings if measured is not None else (),
     )
 
 

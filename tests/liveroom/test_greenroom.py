@@ -16,6 +16,8 @@ from events.models import Event, EventStatus
 from liveroom.greenroom import VIEW_ONLY
 from streaming import services as stream_services
 from streaming import show
+from streaming.health import StreamHealth
+from streaming.models import Stream
 from tests.donations.factories import DonationFactory
 from tests.factories import CampaignFactory, EventFactory
 from tests.support.streaming import deliver
@@ -204,3 +206,23 @@ def test_an_event_with_no_video_cannot_go_live_through_the_service(db):
     event = EventFactory(status=EventStatus.SCHEDULED)
     with pytest.raises(show.ShowRefused, match="no stream yet"):
         show.go_live(event_id=event.pk)
+
+
+def test_the_green_room_shows_the_streams_health_and_its_warnings(client, staff_factory, backstage):
+    now = timezone.now()
+    figures = StreamHealth(
+        measured_at=now, rendition="v", renditions=1, target_duration_s=2, segments=3,
+        duration_s=6.0, total_kbps=2_600, video_kbps=2_500, video_codec="h264", width=1280,
+        height=720, fps=30.0, keyframe_interval_s=6.0, keyframe_interval_at_least=False,
+        audio_codec=None, audio_sample_rate=None, audio_channels=None, av_drift_ms=None,
+        warnings=("No audio", "Keyframe interval 6 s: set it to 2 s in OBS"),
+    )  # fmt: skip
+    Stream.objects.filter(event=backstage).update(health=figures.to_json(), health_at=now)
+    client.force_login(staff_factory(backstage.campaign, role="manager"))
+
+    page = client.get(reverse("liveroom:dashboard", args=[backstage.pk])).content.decode()
+
+    assert "1280\u00d7720, h264, 30 fps" in page
+    assert '<li class="dash-warning">No audio</li>' in page
+    assert "Keyframe interval 6 s: set it to 2 s in OBS" in page
+    assert 'data-show-action="go-live"' in page
