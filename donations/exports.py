@@ -11,11 +11,23 @@ from donations.donors import DONOR_FIELDS
 from donations.models import Donation
 from events.models import Campaign
 
+
+def show_phase(donation: Donation) -> str:
+    """When the gift was given against its event's show: before, during or after it."""
+    event = donation.event
+    if event.went_live_at is None or donation.created_at < event.went_live_at:
+        return "before the show"
+    if event.ended_at is not None and donation.created_at >= event.ended_at:
+        return "after the show"
+    return "during the show"
+
+
 COLUMNS: list[tuple[str, Callable[[Donation], object]]] = [
     ("donation_id", lambda d: d.pk),
     ("created_at", lambda d: d.created_at.isoformat()),
     ("succeeded_at", lambda d: d.succeeded_at.isoformat() if d.succeeded_at else ""),
     ("event", lambda d: d.event.title),
+    ("given", show_phase),
     ("status", lambda d: d.status),
     ("currency", lambda d: d.currency),
     ("gift_minor", lambda d: d.gift_minor),

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
+from django.utils import timezone
+
+from donations.models import Donation
 from events.exports import csv_cell
+from events.models import Event, EventStatus
 from tests.donations.factories import DonationFactory
 
 
@@ -114,3 +119,26 @@ def test_every_cell_of_the_export_is_quoted(client, staff_factory):
     assert row.count('","') == header.count('","')
     # Quoted, and no part after a separator starts a formula.
     assert '"Bob;\'=1+1;x"' in row
+
+
+def test_the_export_says_whether_each_gift_came_before_during_or_after_the_show(
+    client, staff_factory
+):
+    first = DonationFactory(refcode="sms")
+    event = first.event
+    went = timezone.now() - timedelta(hours=2)
+    ended = timezone.now() - timedelta(hours=1)
+    Event.objects.filter(pk=event.pk).update(
+        status=EventStatus.ENDED, went_live_at=went, ended_at=ended
+    )
+    second = DonationFactory(event=event, campaign=event.campaign)
+    third = DonationFactory(event=event, campaign=event.campaign)
+    for donation, at in ((first, went - timedelta(minutes=1)), (second, went),
+                         (third, ended + timedelta(days=3))):  # fmt: skip
+        Donation.objects.filter(pk=donation.pk).update(created_at=at)
+    client.force_login(staff_factory(event.campaign, role="viewer"))
+
+    header, *body = rows(client.get(f"/donations/campaigns/{event.campaign_id}/export.csv"))
+
+    given = [dict(zip(header, row, strict=True))["given"] for row in body]
+    assert given == ["before the show", "during the show", "after the show"]
