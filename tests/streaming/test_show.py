@@ -238,3 +238,15 @@ def test_resume_show_refuses_a_show_that_has_not_ended(live_stream):
     with pytest.raises(show.ShowRefused, match="Only an ended show"):
         show.resume_show(event_id=live_stream.event_id)
     assert _status(live_stream.event_id) == EventStatus.LIVE
+
+
+def test_another_events_stream_key_is_refused_and_changes_nothing(stream):
+    other = EventFactory(status=EventStatus.SCHEDULED)
+    _, other_key = services.create_stream(event_id=other.pk)
+    with pytest.raises(selectors.IngestRefused, match="Wrong or rotated stream key") as refused:
+        selectors.access_stream_for_ingest(
+            public_id=stream.public_id, authorization=f"Bearer {other_key}"
+        )
+    assert refused.value.status == 403
+    assert _state(stream) == StreamState.IDLE
+    assert _status(stream.event_id) == EventStatus.SCHEDULED
