@@ -3,11 +3,18 @@ asks for JSON) gets `{"error": "<a sentence>"}` with the status, never an HTML p
 show; a browser gets Django's pages. Every 429 says when to come back (`Retry-After`), and so
 does the 503 of a database that takes no more connections (the pool waited its timeout, the
 server is full, down or starting): the request changed nothing, since it never got a connection.
+
+The 503 holds wherever the request meets the database's failure. In the view, ErrorsMiddleware's
+process_exception answers it. Anywhere else (a middleware loading the user, the session saved
+on the way out) Django turns the exception into a response in the very middleware layer it
+came out of, before any middleware above sees it, by calling the URLconf's handler400 or
+handler500: `bad_request` and `server_error` here (config/urls.py) answer the 503 there.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 
 import psycopg
@@ -15,6 +22,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views import defaults
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +75,7 @@ def json_error(status: int, message: str | None = None) -> JsonResponse:
 _REFUSING = ("08", "53300", "57P01", "57P02", "57P03")
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database gave no connection (the pool's timeout, a full, down or
-    starting server, a lost connection) rather than refusing a statement (a deadlock, a bad
-    query: those stay errors)."""
+def _refused_connection(exc: BaseException) -> bool:
     if not isinstance(exc, (OperationalError, psycopg.OperationalError)):
         return False
     cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
@@ -80,11 +86,38 @@ def database_unavailable(exc: BaseException) -> bool:
     return cause.sqlstate is None or cause.sqlstate.startswith(_REFUSING)
 
 
-def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+def _unavailability(exc: BaseException) -> BaseException | None:
+    """The database error in `exc`'s chain that says no connection, if any."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if _refused_connection(link):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+    return None
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database gave no connection (the pool's timeout, a full, down or
+    starting server, a lost connection) rather than refusing a statement (a deadlock, a bad
+    query: those stay errors); or was raised from, or while handling, such an error (the
+    session's SessionInterrupted, raised for the UpdateError of a save that lost the
+    database)."""
+    return _unavailability(exc) is not None
+
+
+def database_unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """The 503 for `exc` (database_unavailable): JSON or a small page, with Retry-After.
+    Rendered without the request, so that no context processor touches the session or the
+    user, which need the database."""
+    reason = _unavailability(exc) or exc
+    log.warning("database unavailable path=%s reason=%s", request.path, type(reason).__name__)
     if wants_json(request):
         response: HttpResponse = json_error(503, DATABASE_UNAVAILABLE)
     else:
-        response = HttpResponse(DATABASE_UNAVAILABLE, status=503, content_type="text/plain")
+        page = render_to_string("503.html", {"message": DATABASE_UNAVAILABLE})
+        response = HttpResponse(page, status=503)
     response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     return response
 
@@ -125,11 +158,26 @@ class ErrorsMiddleware:
             return HttpResponse(MESSAGES[413], status=413, content_type="text/plain")
         if database_unavailable(exception):
             # The view's transaction, if it began, was rolled back by the failure.
-            log.warning(
-                "database unavailable path=%s reason=%s", request.path, type(exception).__name__
-            )
-            return database_unavailable_response(request)
+            return database_unavailable_response(request, exception)
         return None
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400. A 400 that a database failure caused is the 503: the session middleware
+    raises SessionInterrupted (a BadRequest) when saving the session lost the database."""
+    if database_unavailable(exception):
+        return database_unavailable_response(request, exception)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the exception nothing turned into a response. Django calls it inside its
+    `except` block, so sys.exc_info() holds it; a database that gave no connection is the 503.
+    (With DEBUG, Django shows its traceback page instead and calls no handler.)"""
+    exception = sys.exc_info()[1]
+    if exception is not None and database_unavailable(exception):
+        return database_unavailable_response(request, exception)
+    return defaults.server_error(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

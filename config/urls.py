@@ -15,3 +15,7 @@ urlpatterns = [
     # /streaming/ingest/… (encoders) and /live/… (the HLS origin)
     path("", include("streaming.urls")),
 ]
+
+# A database that gave no connection is a 503 wherever the request met it (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler500 = "config.errors.server_error"

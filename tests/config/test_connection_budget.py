@@ -1,10 +1,13 @@
 """The web process's database connections stay within its budget (the pool) whatever the
 request rate, and a database that gives no connection gets a 503 with Retry-After that changed
-nothing, from the admin and the HLS ingest alike. Against a PostgreSQL of the test's own."""
+nothing, from the admin and the HLS ingest alike, wherever the request meets the failure: in
+the view, or in a middleware on the way out (the session saved after a login). Against a
+PostgreSQL of the test's own."""
 
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import threading
 import urllib.error
 import urllib.parse
@@ -12,6 +15,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
 
@@ -122,6 +126,9 @@ def get_status(url: str) -> int:
         return refused.code
 
 
+BROWSER = "text/html,application/xhtml+xml,*/*;q=0.8"
+
+
 class Staff:
     """A logged-in admin session (cookies and the CSRF token)."""
 
@@ -134,14 +141,14 @@ class Staff:
         return next((c.value for c in self.jar if c.name == "csrftoken"), "")
 
     def request(
-        self, method: str, path: str, fields: dict | None = None
+        self, method: str, path: str, fields: dict | None = None, *, accept: str = BROWSER
     ) -> tuple[int, Message, str]:
         body = urllib.parse.urlencode({"csrfmiddlewaretoken": self.csrf(), **(fields or {})})
         request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
             self.server.url(path),
             data=body.encode() if method == "POST" else None,
             method=method,
-            headers={"Referer": self.server.origin},
+            headers={"Referer": self.server.origin, "Accept": accept},
         )
         try:
             with self.opener.open(request, timeout=30) as response:
@@ -151,11 +158,65 @@ class Staff:
 
     def log_in(self) -> None:
         self.request("GET", "/admin/login/")
-        status, _, _ = self.request(
+        status, _, _ = self.post_login()
+        assert status == 200
+        assert self.has_session()
+
+    def post_login(self) -> tuple[int, Message, str]:
+        return self.request(
             "POST", "/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD}
         )
-        assert status == 200
-        assert any(c.name == "sessionid" for c in self.jar)
+
+    def has_session(self) -> bool:
+        return any(c.name == "sessionid" for c in self.jar)
+
+
+@contextmanager
+def refusing(site: Site) -> Iterator[None]:
+    """The web role may open no connection, and loses those it has: the pool gets none. On
+    the way out, the role may connect again, and the pool reconnects by itself (within its
+    backoff): returns once a page that reads the database answers."""
+    with site.admin() as conn:
+        conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT 0")
+        try:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE usename = %s", [WEB_ROLE])  # fmt: skip
+            support.wait_for(lambda: site.web_connections() == 0, 10, what="no web connection")
+            yield
+        finally:
+            conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT -1")
+            event_page = site.server.url(f"/events/{site.slug}/")
+            support.wait_for(lambda: get_status(event_page) == 200, 30, what="a reconnected pool")
+
+
+@contextmanager
+def session_saves_cut(site: Site) -> Iterator[None]:
+    """The server cuts the connection that updates a session row, as a shutdown cuts every
+    connection (SQLSTATE 57P01): the view has run, the session middleware's save on the way
+    out meets the failure."""
+    with site.admin() as conn:
+        conn.execute(
+            "CREATE FUNCTION cut_connection() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER cut_session_saves BEFORE UPDATE ON django_session "
+            "FOR EACH ROW EXECUTE FUNCTION cut_connection()"
+        )
+        try:
+            yield
+        finally:
+            conn.execute("DROP TRIGGER cut_session_saves ON django_session")
+            conn.execute("DROP FUNCTION cut_connection()")
+
+
+def assert_unavailable_page(status: int, headers: Message, text: str) -> None:
+    """A browser's answer to a database that gave no connection: the 503 page (not a 500,
+    not a 400), with Retry-After."""
+    assert (status, headers.get("Retry-After"), headers.get_content_type()) == (
+        503, "5", "text/html",
+    )  # fmt: skip
+    assert f"<p>{DATABASE_UNAVAILABLE}</p>" in text
 
 
 def put_playlist(site: Site) -> tuple[int, Message, str]:
@@ -209,29 +270,48 @@ def test_without_a_connection_the_admin_and_the_ingest_answer_503_and_change_not
     staff.log_in()
     end_path = f"/admin/streaming/stream/{site.stream_id}/end/"
     before = site.stream_row()
-    with site.admin() as conn:
-        # The web role may open no connection, and loses those it has: the pool gets none.
-        conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT 0")
-        try:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE usename = %s", [WEB_ROLE])  # fmt: skip
-            support.wait_for(lambda: site.web_connections() == 0, 10, what="no web connection")
+    with refusing(site):
+        assert_unavailable_page(*staff.request("POST", end_path))
 
-            status, headers, text = staff.request(
-                "POST", f"/admin/streaming/stream/{site.stream_id}/end/"
-            )
-            assert (status, headers.get("Retry-After"), text) == (503, "5", DATABASE_UNAVAILABLE)
+        status, headers, text = put_playlist(site)
+        assert (status, headers.get("retry-after")) == (503, "5")
+        assert text.startswith("The database is busy: nothing was changed.")
 
-            status, headers, text = put_playlist(site)
-            assert (status, headers.get("retry-after")) == (503, "5")
-            assert text.startswith("The database is busy: nothing was changed.")
-
-            status = get_status(site.server.url(f"/events/{site.slug}/tally.json"))
-            assert status == 503
-            assert site.stream_row() == before
-        finally:
-            conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT -1")
-    # The pool reconnects by itself: the same action now ends the stream.
+        status = get_status(site.server.url(f"/events/{site.slug}/tally.json"))
+        assert status == 503
+        assert site.stream_row() == before
+    # The pool has reconnected by itself: the same action now ends the stream.
     status, _, _ = staff.request("POST", end_path)
     assert status == 200  # the redirect to the change page, followed
     assert site.stream_row()[0] == "ended"
+
+
+def test_a_signed_in_admin_page_without_a_connection_is_the_503_page_or_json(site):
+    staff = Staff(site.server)
+    staff.log_in()
+    with refusing(site):
+        assert_unavailable_page(*staff.request("GET", "/admin/events/event/"))
+
+        status, headers, text = staff.request(
+            "GET", "/admin/events/event/", accept="application/json"
+        )
+        assert (status, headers.get("Retry-After"), headers.get_content_type()) == (
+            503, "5", "application/json",
+        )  # fmt: skip
+        assert json.loads(text) == {"error": DATABASE_UNAVAILABLE}
+    status, _, text = staff.request("GET", "/admin/events/event/")
+    assert status == 200
+    assert "Budget night" in text
+
+
+def test_a_login_whose_session_save_loses_the_database_is_a_503_and_signs_no_one_in(site):
+    staff = Staff(site.server)
+    staff.request("GET", "/admin/login/")
+    with session_saves_cut(site):
+        assert_unavailable_page(*staff.post_login())
+    assert not staff.has_session()
+    status, _, text = staff.request("GET", "/admin/")
+    assert status == 200  # the login page, after its redirect
+    assert "Log in" in text
+    # The database is back: the same login goes through.
+    staff.log_in()

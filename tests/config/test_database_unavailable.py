@@ -1,9 +1,12 @@
 """Which database errors mean "no connection" (a 503 that changed nothing) and which stay
-errors: config.errors.database_unavailable."""
+errors, also when another error was raised while handling them (the session's save):
+config.errors.database_unavailable."""
 
 from __future__ import annotations
 
 import psycopg
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import OperationalError
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
@@ -35,3 +38,28 @@ def test_a_refused_statement_stays_an_error():
     assert not database_unavailable(wrapped(pg_errors.DeadlockDetected("deadlock detected")))
     assert not database_unavailable(wrapped(pg_errors.QueryCanceled("statement timeout")))
     assert not database_unavailable(ValueError("not a database error"))
+
+
+def raised_while_handling(cause: Exception) -> SessionInterrupted:
+    """As the session middleware raises it for a save that failed: SessionInterrupted while
+    handling UpdateError, while handling the database's error."""
+    try:
+        try:
+            try:
+                raise wrapped(cause)
+            except OperationalError:
+                raise UpdateError  # noqa: B904 (Django's own, without `from`)
+        except UpdateError:
+            raise SessionInterrupted("The request's session was deleted")  # noqa: B904
+    except SessionInterrupted as exc:
+        return exc
+
+
+def test_a_session_save_that_lost_its_connection_is_unavailable():
+    assert database_unavailable(raised_while_handling(pg_errors.AdminShutdown("terminating")))
+    assert database_unavailable(raised_while_handling(PoolTimeout("couldn't get a connection")))
+
+
+def test_a_session_save_refused_for_another_reason_stays_an_error():
+    assert not database_unavailable(raised_while_handling(pg_errors.DeadlockDetected("deadlock")))
+    assert not database_unavailable(SessionInterrupted("deleted by a concurrent logout"))

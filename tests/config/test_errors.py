@@ -1,14 +1,17 @@
 """Errors as each client reads them (config/errors.py): JSON for JSON clients, pages for
-browsers, Retry-After on every 429, 413 for a body past the limit."""
+browsers, Retry-After on every 429, 413 for a body past the limit, and the 503 from Django's
+500 handler when the uncaught error is a database that gave no connection."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
+from psycopg_pool import PoolTimeout
 
-from config.errors import CSRF_MESSAGE
+from config.errors import CSRF_MESSAGE, DATABASE_UNAVAILABLE, server_error
 from events.models import EventStatus
 from tests.factories import EventFactory
 
@@ -68,3 +71,26 @@ def test_a_body_past_the_upload_limit_is_413(client, event, settings):
     response = client.post(f"/donations/events/{event.slug}/start/", data=body, content_type=JSON)
     assert response.status_code == 413
     assert error_of(response) == "The request is too large."
+
+
+def test_the_500_handler_answers_a_database_without_connections_with_the_503(rf):
+    browser, json_client = rf.get("/admin/"), rf.get("/events/x/tally.json")
+    try:  # as Django raises the pool's timeout, out of a middleware
+        raise OperationalError("no connection") from PoolTimeout("no connection after 5 sec")
+    except OperationalError:
+        page, answer = server_error(browser), server_error(json_client)
+    assert (page.status_code, page["Retry-After"], page["Content-Type"]) == (
+        503, "5", "text/html; charset=utf-8",
+    )  # fmt: skip
+    assert f"<p>{DATABASE_UNAVAILABLE}</p>" in page.content.decode()
+    assert (answer.status_code, answer["Retry-After"]) == (503, "5")
+    assert error_of(answer) == DATABASE_UNAVAILABLE
+
+
+def test_any_other_uncaught_error_stays_the_500_page(rf):
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        response = server_error(rf.get("/admin/"))
+    assert response.status_code == 500
+    assert "Retry-After" not in response
