@@ -1,11 +1,17 @@
-"""Streams in the staff admin, scoped to the staff's campaigns like events.
+"""Streams in the staff admin, scoped to the staff's campaigns like events, and the stream's
+panel on the event's change page (added through events.admin.event.EventAdmin.add_panel:
+events imports nothing of streaming).
 
 The stream key is stored hashed, so it is shown once: on the page that answers creating the
-stream or rotating its key (with a copy button), never again and never in a message or log.
+stream or rotating its key (with copy buttons, OBS's fields and ffmpeg command lines), never
+again and never in a message or log.
 """
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -17,13 +23,18 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from events import selectors as event_selectors
+from events.admin.event import EventAdmin, EventPanel
 from events.admin.scoping import CampaignScopedAdmin
 from events.models import Event, EventStatus
-from streaming import selectors, services, teststream, transcoder
+from streaming import encoderhelp, selectors, services, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
+
+# Events that may get a stream (from the add form, or the event page's "Create the stream").
+STREAMABLE = [EventStatus.DRAFT, EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE]
 
 
 class StreamForm(forms.ModelForm[Stream]):
@@ -97,7 +108,7 @@ class StreamAdmin(CampaignScopedAdmin):
             kwargs["queryset"] = Event.objects.filter(
                 campaign_id__in=ids,
                 stream__isnull=True,
-                status__in=[EventStatus.DRAFT, EventStatus.SCHEDULED, EventStatus.LIVE],
+                status__in=STREAMABLE,
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -115,7 +126,7 @@ class StreamAdmin(CampaignScopedAdmin):
     @admin.display(description="RTMP (OBS)")
     def rtmp_url(self, obj: Stream) -> str:
         # The key is never shown again: staff add it from the key page (`?key=<stream key>`).
-        return f"Server {settings.RTMP_PUBLIC_URL}, Stream Key {obj.public_id}?key=<stream key>"
+        return f"Server {encoderhelp.rtmp_server()}, Stream Key {encoderhelp.obs_stream_key(obj)}"
 
     @admin.display(description="transcoder")
     def transcoder_health(self, obj: Stream) -> str:
@@ -182,8 +193,10 @@ class StreamAdmin(CampaignScopedAdmin):
         return HttpResponseRedirect(reverse("admin:streaming_stream_change", args=[stream.pk]))
 
     def _key_page(self, request: HttpRequest, stream: Stream, key: str) -> HttpResponse:
-        ingest = f"{settings.SITE_URL}/streaming/ingest/{stream.public_id}"
-        example = teststream.push_command(
+        """The one page that shows the key: OBS's fields, the HLS push URL and ffmpeg lines
+        for a file, a camera or a test pattern, all with the key in them. Never cached."""
+        ingest = encoderhelp.hls_ingest_url(stream)
+        test_pattern = teststream.push_command(
             ingest_url=ingest, key=key, target_duration=stream.target_duration, ffmpeg="ffmpeg"
         )
         context = {
@@ -191,11 +204,15 @@ class StreamAdmin(CampaignScopedAdmin):
             "title": "Stream key",
             "stream": stream,
             "key": key,
+            "rtmp_server": encoderhelp.rtmp_server(),
+            "obs_stream_key": encoderhelp.obs_stream_key(stream, key),
             "ingest_url": ingest + "/",
-            "example": " ".join(
-                f"'{arg}'" if (" " in arg or ";" in arg or "\r" in arg) else arg for arg in example
-            ).replace("\r\n", ""),
+            "obs_settings": encoderhelp.obs_encoding(stream),
+            "commands": encoderhelp.all_commands(stream, key),
+            # ffmpeg ends the header line itself: shown without its CR LF.
+            "test_pattern": shlex.join(arg.rstrip("\r\n") for arg in test_pattern),
             "change_url": reverse("admin:streaming_stream_change", args=[stream.pk]),
+            "event_url": reverse("admin:events_event_change", args=[stream.event_id]),
             "opts": self.model._meta,
         }
         response = render(request, "streaming/admin/stream_key.html", context)
@@ -207,3 +224,125 @@ class StreamAdmin(CampaignScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stream]:
         return super().get_queryset(request).select_related("event")
+
+
+# --- the stream's panel on the event's change page --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PanelRow:
+    """One line of the panel's health: what, its value, and whether staff should act."""
+
+    label: str
+    value: str
+    warning: bool = False
+
+
+def _ago(moment: datetime | None, seconds: float | None) -> str:
+    if moment is None or seconds is None:
+        return "none yet"
+    return f"{seconds:.0f} s ago ({moment:%H:%M:%S} UTC)"
+
+
+def _health_rows(stream: Stream) -> list[PanelRow]:
+    """The stream's health as the dashboard reads it (selectors.stream_health), then the
+    encoder's figures measured on its segments (Stream.health)."""
+    health = selectors.stream_health(event_id=stream.event_id)
+    if health is None:
+        return []
+    moving = health.state in (StreamState.LIVE, StreamState.RECONNECTING, StreamState.STALLED)
+    since = health.seconds_since_segment
+    waiting = stream.mode == StreamMode.PUSH and health.state == StreamState.IDLE
+    rows = [
+        PanelRow("stream state", health.state_label, health.state in ("reconnecting", "stalled")),
+        # Before any encoder came, a push stream takes RTMP as well as HLS push.
+        PanelRow("ingest", "RTMP (OBS) or HLS push" if waiting else health.ingest),
+        PanelRow(
+            "last segment",
+            _ago(stream.last_segment_at, since),
+            moving and since is not None and since > 2 * health.target_duration,
+        ),
+    ]
+    if health.renditions:
+        rows.append(PanelRow("renditions", "; ".join(
+            " ".join(filter(None, [
+                r.name, r.resolution,
+                f"{r.bandwidth / 1_000_000:.1f} Mbit/s" if r.bandwidth else "",
+                f"({r.segments} segments{', ended' if r.ended else ''})",
+            ]))
+            for r in health.renditions
+        )))  # fmt: skip
+    if health.transcoder_running is not None:
+        text = transcoder.health_text(stream_id=stream.pk)
+        rows.append(PanelRow("transcoder", text, health.transcoder_behind))
+    rows += _encoder_rows(stream)
+    if health.last_error:
+        when = f"{health.last_error_at:%H:%M:%S} UTC: " if health.last_error_at else ""
+        rows.append(PanelRow("last error", when + health.last_error, warning=True))
+    return rows
+
+
+# Figures older than this are not shown: the encoder stopped, or measuring fails.
+FIGURES_STALE_AFTER = timedelta(seconds=30)
+
+
+def _encoder_rows(stream: Stream) -> list[PanelRow]:
+    """The encoder's figures the stream worker measured on the newest segments and kept in
+    Stream.health (streaming/health.py's JSON, version 1: video size and codec, bit rate,
+    keyframe interval, audio, and its warnings for staff), while fresh. Anything missing or
+    not of that shape is left out, never an error: the page must render whatever is stored.
+    """
+    figures = stream.health
+    fresh = stream.health_at is not None and (
+        timezone.now() - stream.health_at <= FIGURES_STALE_AFTER
+    )
+    if not fresh or not isinstance(figures, dict) or figures.get("v") != 1:
+        return []
+
+    def get(name: str) -> str:
+        value = figures.get(name)
+        return "" if value is None or isinstance(value, bool | dict | list) else str(value)
+
+    rows = []
+    if get("width") and get("height"):
+        fps = f", {get('fps')} fps" if get("fps") else ""
+        rows.append(PanelRow("video", f"{get('width')}x{get('height')} {get('video_codec')}{fps}"))
+    if get("total_kbps"):
+        rows.append(PanelRow("bit rate", f"{get('total_kbps')} kbit/s"))
+    if get("keyframe_interval_s"):
+        rows.append(PanelRow("keyframe interval", f"{get('keyframe_interval_s')} s"))
+    if get("audio_codec"):
+        rows.append(PanelRow("audio", f"{get('audio_codec')} {get('audio_sample_rate')} Hz"))
+    warnings = figures.get("warnings")
+    for warning in warnings if isinstance(warnings, list) else []:
+        rows.append(PanelRow("check", str(warning), warning=True))
+    return rows
+
+
+def stream_panel(request: HttpRequest, event: Event, can_change: bool) -> dict[str, Any]:
+    """The event page's "Stream" panel: the stream's state and health, where an encoder
+    sends (RTMP server and OBS's key field, the HLS push URL), OBS's settings, and for
+    owners and managers a button for a new key (its page shows the key once) or a link to
+    create the stream. Never the key."""
+    stream = Stream.objects.filter(event=event).first()
+    if stream is None:
+        create_url = None
+        if can_change and event.status in STREAMABLE:
+            create_url = f"{reverse('admin:streaming_stream_add')}?event={event.pk}"
+        return {"stream": None, "create_url": create_url}
+    push = stream.mode == StreamMode.PUSH
+    return {
+        "stream": stream,
+        "push": push,
+        "health": _health_rows(stream),
+        "rtmp_server": encoderhelp.rtmp_server(),
+        "obs_stream_key": encoderhelp.obs_stream_key(stream),
+        "ingest_url": encoderhelp.hls_ingest_url(stream) + "/",
+        "obs_settings": encoderhelp.obs_encoding(stream) if push else [],
+        "can_rotate": can_change and push and stream.state != StreamState.ENDED,
+        "live": selectors.effective_state(stream) == StreamState.LIVE,
+        "stream_url": reverse("admin:streaming_stream_change", args=[stream.pk]),
+    }
+
+
+EventAdmin.add_panel(EventPanel("streaming/admin/event_stream_panel.html", stream_panel))

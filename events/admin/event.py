@@ -1,9 +1,12 @@
-"""Events in the admin: scheduling, the lifecycle (events.admin.lifecycle), and the link to
-the live room's staff dashboard (by URL name: the admin imports nothing above events)."""
+"""Events in the admin: scheduling, the lifecycle (events.admin.lifecycle), the link to the
+live room's staff dashboard (by URL name: the admin imports nothing above events), and the
+panels the apps above events add to an event's change page (EventPanel)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -19,6 +22,22 @@ from events.models import TRANSITIONS, Event, EventStatus, InvalidTransition
 from events.money import format_money
 
 DASHBOARD_URL = "liveroom:dashboard"
+
+
+@dataclass(frozen=True)
+class EventPanel:
+    """A panel of the event's change page that an app above events contributes (the stream's,
+    from streaming/admin.py): events imports none of those apps, they add their panels here
+    with EventAdmin.add_panel when their admin module loads.
+
+    `context(request, event, can_change)` returns the template's context (as `panel`), or
+    None to leave the panel out; `can_change` says whether the user may change the event
+    (owners and managers; viewers only read). It runs for every user who may view the event,
+    so it must decide its buttons by `can_change`, and it must not put secrets on the page.
+    """
+
+    template: str
+    context: Callable[[HttpRequest, Event, bool], dict[str, Any] | None]
 
 
 @admin.register(Event)
@@ -46,6 +65,7 @@ class EventAdmin(CampaignScopedAdmin):
     autocomplete_fields = ["campaign"]
     prepopulated_fields = {"slug": ("title",)}
     actions = lifecycle.ACTIONS
+    panels: ClassVar[list[EventPanel]] = []
     fieldsets = [
         (None, {"fields": ["campaign", "title", "slug", "description", "visibility"]}),
         ("When", {"fields": ["starts_at", "ends_at"]}),
@@ -120,11 +140,25 @@ class EventAdmin(CampaignScopedAdmin):
             )
         return HttpResponseRedirect(reverse("admin:events_event_change", args=[event.pk]))
 
+    @classmethod
+    def add_panel(cls, panel: EventPanel) -> None:
+        """Show `panel` on every event's change page, after the lifecycle buttons, in the
+        order added (once, however often its module is imported)."""
+        if panel not in cls.panels:
+            cls.panels.append(panel)
+
     def change_page_context(self, request: HttpRequest, obj: Event) -> dict[str, Any]:
-        if not self.has_change_permission(request, obj):
-            return {}
+        can_change = self.has_change_permission(request, obj)
+        panels = []
+        for panel in self.panels:
+            context = panel.context(request, obj, can_change)
+            if context is not None:
+                panels.append({"template": panel.template, "context": context})
+        if not can_change:
+            return {"event_panels": panels}
         allowed = TRANSITIONS[EventStatus(obj.status)]
         return {
+            "event_panels": panels,
             "lifecycle_actions": [
                 {
                     "to": step.to.value,
@@ -133,7 +167,7 @@ class EventAdmin(CampaignScopedAdmin):
                 }
                 for step in lifecycle.LIFECYCLE
                 if step.to in allowed
-            ]
+            ],
         }
 
     def save_model(self, request: HttpRequest, obj: Event, form: Any, change: bool) -> None:
