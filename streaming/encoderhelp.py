@@ -123,13 +123,16 @@ def obs_destination(stream: Stream, key: str | None = None) -> list[Setting]:
 
 
 def _encoding(target_duration: int) -> tuple[str, ...]:
-    # A keyframe at every multiple of the target duration whatever the frame rate, and none
-    # at scene cuts: every segment is exactly one target duration long.
+    # A constant 30 fps (frames duplicated or dropped, also where a looped file starts over)
+    # and a keyframe every FPS * target duration frames, none at scene cuts: every segment is
+    # exactly one target duration long. Keyframes a frame late or early would make a
+    # segmenter cutting at the target duration skip one and send a segment twice as long.
+    gop = str(FPS * target_duration)
     return (
         "-c:v", "libx264", "-preset", X264_PRESET, "-tune", "zerolatency",
-        "-pix_fmt", "yuv420p", "-b:v", f"{VIDEO_KBPS}k", "-maxrate", f"{VIDEO_KBPS}k",
-        "-bufsize", f"{2 * VIDEO_KBPS}k",
-        "-force_key_frames", f"expr:gte(t,n_forced*{target_duration})", "-sc_threshold", "0",
+        "-pix_fmt", "yuv420p", "-r", str(FPS), "-fps_mode", "cfr",
+        "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+        "-b:v", f"{VIDEO_KBPS}k", "-maxrate", f"{VIDEO_KBPS}k", "-bufsize", f"{2 * VIDEO_KBPS}k",
         "-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ar", str(AUDIO_RATE), "-ac", "2",
     )  # fmt: skip
 

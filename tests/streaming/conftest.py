@@ -6,13 +6,14 @@ tests/support/streaming.py."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from streaming import services, show
+from streaming import ffmpeg, services, show
 from streaming.models import Stream, StreamMode
 from tests.support import processes
 from tests.support.streaming import (
@@ -121,3 +122,21 @@ def relay_stream(scheduled_event, relay_upstream) -> Stream:
         event_id=scheduled_event.pk, mode=StreamMode.RELAY, relay_url=url
     )
     return stream
+
+
+@pytest.fixture
+def show_file(tmp_path) -> str:
+    """A 2-second H.264 and AAC file (a test pattern at 30 fps, a tone at 44.1 kHz): what
+    staff would stream. Looped with -stream_loop, ffmpeg leaves a gap in the video where it
+    starts over, as with real files."""
+    path = tmp_path / "show.mp4"
+    subprocess.run(
+        ffmpeg.base_command(
+            "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "2",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-shortest", str(path),
+        ),
+        check=True, timeout=60,
+    )  # fmt: skip
+    return str(path)
