@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -23,14 +23,13 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from events import selectors as event_selectors
 from events.admin.event import EventAdmin, EventPanel
 from events.admin.scoping import CampaignScopedAdmin
 from events.models import Event, EventStatus
-from streaming import encoderhelp, selectors, services, teststream, transcoder
+from streaming import encoderhelp, health, selectors, services, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
 
 # Events that may get a stream (from the add form, or the event page's "Create the stream").
@@ -246,77 +245,52 @@ def _ago(moment: datetime | None, seconds: float | None) -> str:
 
 def _health_rows(stream: Stream) -> list[PanelRow]:
     """The stream's health as the dashboard reads it (selectors.stream_health), then the
-    encoder's figures measured on its segments (Stream.health)."""
-    health = selectors.stream_health(event_id=stream.event_id)
-    if health is None:
+    encoder's figures measured on its segments (streaming.health)."""
+    status = selectors.stream_health(event_id=stream.event_id)
+    if status is None:
         return []
-    moving = health.state in (StreamState.LIVE, StreamState.RECONNECTING, StreamState.STALLED)
-    since = health.seconds_since_segment
-    waiting = stream.mode == StreamMode.PUSH and health.state == StreamState.IDLE
+    troubled = (StreamState.RECONNECTING, StreamState.STALLED)
+    moving = status.state in (StreamState.LIVE, *troubled)
+    since = status.seconds_since_segment
+    waiting = stream.mode == StreamMode.PUSH and status.state == StreamState.IDLE
     rows = [
-        PanelRow("stream state", health.state_label, health.state in ("reconnecting", "stalled")),
+        PanelRow("stream state", status.state_label, status.state in troubled),
         # Before any encoder came, a push stream takes RTMP as well as HLS push.
-        PanelRow("ingest", "RTMP (OBS) or HLS push" if waiting else health.ingest),
+        PanelRow("ingest", "RTMP (OBS) or HLS push" if waiting else status.ingest),
         PanelRow(
             "last segment",
             _ago(stream.last_segment_at, since),
-            moving and since is not None and since > 2 * health.target_duration,
+            moving and since is not None and since > 2 * status.target_duration,
         ),
     ]
-    if health.renditions:
+    if status.renditions:
         rows.append(PanelRow("renditions", "; ".join(
             " ".join(filter(None, [
                 r.name, r.resolution,
                 f"{r.bandwidth / 1_000_000:.1f} Mbit/s" if r.bandwidth else "",
                 f"({r.segments} segments{', ended' if r.ended else ''})",
             ]))
-            for r in health.renditions
+            for r in status.renditions
         )))  # fmt: skip
-    if health.transcoder_running is not None:
+    if status.transcoder_running is not None:
         text = transcoder.health_text(stream_id=stream.pk)
-        rows.append(PanelRow("transcoder", text, health.transcoder_behind))
+        rows.append(PanelRow("transcoder", text, status.transcoder_behind))
     rows += _encoder_rows(stream)
-    if health.last_error:
-        when = f"{health.last_error_at:%H:%M:%S} UTC: " if health.last_error_at else ""
-        rows.append(PanelRow("last error", when + health.last_error, warning=True))
+    if status.last_error:
+        when = f"{status.last_error_at:%H:%M:%S} UTC: " if status.last_error_at else ""
+        rows.append(PanelRow("last error", when + status.last_error, warning=True))
     return rows
-
-
-# Figures older than this are not shown: the encoder stopped, or measuring fails.
-FIGURES_STALE_AFTER = timedelta(seconds=30)
 
 
 def _encoder_rows(stream: Stream) -> list[PanelRow]:
-    """The encoder's figures the stream worker measured on the newest segments and kept in
-    Stream.health (streaming/health.py's JSON, version 1: video size and codec, bit rate,
-    keyframe interval, audio, and its warnings for staff), while fresh. Anything missing or
-    not of that shape is left out, never an error: the page must render whatever is stored.
-    """
-    figures = stream.health
-    fresh = stream.health_at is not None and (
-        timezone.now() - stream.health_at <= FIGURES_STALE_AFTER
-    )
-    if not fresh or not isinstance(figures, dict) or figures.get("v") != 1:
+    """The encoder's figures the stream worker measured on the newest segments
+    (streaming.health: video, bit rate, keyframe interval, audio, A/V drift), each flagged
+    when a warning is about it, then the warnings themselves; nothing while not fresh."""
+    figures = health.current_health(stream)
+    if figures is None:
         return []
-
-    def get(name: str) -> str:
-        value = figures.get(name)
-        return "" if value is None or isinstance(value, bool | dict | list) else str(value)
-
-    rows = []
-    if get("width") and get("height"):
-        fps = f", {get('fps')} fps" if get("fps") else ""
-        rows.append(PanelRow("video", f"{get('width')}x{get('height')} {get('video_codec')}{fps}"))
-    if get("total_kbps"):
-        rows.append(PanelRow("bit rate", f"{get('total_kbps')} kbit/s"))
-    if get("keyframe_interval_s"):
-        rows.append(PanelRow("keyframe interval", f"{get('keyframe_interval_s')} s"))
-    if get("audio_codec"):
-        rows.append(PanelRow("audio", f"{get('audio_codec')} {get('audio_sample_rate')} Hz"))
-    warnings = figures.get("warnings")
-    for warning in warnings if isinstance(warnings, list) else []:
-        rows.append(PanelRow("check", str(warning), warning=True))
-    return rows
+    rows = [PanelRow(row.label, row.value, row.warning) for row in health.rows(figures)]
+    return rows + [PanelRow("check", warning, warning=True) for warning in figures.warnings]
 
 
 def stream_panel(request: HttpRequest, event: Event, can_change: bool) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from events.models import EventStatus
-from streaming import ffmpeg, selectors
+from streaming import ffmpeg, health, selectors, signing
 from streaming.models import Segment, Stream
 from tests.factories import EventFactory
 from tests.support import wait_for
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 
 RTMP_PUBLIC_URL = "rtmp://ingest.example.org:1935/live"
 SITE_URL = "https://pledge.example.org"
+WARNING = '<strong class="errornote" style="display: inline; padding: 2px 6px;">'
 
 
 @pytest.fixture
@@ -94,18 +95,22 @@ def test_the_panel_shows_the_health_of_a_live_stream(manager, live_stream):
 
 
 def test_the_panel_shows_the_encoders_figures_and_their_warnings(manager, live_stream):
-    live_stream.health = {
-        "v": 1, "width": 1920, "height": 1080, "video_codec": "h264", "fps": 30,
-        "total_kbps": 4200, "keyframe_interval_s": 4.0, "audio_codec": "aac",
-        "audio_sample_rate": 48000,
-        "warnings": ["Keyframe interval 4 s: set it to 1 s in OBS."],
-    }  # fmt: skip
-    live_stream.health_at = timezone.now()
+    figures = health.StreamHealth(
+        measured_at=timezone.now(), rendition="v", renditions=1, target_duration_s=1,
+        segments=4, duration_s=4.0, total_kbps=4200, video_kbps=4000, video_codec="h264",
+        width=1920, height=1080, fps=30.0, keyframe_interval_s=4.0,
+        keyframe_interval_at_least=False, audio_codec="aac", audio_sample_rate=48000,
+        audio_channels=2, av_drift_ms=0, warnings=("Keyframe interval 4 s: set it to 1 s.",),
+    )  # fmt: skip
+    live_stream.health, live_stream.health_at = figures.to_json(), timezone.now()
     live_stream.save(update_fields=["health", "health_at"])
     text = panel(event_page(manager, live_stream.event)[1])
-    assert "<td>1920x1080 h264, 30 fps</td>" in text
-    assert "<td>4.0 s</td>" in text
-    assert 'padding: 2px 6px;">Keyframe interval 4 s: set it to 1 s in OBS.</strong>' in text
+    for row in health.rows(figures):
+        value = html.escape(row.value)
+        if row.warning:
+            value = f"{WARNING}{value}</strong>"
+        assert f'<th style="width: 14em;">{row.label}</th><td>{value}</td>' in text
+    assert f"{WARNING}Keyframe interval 4 s: set it to 1 s.</strong>" in text
 
 
 @pytest.mark.parametrize("figures", [{"v": 2, "width": 1}, {"v": 1, "width": {}}, [], "x"])
@@ -251,7 +256,11 @@ def test_the_file_line_of_the_key_page_streams_to_a_live_server(
             lambda: Segment.objects.filter(rendition__stream=stream).count() >= 5,
             30, 0.2, what="five segments published",
         )  # fmt: skip
-        status, _, body = server.get(f"/live/{stream.public_id}/stream/index.m3u8")
+        # Before the show only staff see the video (the green room's signed preview).
+        playlist = signing.playback_path(
+            public_id=stream.public_id, path="stream/index.m3u8", signed=True
+        )
+        status, _, body = server.get(playlist)
         running = proc.poll() is None
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
