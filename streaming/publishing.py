@@ -228,9 +228,12 @@ def write_replay(*, stream: Stream, since: datetime | None = None) -> None:
     renditions = [r for r in stream.renditions.all() if r.next_seq > 0]
     if not stream.record or not renditions:
         return
-    if since is not None and not Segment.objects.filter(
-        rendition__stream=stream, deleted=False, published_at__gte=since
-    ).exists():
+    if (
+        since is not None
+        and not Segment.objects.filter(
+            rendition__stream=stream, deleted=False, published_at__gte=since
+        ).exists()
+    ):
         since = None  # nothing after going live: the practice is better than a broken replay
     storage = get_storage()
     recorded = []
