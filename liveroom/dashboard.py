@@ -55,6 +55,8 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
         "controls": greenroom.controls_for(event=event) if may_run else [],
         "view_only": not may_run,
     }
+    if not request.GET.get("fragment"):
+        context["encoder"] = greenroom.encoder_help(event=event)
     if request.GET.get("fragment"):
         response = TemplateResponse(request, "liveroom/dashboard_panels.html", context)
         response["X-Dashboard-Fragment"] = "1"  # not the login page after a lost session

@@ -20,8 +20,9 @@ from django.views.decorators.http import require_POST, require_safe
 
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
+from streaming import encoderhelp, show
 from streaming import selectors as stream_selectors
-from streaming import show
+from streaming.models import Stream, StreamMode
 
 VIEW_ONLY = (
     "Your role on this campaign is view-only: only its owners and managers can take the show "
@@ -57,6 +58,27 @@ def controls_for(*, event: Event) -> list[Control]:
     if event.status == EventStatus.ENDED:
         return [CONTROLS["resume"]]
     return []
+
+
+@dataclass(frozen=True)
+class EncoderHelp:
+    """Where the encoder sends and how, for the green room (never the key: it is shown once,
+    when made; "Rotate key" on the event's admin page makes a new one)."""
+
+    settings: list[encoderhelp.Setting]
+    ingest_url: str
+    admin_url: str
+
+
+def encoder_help(*, event: Event) -> EncoderHelp | None:
+    stream = Stream.objects.filter(event_id=event.pk).first()
+    if stream is None or stream.mode != StreamMode.PUSH:
+        return None
+    return EncoderHelp(
+        settings=encoderhelp.obs_settings(stream),
+        ingest_url=encoderhelp.hls_ingest_url(stream),
+        admin_url=reverse("admin:events_event_change", args=[event.pk]),
+    )
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -226,3 +226,16 @@ def test_the_green_room_shows_the_streams_health_and_its_warnings(client, staff_
     assert '<li class="dash-warning">No audio</li>' in page
     assert "Keyframe interval 6 s: set it to 2 s in OBS" in page
     assert 'data-show-action="go-live"' in page
+
+
+def test_the_dashboard_says_where_and_how_the_encoder_sends(client, staff_factory, backstage):
+    stream = Stream.objects.get(event=backstage)
+    client.force_login(staff_factory(backstage.campaign, role="viewer"))
+
+    page = client.get(reverse("liveroom:dashboard", args=[backstage.pk])).content.decode()
+
+    assert "Your encoder" in page
+    assert f"{stream.public_id}?key=" in page
+    assert f"/streaming/ingest/{stream.public_id}" in page
+    assert "Keyframe Interval" in page
+    assert "sk_" not in page  # never a key
