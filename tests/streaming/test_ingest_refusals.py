@@ -10,6 +10,12 @@ from streaming import services
 from tests.factories import EventFactory
 from tests.support.streaming import MAX_OBJECT_BYTES, stored_files, temp_files
 
+# What an encoder hears once the show ended (and said no more video).
+ENDED = (
+    "The show has ended, so this stream takes no more video. Staff can resume the show from "
+    "the live dashboard within 60 minutes of its end.\n"
+)
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEGMENT = b"\x47" + b"\x00" * 187
@@ -76,9 +82,7 @@ def test_after_accepted_puts_an_ended_stream_refuses_at_once(server, stream_and_
     path = f"/streaming/ingest/{stream.public_id}/seg_0.ts"
     assert server.raw("PUT", path, body=SEGMENT, headers=auth(key))[0] == 201
     services.end_stream(stream_id=stream.pk)
-    assert server.raw("PUT", path, body=SEGMENT, headers=auth(key)) == (
-        409, "This stream has ended.\n",
-    )  # fmt: skip
+    assert server.raw("PUT", path, body=SEGMENT, headers=auth(key)) == (409, ENDED)
 
 
 def test_an_unknown_stream_gets_the_same_403(server, stream_and_key):
@@ -153,7 +157,7 @@ def test_an_ended_stream_takes_no_more_video(server, stream_and_key):
     services.end_stream(stream_id=stream.pk)
     status, body = server.raw("PUT", f"/streaming/ingest/{stream.public_id}/seg_0.ts",
                               body=SEGMENT, headers=auth(key))  # fmt: skip
-    assert (status, body) == (409, "This stream has ended.\n")
+    assert (status, body) == (409, ENDED)
     assert stored_files(server.media_root, stream.public_id) == []
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streaming import playlists
+from streaming import playlists, signing
 from tests.streaming import hls_checks
 from tests.support import wait_for
 
@@ -49,8 +49,13 @@ def _playlist(pdt: str | None) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _signed(public_id: str, path: str) -> str:
+    """Before the show the playlists are served under the staff's signed prefix."""
+    return signing.playback_path(public_id=public_id, path=path, signed=True)
+
+
 def _served_pdts(server, stream) -> list[datetime]:
-    status, _, body = server.get(f"/live/{stream.public_id}/v/index.m3u8")
+    status, _, body = server.get(_signed(stream.public_id, "v/index.m3u8"))
     assert status == 200
     return [datetime.fromisoformat(s.pdt or "") for s in hls_checks.parse(body.decode()).segments]
 
@@ -95,7 +100,7 @@ def test_a_malformed_program_date_time_refuses_the_playlist(server, stream_and_k
     for name in ("seg0.ts", "seg1.ts"):
         assert _put(server, stream_and_key, name, [SEGMENT]) == 201
     assert _put(server, stream_and_key, "v.m3u8", [_playlist("yesterday")]) == 400
-    status, _, _ = server.get(f"/live/{stream_and_key[0].public_id}/v/index.m3u8")
+    status, _, _ = server.get(_signed(stream_and_key[0].public_id, "v/index.m3u8"))
     assert status == 404
 
 

@@ -28,7 +28,7 @@ from django.test import override_settings
 
 from events import livebus
 from events.models import Event, EventStatus
-from streaming import ffmpeg, selectors, services, teststream
+from streaming import ffmpeg, selectors, services, show, teststream
 from streaming.models import Stream, StreamMode
 from tests.factories import EventFactory
 from tests.streaming import hls_checks
@@ -114,6 +114,8 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
         b_event = EventFactory(status=EventStatus.SCHEDULED)
         c_event = EventFactory(status=EventStatus.SCHEDULED)
         a, a_key = services.create_stream(event_id=a_event.pk)
+        # A's replay keeps what came before "Go live" too: the whole recording.
+        Stream.objects.filter(pk=a.pk).update(record_practice=True)
         b, b_key = services.create_stream(event_id=b_event.pk, record=False)
     out.update(a=a, b=b, a_event=a_event.pk, b_event=b_event.pk, c_event=c_event.pk)
 
@@ -170,9 +172,15 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
     b_push = push(b, b_key, 1, 60)
 
     with django_db_blocker.unblock():
-        # A mid-run: the event went live with the stream; ffprobe decodes the master.
-        wait_for(lambda: _stream(a.pk).state == "live", 20, what="A live")
+        # A mid-run: video arriving opens the green room; staff go live; ffprobe decodes the
+        # master. B and C go live as soon as their video arrives.
+        wait_for(lambda: _stream(a.pk).state == "live", 20, what="A receiving")
+        out["a_event_backstage"] = Event.objects.get(pk=a_event.pk).status
+        show.go_live(event_id=a_event.pk)
         out["a_event_live"] = Event.objects.get(pk=a_event.pk).status
+        for stream, event in ((b, b_event), (c, c_event)):
+            wait_for(lambda s=stream: _stream(s.pk).state == "live", 20, what="receiving")
+            show.go_live(event_id=event.pk)
         wait_for(lambda: len(recorder.versions.get(recorder.paths[1], [])) >= 4, 20, what="A")
         out["probe_live"] = ffmpeg.probe(
             f"{server.origin}/live/{a.public_id}/master.m3u8",
@@ -185,24 +193,30 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
         b_push.send_signal(signal.SIGKILL)
         b_push.wait()
         last_segment_at = _stream(b.pk).last_segment_at
-        wait_for(lambda: selectors.effective_state(_stream(b.pk)) == "stalled", 10, 0.02)
-        out["b_stall_seen_after"] = time.time() - last_segment_at.timestamp()
-        wait_for(lambda: _stream(b.pk).state == "stalled", 10, 0.02, what="B stalled (worker)")
-        out["b_stall_recorded_after"] = time.time() - last_segment_at.timestamp()
-        out["b_event_during_stall"] = Event.objects.get(pk=b_event.pk).status
+        wait_for(lambda: selectors.effective_state(_stream(b.pk)) == "reconnecting", 10, 0.02)
+        out["b_reconnecting_seen_after"] = time.time() - last_segment_at.timestamp()
+        wait_for(lambda: _stream(b.pk).state == "reconnecting", 10, 0.02, what="B (worker)")
+        out["b_reconnecting_recorded_after"] = time.time() - last_segment_at.timestamp()
+        out["b_event_while_reconnecting"] = Event.objects.get(pk=b_event.pk).status
 
-        # B: a new encoder session (its numbering restarts), then a clean stop.
+        # B: a new encoder session (its numbering restarts), then a clean stop (ENDLIST): a
+        # pause, the show goes on; staff end it.
         b_push2 = push(b, b_key, 1, 6)
         assert b_push2.wait(60) == 0
+        wait_for(lambda: _stream(b.pk).state == "reconnecting", 15, what="B paused")
+        out["b_event_after_endlist"] = Event.objects.get(pk=b_event.pk).status
         out["b_stop_index"] = len(recorder.versions[recorder.paths[3]])
-        wait_for(lambda: _stream(b.pk).state == "ended", 15, what="B ended")
+        show.end_show(event_id=b_event.pk)
 
         assert a_push.wait(60) == 0
+        wait_for(lambda: _stream(a.pk).state == "reconnecting", 15, what="A paused")
+        out["a_event_after_endlist"] = Event.objects.get(pk=a_event.pk).status
         out["a_stop_index"] = {p: len(recorder.versions.get(p, [])) for p in recorder.paths[:3]}
-        wait_for(lambda: _stream(a.pk).state == "ended", 15, what="A ended")
+        show.end_show(event_id=a_event.pk)
         out["a_event_end"] = Event.objects.get(pk=a_event.pk).status
         upstream_ffmpeg.wait(60)
-        wait_for(lambda: _stream(c.pk).state == "ended", 20, what="C ended")
+        wait_for(lambda: _stream(c.pk).state == "reconnecting", 20, what="C paused")
+        show.end_show(event_id=c_event.pk)
         out["c_final"] = _stream(c.pk)
         out["c_event_end"] = Event.objects.get(pk=c_event.pk).status
         # The retention checks still scheduled (each ≤ window + 1 s away).
@@ -227,7 +241,8 @@ def _run_scenario(server, django_db_blocker, tmp_path_factory) -> dict:
     return out
 
 
-def test_the_event_goes_live_when_the_first_segments_arrive(scenario):
+def test_video_arriving_opens_the_green_room_and_go_live_makes_it_public(scenario):
+    assert scenario["a_event_backstage"] == EventStatus.BACKSTAGE
     assert scenario["a_event_live"] == EventStatus.LIVE
 
 
@@ -291,23 +306,26 @@ def test_the_reconnect_is_one_discontinuity_counted_once_it_leaves_the_window(sc
     assert parsed[-1].media_sequence > seq
 
 
-def test_a_stall_is_seen_within_two_target_durations_of_the_last_segment(scenario):
-    assert scenario["b_stall_seen_after"] <= 2 * TARGET_DURATION + 0.25
-    # The worker sweeps every 0.25 s: it records (and publishes) the stall right after.
-    assert scenario["b_stall_recorded_after"] <= 2 * TARGET_DURATION + 0.25 + 0.5
-    assert scenario["b_event_during_stall"] == EventStatus.LIVE
+def test_a_dropped_encoder_is_seen_within_two_target_durations_of_the_last_segment(scenario):
+    assert scenario["b_reconnecting_seen_after"] <= 2 * TARGET_DURATION + 0.25
+    # The worker sweeps every 0.25 s: it records (and publishes) it right after.
+    assert scenario["b_reconnecting_recorded_after"] <= 2 * TARGET_DURATION + 0.25 + 0.5
+    assert scenario["b_event_while_reconnecting"] == EventStatus.LIVE
 
 
-def test_the_encoders_endlist_ends_the_stream_and_the_event(scenario):
+def test_the_encoders_endlist_is_a_pause_and_only_end_show_ends_the_event(scenario):
+    assert scenario["a_event_after_endlist"] == EventStatus.LIVE
+    assert scenario["b_event_after_endlist"] == EventStatus.LIVE
     assert scenario["a_event_end"] == EventStatus.ENDED
 
 
 def test_every_state_change_is_published_to_the_live_room(scenario):
     notices = scenario["notices"]
-    # A: live, ended. B: live, stalled, live, ended. C: live, ended.
-    assert notices.count(scenario["a_event"]) == 2
-    assert notices.count(scenario["b_event"]) == 4
-    assert notices.count(scenario["c_event"]) == 2
+    # A: receiving, reconnecting (its ENDLIST), ended. B: receiving, reconnecting (killed),
+    # receiving, reconnecting (its ENDLIST), ended. C: receiving, reconnecting, ended.
+    assert notices.count(scenario["a_event"]) == 3
+    assert notices.count(scenario["b_event"]) == 5
+    assert notices.count(scenario["c_event"]) == 3
 
 
 def test_removed_segments_stay_fetchable_for_their_duration_plus_the_window(scenario):
@@ -326,7 +344,7 @@ def test_the_replay_plays_the_whole_recording(scenario):
     assert int(probe["streams"][0]["nb_read_frames"]) >= (PUSH_SECONDS - 1) * 25
 
 
-def test_relay_mode_republishes_the_upstream_until_its_endlist(scenario):
+def test_relay_mode_republishes_the_upstream_until_the_show_ends(scenario):
     c = scenario["c_final"]
     assert c.last_error == ""
     assert scenario["c_event_end"] == EventStatus.ENDED

@@ -23,7 +23,7 @@ from django.test import override_settings
 from playwright.sync_api import sync_playwright
 
 from events.models import Event, EventStatus
-from streaming import ffmpeg, services, signing
+from streaming import ffmpeg, services, show, signing
 from streaming.models import LadderChoice, Stream, Transcoder
 from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.factories import EventFactory
@@ -194,7 +194,13 @@ def scenario(stack, django_db_blocker):
         out["w_stderr"] = out["w_wrong"].stderr.read().decode()
 
         wait_for(lambda: Stream.objects.get(pk=p.pk).state == "live", 30, 0.1, what="P live")
+        # Video arriving opens the green room; staff go live (and with L's too).
+        out["p_event_backstage"] = Event.objects.get(pk=p_event.pk).status
+        show.go_live(event_id=p_event.pk)
         out["p_event_live"] = Event.objects.get(pk=p_event.pk).status
+        wait_for(lambda: Stream.objects.get(pk=l_stream.pk).state == "live", 30, 0.1,
+                 what="L live")  # fmt: skip
+        show.go_live(event_id=l_event.pk)
         wait_for(lambda: _segments(p.pk).get("source", 0) >= 4, 20, 0.1, what="P segments")
         out["probe_live"] = ffmpeg.probe(
             f"http://127.0.0.1:{stack.edge_port}/live/{p.public_id}/master.m3u8",
@@ -294,7 +300,8 @@ def scenario(stack, django_db_blocker):
     return out
 
 
-def test_the_right_key_goes_live_and_its_event_with_it(scenario):
+def test_the_right_key_opens_the_green_room_and_go_live_makes_it_public(scenario):
+    assert scenario["p_event_backstage"] == EventStatus.BACKSTAGE
     assert scenario["p_event_live"] == EventStatus.LIVE
 
 
