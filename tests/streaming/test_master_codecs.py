@@ -44,7 +44,8 @@ def _masters(server, tmp_path) -> dict[str, dict[str, dict[str, str]]]:
     assert source is not None
     pushes, streams = [], {}
     for choice in (LadderChoice.ADAPTIVE, LadderChoice.PASSTHROUGH):
-        stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.SCHEDULED).pk)
+        # A live show: its playlists are public as soon as they are published.
+        stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.LIVE).pk)
         streams[choice] = stream
         cmd = ladder.command(
             ffmpeg=ffmpeg.ffmpeg_path(), input_url=str(source_file), token=key,
