@@ -275,7 +275,7 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
         "c=Campaign.objects.create(slug='bench',name='Bench',legal_name='Bench');now=timezone.now();"
         "e=Event.objects.create(slug='bench-edge',campaign=c,title='Bench',starts_at=now,"
         "ends_at=now+timedelta(days=1),capacity_tier=CapacityTier.objects.order_by('pk').first(),"
-        "goal_minor=100,status='scheduled');"
+        "goal_minor=100,status='live');"
         "s,k=services.create_stream(event_id=e.pk);print(json.dumps([s.public_id,k]))"
     )
     out = subprocess.run([PY, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True)
