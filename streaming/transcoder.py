@@ -48,7 +48,7 @@ SPEED_TOLERANCE = 0.03
 STALL_SECONDS = 15.0
 PROGRESS_WRITE_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
-PLAYABLE = (StreamState.IDLE, StreamState.LIVE, StreamState.STALLED)
+PLAYABLE = (StreamState.IDLE, StreamState.LIVE, StreamState.RECONNECTING, StreamState.STALLED)
 
 
 class SpeedWatch:

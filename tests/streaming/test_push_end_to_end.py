@@ -102,8 +102,10 @@ def _stream(pk: int) -> Stream:
 def scenario(server, django_db_blocker, tmp_path_factory):
     # Module-scoped: set up before the per-test settings fixture, so say it here. C's upstream
     # is on loopback: the operator's allow-list names it, as for the servers (server_env).
+    # Staff end the shows from this process: it writes the replays into the servers' storage.
     with override_settings(HLS_TARGET_DURATION=TARGET_DURATION, HLS_WINDOW_SECONDS=WINDOW_SECONDS,
-                           OUTBOUND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS):  # fmt: skip
+                           OUTBOUND_ALLOWED_NETWORKS=LOOPBACK_NETWORKS,
+                           MEDIA_ROOT=server.media_root):  # fmt: skip
         yield _run_scenario(server, django_db_blocker, tmp_path_factory)
 
 
