@@ -42,7 +42,8 @@ class StreamForm(forms.ModelForm[Stream]):
 
     class Meta:
         model = Stream
-        fields = ["event", "mode", "relay_url", "dvr", "record", "ladder", "signed_playback"]
+        fields = ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
+                  "signed_playback"]  # fmt: skip
         # A URL typed without a scheme is taken as https (Django 6's default, said now).
         formfield_callback = lambda field, **kw: field.formfield(  # noqa: E731
             **({"assume_scheme": "https"} if isinstance(field, models.URLField) else {}), **kw
@@ -91,9 +92,10 @@ class StreamAdmin(CampaignScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         # Signed playback, and the ladder once the stream exists.
         if obj is None:
-            return ["event", "mode", "relay_url", "dvr", "record", "signed_playback"]
-        return ["event", "mode", "relay_url", "dvr", "record", "ladder", "signed_playback",
-                *self.readonly_fields]  # fmt: skip
+            return ["event", "mode", "relay_url", "dvr", "record", "record_practice",
+                    "signed_playback"]  # fmt: skip
+        return ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
+                "signed_playback", *self.readonly_fields]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -141,16 +143,18 @@ class StreamAdmin(CampaignScopedAdmin):
         if change:
             obj.save(update_fields=["relay_url"])
             services.set_delivery_options(
-                stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback
-            )
+                stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
+                record_practice=obj.record_practice,
+            )  # fmt: skip
             return
         stream, key = services.create_stream(
             event_id=obj.event_id, mode=obj.mode, relay_url=obj.relay_url, dvr=obj.dvr,
             record=obj.record,
         )  # fmt: skip
         services.set_delivery_options(
-            stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback
-        )
+            stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
+            record_practice=obj.record_practice,
+        )  # fmt: skip
         obj.pk = stream.pk
         obj.refresh_from_db()
         request._stream_key = key  # type: ignore[attr-defined]  # shown once, below

@@ -102,11 +102,14 @@ def rotate_stream_key(*, stream_id: int) -> str:
 
 
 @transaction.atomic
-def set_delivery_options(*, stream_id: int, ladder: str, signed_playback: bool) -> None:
+def set_delivery_options(
+    *, stream_id: int, ladder: str, signed_playback: bool, record_practice: bool = False
+) -> None:
     """Staff's delivery choices for a stream: the ladder (taken by the next transcoder
-    start) and signed playback (at once: unsigned URLs get 403 from the next request)."""
+    start), signed playback (at once: unsigned URLs get 403 from the next request), and
+    whether the replay keeps the practice before "Go live" (read when the show ends)."""
     Stream.objects.select_for_update().filter(pk=stream_id).update(
-        ladder=ladder, signed_playback=signed_playback
+        ladder=ladder, signed_playback=signed_playback, record_practice=record_practice
     )
     log.info("stream delivery options", extra={"stream_id": stream_id, "ladder": ladder,
                                                 "signed_playback": signed_playback})  # fmt: skip

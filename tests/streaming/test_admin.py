@@ -83,3 +83,20 @@ def test_staff_can_end_a_stream_and_its_live_event_ends(manager, stream):
     stream.refresh_from_db()
     assert response.status_code == 302
     assert (stream.state, stream.event.status) == ("ended", EventStatus.ENDED)
+
+
+def test_staff_choose_to_keep_the_practice_in_the_replay(manager, scheduled_event):
+    manager.post(
+        reverse("admin:streaming_stream_add"),
+        {"event": scheduled_event.pk, "mode": "push", "relay_url": "", "record": "on",
+         "record_practice": "on"},
+    )  # fmt: skip
+    stream = Stream.objects.get(event=scheduled_event)
+    assert stream.record_practice is True
+    response = manager.post(
+        reverse("admin:streaming_stream_change", args=[stream.pk]),
+        {"relay_url": "", "ladder": stream.ladder},
+    )
+    assert response.status_code == 302
+    stream.refresh_from_db()
+    assert stream.record_practice is False
