@@ -178,10 +178,16 @@ def refusing(site: Site) -> Iterator[None]:
     backoff): returns once a page that reads the database answers."""
     with site.admin() as conn:
         conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT 0")
-        try:
+
+        def cut() -> bool:
+            # Again at each look: a connection that authenticated just before the limit
+            # (the pool refilling) is cut too.
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE usename = %s", [WEB_ROLE])  # fmt: skip
-            support.wait_for(lambda: site.web_connections() == 0, 10, what="no web connection")
+            return site.web_connections() == 0
+
+        try:
+            support.wait_for(cut, 20, what="no web connection")
             yield
         finally:
             conn.execute(f"ALTER ROLE {WEB_ROLE} CONNECTION LIMIT -1")
