@@ -29,7 +29,7 @@ from events import selectors as event_selectors
 from events.admin.event import EventAdmin, EventPanel
 from events.admin.scoping import CampaignScopedAdmin
 from events.models import Event, EventStatus
-from streaming import encoderhelp, health, selectors, services, teststream, transcoder
+from streaming import encoderhelp, health, selectors, services, show, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
 
 # Events that may get a stream (from the add form, or the event page's "Create the stream").
@@ -191,8 +191,21 @@ class StreamAdmin(CampaignScopedAdmin):
 
     def end_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         stream = self._changeable(request, object_id)
-        services.end_stream(stream_id=stream.pk, reason="staff")
-        self.message_user(request, f"The stream of “{stream.event}” has ended.", messages.SUCCESS)
+        # The stream ends with its show: ending it ends a live show; before the show there is
+        # nothing to end (the green room waits for the encoder), after it nothing is left.
+        try:
+            show.end_show(event_id=stream.event_id, reason="staff")
+        except show.ShowRefused as refused:
+            self.message_user(
+                request,
+                f"{refused.message} Before the show, stop the encoder (the stream waits "
+                "backstage); to call the event off, cancel it.",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request, f"The show “{stream.event}” and its stream have ended.", messages.SUCCESS
+            )
         return HttpResponseRedirect(reverse("admin:streaming_stream_change", args=[stream.pk]))
 
     def _key_page(self, request: HttpRequest, stream: Stream, key: str) -> HttpResponse:

@@ -100,3 +100,14 @@ def test_staff_choose_to_keep_the_practice_in_the_replay(manager, scheduled_even
     assert response.status_code == 302
     stream.refresh_from_db()
     assert stream.record_practice is False
+
+
+def test_ending_a_stream_before_the_show_is_refused_and_changes_nothing(manager, stream):
+    deliver(stream, 0, 1)  # backstage
+
+    response = manager.post(reverse("admin:streaming_stream_end", args=[stream.pk]), follow=True)
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages[0].startswith("The show is not live (it is backstage).")
+    stream.refresh_from_db()
+    assert (stream.state, stream.event.status) == ("live", EventStatus.BACKSTAGE)
