@@ -31,6 +31,7 @@
   // Whether the donor ticked or unticked "Show my gift in the live ticker" by hand: until they
   // do, typing a name or a message ticks it (and the preview shows what the ticker will say).
   let tickerChosen = false;
+  const MASKED_NOTE = " Some words are masked (****) by the campaign’s filter.";
   const preview = panel.querySelector("[data-donate-ticker-preview]");
   const previewLead = panel.querySelector("[data-ticker-preview-lead]");
   const previewLine = panel.querySelector("[data-ticker-preview-line]");
@@ -294,8 +295,9 @@
     if (!awaitingTicker || !snapshot || !Array.isArray(snapshot.recent)) return;
     const index = snapshot.recent.findIndex((entry) => sameEntry(entry, awaitingTicker));
     if (index < 0) return;
+    const mine = awaitingTicker;
     awaitingTicker = null;
-    tickerNote.textContent = "You’re in the live ticker now.";
+    tickerNote.textContent = `You’re in the live ticker now.${mine.masked ? MASKED_NOTE : ""}`;
     // The live room renders the ticker in the same snapshot: mark it once that is done.
     setTimeout(() => highlight(index), 0);
   }
@@ -308,8 +310,7 @@
     const parts = [String(entry.name)];
     if (typeof entry.amount === "number") parts.push(tickerAmount(entry.amount));
     if (entry.message) parts.push(`“${entry.message}”`);
-    const masked = entry.masked ? " Some words are masked (****) by the campaign’s filter." : "";
-    return `Your gift will appear in the live ticker as: ${parts.join(" — ")}.${masked}`;
+    return `Your gift will appear in the live ticker as: ${parts.join(" — ")}.${entry.masked ? MASKED_NOTE : ""}`;
   }
 
   function done(started) {

@@ -112,6 +112,25 @@ def test_typing_a_message_ticks_the_ticker_and_the_line_shows_as_previewed(
     )  # fmt: skip
 
 
+def test_a_donor_is_told_their_message_shows_masked_and_the_ticker_masks_it(platform, browser):
+    event = _address_event()
+    donor = _attendee(browser, platform, event, LAPTOP)
+    other = _attendee(browser, platform, event, PHONE)
+    _fill_donor(donor)
+    donor.type("input[name=message]", "shit yeah")
+    assert "profanity list show as ****" in donor.text_content("[data-ticker-preview-rules]")
+
+    given = _donate(donor)
+
+    assert "Some words are masked (****)" in donor.text_content("[data-donate-ticker-note]")
+    other.wait_for_function(
+        "document.querySelector('[data-live=\"ticker\"] .live-message')?.textContent"
+        " === '**** yeah'",
+        timeout=max(1, (given + 2.0 - time.monotonic()) * 1000),
+    )
+    assert Donation.objects.get().message == "shit yeah"  # kept in the ledger for staff
+
+
 def test_a_donor_who_unticks_is_told_and_stays_out_of_the_ticker(platform, browser):
     event = _address_event()
     donor = _attendee(browser, platform, event, LAPTOP)
