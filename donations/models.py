@@ -108,6 +108,8 @@ class Donation(models.Model):
     hide_amount = models.BooleanField(default=False)
     display_name = models.CharField(max_length=60, blank=True)
     message = models.CharField(max_length=140, blank=True)
+    # Staff took the line out of the live ticker (the dashboard's "Hide from ticker").
+    ticker_hidden = models.BooleanField(default=False)
     refcode = models.CharField(max_length=100, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -129,8 +131,8 @@ class Donation(models.Model):
             ),
             models.Index(
                 fields=["event", "-succeeded_at", "-id"],
-                condition=Q(ticker_opt_in=True, net_minor__gt=0),
-                name="donation_ticker",
+                condition=Q(ticker_opt_in=True, ticker_hidden=False, net_minor__gt=0),
+                name="donation_ticker_shown",
             ),
             # The staff dashboard's recent donations (newest successes of one event).
             models.Index(

@@ -22,21 +22,23 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from donations import ticker
 from donations.defence import issue_page_token
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
 from donations.providers import get_provider
 from events.models import Campaign, Event
-from events.money import CURRENCY_SYMBOLS
+from events.money import CURRENCY_SYMBOLS, format_money
 
 RECENT_DONORS = 5
-ANONYMOUS = "Anonymous"
+ANONYMOUS = ticker.ANONYMOUS
 
 
 @dataclass(frozen=True)
 class RecentDonor:
-    display_name: str  # what the donor allowed; "Anonymous" when they chose anonymity
+    display_name: str  # what the donor allowed, under the campaign's rules (donations.ticker)
     amount_minor: int | None  # None when the donor hid the amount
     message: str  # ticker message, "" when none (plain text: pages escape it)
+    masked: bool = False  # the profanity filter masked part of the name or message
 
 
 @dataclass(frozen=True)
@@ -67,25 +69,40 @@ def _scope_tally(scope: str) -> Tally:
     )
 
 
-def _recent_donor(row: Donation) -> RecentDonor:
-    name = ANONYMOUS if row.anonymous else (row.display_name or row.first_name or ANONYMOUS)
+def _recent_donor(row: Donation, rules: ticker.TickerRules) -> RecentDonor:
+    line = ticker.line_of(row, rules)
     return RecentDonor(
-        display_name=name,
+        display_name=line.name,
         amount_minor=None if row.hide_amount else row.net_minor,
-        message=row.message,
+        message=line.message,
+        masked=line.masked,
     )
 
 
-def recent_donors(*, event_id: int, limit: int = RECENT_DONORS) -> list[RecentDonor]:
-    """Newest first; only counted donations whose donors opted into the ticker (partial index)."""
+def _ticker_rules(*, event_id: int) -> ticker.TickerRules:
+    name_min, mask = (
+        Event.objects.filter(pk=event_id)
+        .values_list("campaign__ticker_name_min_minor", "campaign__ticker_profanity_filter")
+        .get()
+    )
+    return ticker.TickerRules(name_min_minor=name_min, mask_profanity=mask)
+
+
+def recent_donors(
+    *, event_id: int, limit: int = RECENT_DONORS, rules: ticker.TickerRules | None = None
+) -> list[RecentDonor]:
+    """Newest first; only counted donations whose donors opted into the ticker and that staff
+    did not hide (partial index). One query with `rules`, two without (the campaign's)."""
+    if rules is None:
+        rules = _ticker_rules(event_id=event_id)
     rows = (
-        Donation.objects.filter(event_id=event_id, ticker_opt_in=True, net_minor__gt=0)
+        Donation.objects.filter(
+            event_id=event_id, ticker_opt_in=True, ticker_hidden=False, net_minor__gt=0
+        )
         .order_by("-succeeded_at", "-id")
-        .only("anonymous", "display_name", "first_name", "hide_amount", "net_minor", "message")[
-            :limit
-        ]
+        .only(*ticker.TICKER_FIELDS, "net_minor")[:limit]
     )
-    return [_recent_donor(row) for row in rows]
+    return [_recent_donor(row, rules) for row in rows]
 
 
 def ticker_entry(*, donation_id: int) -> RecentDonor | None:
@@ -93,20 +110,33 @@ def ticker_entry(*, donation_id: int) -> RecentDonor | None:
     donor did not opt in. One query."""
     row = (
         Donation.objects.filter(pk=donation_id, ticker_opt_in=True)
-        .only("anonymous", "display_name", "first_name", "hide_amount", "amount_minor", "message")
+        .select_related("campaign")
+        .only(
+            *ticker.TICKER_FIELDS, "amount_minor", "campaign__ticker_name_min_minor",
+            "campaign__ticker_profanity_filter",
+        )
         .first()
-    )
+    )  # fmt: skip
     if row is None:
         return None
     row.net_minor = row.amount_minor
-    return _recent_donor(row)
+    return _recent_donor(row, ticker.TickerRules.of(row.campaign))
 
 
 def event_tally(*, event_id: int) -> EventTally:
     """The event's tally and ticker: three indexed queries (the event's currency, the sum of
     at most TALLY_SHARDS shard rows, the five newest ticker rows), no scan of the ledger.
     Raises Event.DoesNotExist for an unknown event."""
-    currency = Event.objects.filter(pk=event_id).values_list("campaign__currency", flat=True).get()
+    currency, name_min, mask = (
+        Event.objects.filter(pk=event_id)
+        .values_list(
+            "campaign__currency",
+            "campaign__ticker_name_min_minor",
+            "campaign__ticker_profanity_filter",
+        )
+        .get()
+    )
+    rules = ticker.TickerRules(name_min_minor=name_min, mask_profanity=mask)
     tally = _scope_tally(event_scope(event_id))
     return EventTally(
         event_id=event_id,
@@ -114,7 +144,7 @@ def event_tally(*, event_id: int) -> EventTally:
         raised_minor=tally.raised_minor,
         donors=tally.donors,
         donations=tally.donations,
-        recent=recent_donors(event_id=event_id),
+        recent=recent_donors(event_id=event_id, rules=rules),
     )
 
 
@@ -170,6 +200,8 @@ class DonatePanel:
     required_fields: list[str]
     attestations: list[tuple[int, str]]
     monthly_enabled: bool
+    ticker_name_min_minor: int = 0
+    ticker_profanity_filter: bool = True
 
     def config(self) -> dict[str, object]:
         """The JSON the panel's script reads (json_script: inert in the page)."""
@@ -184,6 +216,11 @@ class DonatePanel:
             "feePercentBp": self.fee_percent_bp,
             "feeFixedMinor": self.fee_fixed_minor,
             "monthly": self.monthly_enabled,
+            # The ticker's rules, for the panel's preview of the donor's line.
+            "tickerNameMinMinor": self.ticker_name_min_minor,
+            "tickerFilter": self.ticker_profanity_filter,
+            "anonymousName": ticker.ANONYMOUS,
+            "someoneName": ticker.SOMEONE,
         }
 
 
@@ -207,6 +244,8 @@ def donate_panel(*, event: Event) -> DonatePanel:
         required_fields=campaign.required_donor_fields,
         attestations=[(a.pk, a.text) for a in campaign.attestations.all()],
         monthly_enabled=campaign.monthly_enabled,
+        ticker_name_min_minor=campaign.ticker_name_min_minor,
+        ticker_profanity_filter=campaign.ticker_profanity_filter,
     )
 
 
@@ -385,6 +424,21 @@ class StaffDonation:
     refcode: str
     status: str  # a DonationStatus value
     status_label: str
+    in_ticker: bool = False  # the donor opted into the ticker
+    ticker_hidden: bool = False  # staff hid the line
+    ticker_line: str = ""  # what the ticker says (or would say) of it; "" when not in it
+
+
+def _staff_ticker_line(row: Donation) -> str:
+    if not row.ticker_opt_in:
+        return ""
+    line = ticker.line_of(row, ticker.TickerRules.of(row.campaign))
+    parts = [line.name]
+    if not row.hide_amount:
+        parts.append(format_money(row.net_minor, row.currency, grouped=True))
+    if line.message:
+        parts.append(f"“{line.message}”")
+    return " — ".join(parts)
 
 
 def event_recent_donations(*, event_id: int, limit: int) -> list[StaffDonation]:
@@ -392,10 +446,13 @@ def event_recent_donations(*, event_id: int, limit: int) -> list[StaffDonation]:
     status), newest first. One query; pending and failed attempts are left out."""
     rows = (
         Donation.objects.filter(event_id=event_id, succeeded_at__isnull=False)
+        .select_related("campaign")
         .order_by("-succeeded_at", "-id")
         .only(
             "succeeded_at", "first_name", "last_name", "amount_minor", "net_minor", "currency",
-            "refcode", "status", "created_at",
+            "refcode", "status", "created_at", "ticker_opt_in", "ticker_hidden",
+            *ticker.TICKER_FIELDS, "campaign__ticker_name_min_minor",
+            "campaign__ticker_profanity_filter",
         )[:limit]
     )  # fmt: skip
     return [
@@ -409,6 +466,9 @@ def event_recent_donations(*, event_id: int, limit: int) -> list[StaffDonation]:
             refcode=row.refcode,
             status=row.status,
             status_label=str(DonationStatus(row.status).label),
+            in_ticker=row.ticker_opt_in,
+            ticker_hidden=row.ticker_hidden,
+            ticker_line=_staff_ticker_line(row),
         )
         for row in rows
     ]

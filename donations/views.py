@@ -61,7 +61,12 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
             **started.amounts.as_fields(),
             # How the gift will look in the live ticker once paid (None: the donor opted out).
             "ticker": (
-                {"name": ticker.display_name, "amount": ticker.amount_minor}
+                {
+                    "name": ticker.display_name,
+                    "amount": ticker.amount_minor,
+                    "message": ticker.message,
+                    "masked": ticker.masked,
+                }
                 if ticker is not None
                 else None
             ),

@@ -58,6 +58,24 @@ class Campaign(models.Model):
     require_employer = models.BooleanField(default=False)
     require_occupation = models.BooleanField(default=False)
     monthly_enabled = models.BooleanField("offer monthly giving", default=False)
+    # The live ticker (donations.ticker applies them when a line is read).
+    ticker_name_min_minor = MoneyField(
+        "smallest gift shown with a name in the ticker",
+        default=0,
+        help_text=(
+            "Gifts below this amount (before any fees the donor covers) show in the live "
+            "ticker as “Someone”, with their amount but without a name or message. "
+            "0: every gift may show its name."
+        ),
+    )
+    ticker_profanity_filter = models.BooleanField(
+        "mask profanity in the ticker",
+        default=True,
+        help_text=(
+            "Words on the filter's list are shown as **** in the live ticker's names and "
+            "messages. The donor's own text stays in the donation's record for staff."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

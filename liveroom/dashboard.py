@@ -100,6 +100,10 @@ class DonationRow:
     refcode: str
     status: str
     status_label: str
+    donation_id: int = 0
+    in_ticker: bool = False
+    ticker_hidden: bool = False
+    ticker_line: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,10 @@ def build_panels(*, event: Event, zone: tzinfo, now: datetime) -> Panels:
                 refcode=d.refcode,
                 status=d.status,
                 status_label=d.status_label,
+                donation_id=d.donation_id,
+                in_ticker=d.in_ticker,
+                ticker_hidden=d.ticker_hidden,
+                ticker_line=d.ticker_line,
             )
             for d in donation_selectors.event_recent_donations(
                 event_id=event.pk, limit=RECENT_DONATIONS

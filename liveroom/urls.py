@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liveroom import dashboard, greenroom, views
+from liveroom import dashboard, greenroom, tickerviews, views
 
 app_name = "liveroom"
 
@@ -15,5 +15,10 @@ urlpatterns = [
         "staff/events/<int:event_id>/show/<slug:action>/",
         greenroom.show_action,
         name="show-action",
+    ),
+    path(
+        "staff/events/<int:event_id>/ticker/<int:donation_id>/<slug:action>/",
+        tickerviews.ticker_line,
+        name="ticker-line",
     ),
 ]

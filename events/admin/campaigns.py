@@ -123,6 +123,17 @@ class CampaignAdmin(CampaignScopedAdmin):
                 ]
             },
         ),
+        (
+            "The live ticker",
+            {
+                "fields": ["ticker_name_min_minor", "ticker_profanity_filter"],
+                "description": (
+                    "Donors choose whether their gift shows in the event page's ticker; these "
+                    "rules apply to every line it shows. Staff hide a single line from the "
+                    "event's live dashboard."
+                ),
+            },
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:

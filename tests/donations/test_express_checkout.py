@@ -43,7 +43,12 @@ def test_the_start_endpoint_accepts_what_the_wallet_path_sends(client, stripe_se
         5_181,
     )
     assert response.json()["client_secret"] == "pi_fake_000001_secret_fake"
-    assert response.json()["ticker"] == {"name": "Grace Brewster", "amount": 5_181}
+    assert response.json()["ticker"] == {
+        "name": "Grace Brewster",
+        "amount": 5_181,
+        "message": "",
+        "masked": False,
+    }
 
 
 def test_a_wallet_without_a_name_is_refused_on_the_name_field(client, stripe_settings):

@@ -166,6 +166,8 @@ def campaign_form(campaign, memberships, new_rows=()):
         "per_donor_limit_minor": "",
         "require_name": "on",
         "require_email": "on",
+        "ticker_name_min_minor": "0",
+        "ticker_profanity_filter": "on",
         "attestations-TOTAL_FORMS": "0",
         "attestations-INITIAL_FORMS": "0",
         "memberships-TOTAL_FORMS": str(len(memberships) + len(new_rows)),

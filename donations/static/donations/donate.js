@@ -28,6 +28,19 @@
   let stripe = null;
   let elements = null;
   let awaitingTicker = null;  // {name, amount} of the gift just made, until the ticker shows it
+  // Whether the donor ticked or unticked "Show my gift in the live ticker" by hand: until they
+  // do, typing a name or a message ticks it (and the preview shows what the ticker will say).
+  let tickerChosen = false;
+  const MASKED_NOTE = " Some words are masked (****) by the campaign’s filter.";
+  const preview = panel.querySelector("[data-donate-ticker-preview]");
+  const previewLead = panel.querySelector("[data-ticker-preview-lead]");
+  const previewLine = panel.querySelector("[data-ticker-preview-line]");
+  const previewRules = panel.querySelector("[data-ticker-preview-rules]");
+  // The ticker's own format (static/js/liveroom.js), so the preview reads as the line will.
+  let tickerMoney = null;
+  try {
+    tickerMoney = new Intl.NumberFormat(undefined, { style: "currency", currency: config.currency.toUpperCase() });
+  } catch (e) { tickerMoney = null; }
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -104,6 +117,75 @@
     }
   }
 
+  function tickerAmount(minor) { return tickerMoney ? tickerMoney.format(minor / 100) : money(minor); }
+
+  // The same rules as donations.ticker.default_name and ticker_text (the server decides; the
+  // profanity filter runs only there, so its masking shows after Donate).
+  function defaultName(first, city, region) {
+    if (!first) return "";
+    if (city && region) return `${first} in ${city}, ${region}`;
+    if (city) return `${first} in ${city}`;
+    if (region) return `${first} from ${region}`;
+    return first;
+  }
+
+  function tickerLine() {
+    const f = form.elements;
+    const value = (name) => (f[name] ? f[name].value.trim() : "");
+    const gift = giftMinor();
+    const message = value("message");
+    const minimum = config.tickerNameMinMinor || 0;
+    const belowMinimum = Boolean(gift && minimum && gift < minimum);
+    let name;
+    if (belowMinimum) name = config.someoneName;
+    else if (f.anonymous.checked) name = config.anonymousName;
+    else name = value("display_name") ||
+      defaultName(value("first_name"), value("city"), value("region")) || config.anonymousName;
+    const parts = [name];
+    if (gift && !f.hide_amount.checked) {
+      parts.push(tickerAmount(gift + (f.cover_fees.checked ? feeFor(gift) : 0)));
+    }
+    if (message && !belowMinimum) parts.push(`“${message}”`);
+    return { text: parts.join(" — "), belowMinimum: belowMinimum, message: message };
+  }
+
+  function refreshPreview() {
+    const f = form.elements;
+    const typed = Boolean(f.display_name.value.trim() || f.message.value.trim());
+    const on = f.ticker_opt_in.checked;
+    preview.hidden = !on && !typed;
+    preview.classList.toggle("donate-ticker-off", !on);
+    if (!on) {
+      previewLead.textContent = "Not in the ticker:";
+      previewLine.textContent = "your name and message stay private.";
+      previewRules.textContent = "Tick “Show my gift in the live ticker” to show them.";
+      return;
+    }
+    const line = tickerLine();
+    previewLead.textContent = "The ticker will say:";
+    previewLine.textContent = line.text;  // text, never HTML
+    const rules = [];
+    const minimum = config.tickerNameMinMinor || 0;
+    if (minimum && line.belowMinimum) {
+      rules.push(`Gifts under ${tickerAmount(minimum)} show as “${config.someoneName}”, without a name or message.`);
+    }
+    if (config.tickerFilter && line.message && !line.belowMinimum) {
+      rules.push("Words on the campaign’s profanity list show as ****.");
+    }
+    previewRules.textContent = rules.join(" ");
+  }
+
+  ["display_name", "message"].forEach((name) => {
+    form.elements[name].addEventListener("input", () => {
+      const f = form.elements;
+      if (!tickerChosen && (f.display_name.value.trim() || f.message.value.trim())) {
+        f.ticker_opt_in.checked = true;
+      }
+      refreshPreview();
+    });
+  });
+  form.elements.ticker_opt_in.addEventListener("change", () => { tickerChosen = true; refreshPreview(); });
+
   panel.querySelectorAll("[data-major]").forEach((node) => {
     node.textContent = major(parseInt(node.dataset.major, 10));
   });
@@ -116,13 +198,17 @@
       attemptKey = newKey();
       showError("");
       refreshTotal();
+      refreshPreview();
     });
   });
   form.elements.custom_amount.addEventListener("input", () => {
     amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
   });
   // Any change of what is being given is a new attempt; a double click is not.
-  form.addEventListener("input", () => { attemptKey = newKey(); refreshTotal(); showError(""); });
+  form.addEventListener("input", () => {
+    attemptKey = newKey(); refreshTotal(); refreshPreview(); showError("");
+  });
+  form.addEventListener("change", refreshPreview);
 
   if (!config.simulated && config.publishableKey && window.Stripe) {
     stripe = window.Stripe(config.publishableKey);
@@ -209,14 +295,23 @@
     if (!awaitingTicker || !snapshot || !Array.isArray(snapshot.recent)) return;
     const index = snapshot.recent.findIndex((entry) => sameEntry(entry, awaitingTicker));
     if (index < 0) return;
+    const mine = awaitingTicker;
     awaitingTicker = null;
-    tickerNote.textContent = "You’re in the live ticker now.";
+    tickerNote.textContent = `You’re in the live ticker now.${mine.masked ? MASKED_NOTE : ""}`;
     // The live room renders the ticker in the same snapshot: mark it once that is done.
     setTimeout(() => highlight(index), 0);
   }
 
   const liveroom = window.Pledgecast && window.Pledgecast.liveroom;
   if (liveroom) liveroom.onSnapshot(onSnapshot);
+
+  // What the server will show (its rules, the profanity filter's masking included).
+  function tickerPromise(entry) {
+    const parts = [String(entry.name)];
+    if (typeof entry.amount === "number") parts.push(tickerAmount(entry.amount));
+    if (entry.message) parts.push(`“${entry.message}”`);
+    return `Your gift will appear in the live ticker as: ${parts.join(" — ")}.${entry.masked ? MASKED_NOTE : ""}`;
+  }
 
   function done(started) {
     const name = form.elements.first_name ? form.elements.first_name.value.trim() : "";
@@ -226,7 +321,7 @@
       : "Your donation is in. A receipt is on its way to your inbox.";
     awaitingTicker = started.ticker || null;
     tickerNote.hidden = !awaitingTicker;
-    tickerNote.textContent = awaitingTicker ? "Your name will appear in the live ticker." : "";
+    tickerNote.textContent = awaitingTicker ? tickerPromise(awaitingTicker) : "";
     form.hidden = true;
     expressBox.hidden = true;
     thanks.hidden = false;
@@ -240,9 +335,11 @@
     selectedMinor = null;
     attemptKey = newKey();
     awaitingTicker = null;
+    tickerChosen = false;
     amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
     showError("");
     refreshTotal();
+    refreshPreview();
     thanks.hidden = true;
     form.hidden = false;
     expressBox.hidden = !elements;
@@ -301,4 +398,5 @@
     give(null);
   });
   refreshTotal();
+  refreshPreview();
 })();
