@@ -52,6 +52,9 @@ SPEED_TOLERANCE = 0.03
 STALL_SECONDS = 15.0
 PROGRESS_WRITE_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
+# What the ladder's ffmpeg was fed but has not published when the encoder stops is the
+# transcoder's lag behind it (a second or two): enough to encode that at half real time.
+FLUSH_SECONDS = 10.0
 PLAYABLE = (StreamState.IDLE, StreamState.LIVE, StreamState.STALLED)
 
 
@@ -184,12 +187,13 @@ class Runner(threading.Thread):
         self.starts = 0
 
     def stop(self) -> None:
-        """Stop the tap: the ladder's ffmpeg gets what the tap copied, at once, then the end
-        of its input, and exits after flushing its last segment. SIGTERM to it (it flushes
-        too) if it still runs 5 s later, SIGKILL to both 10 s later."""
+        """Stop the tap: the ladder's ffmpeg gets the rest of what the tap copied at once,
+        then the end of its input, and exits once it has published it all. SIGTERM to it
+        (it flushes its current segment) if it still runs FLUSH_SECONDS later, SIGKILL to
+        both 5 s after that."""
         self.stopping.set()
         self._signal(signal.SIGTERM, only_tap=True)
-        for delay, sig in ((5.0, signal.SIGTERM), (10.0, signal.SIGKILL)):
+        for delay, sig in ((FLUSH_SECONDS, signal.SIGTERM), (FLUSH_SECONDS + 5, signal.SIGKILL)):
             killer = threading.Timer(delay, self._signal, (sig,))
             killer.daemon = True
             killer.start()
@@ -331,8 +335,11 @@ class Supervisor:
             else:
                 runner.check_stalled()
         self.retiring = [r for r in self.retiring if r.is_alive()]
+        # An encoder back before its last ffmpeg has flushed what it was fed waits for it:
+        # two ffmpegs must not PUT the same renditions at once.
+        flushing = {r.stream_id for r in self.retiring}
         for stream_id, info in wanted.items():
-            if stream_id not in self.runners:
+            if stream_id not in self.runners and stream_id not in flushing:
                 self.runners[stream_id] = runner = Runner(stream_id=stream_id, info=info)
                 runner.start()
 

@@ -65,7 +65,7 @@ def published(stack, django_db_blocker) -> dict[str, dict[str, float]]:
             # The transcoder's last segments follow the publisher's exit; what never came is
             # reported by the tests below (nothing fails here).
             with contextlib.suppress(AssertionError):
-                wait_for(whole, 10, 0.2, what="the whole broadcast")
+                wait_for(whole, 20, 0.2, what="the whole broadcast")
             result[choice] = _published(stream_id)
             services.end_stream(stream_id=stream_id)
         return result
