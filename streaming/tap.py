@@ -40,6 +40,7 @@ CATCH_UP = 1.05
 BURST_SECONDS = 0.1
 # A timestamp further ahead than this is the encoder's clock jumping, not media to wait for.
 MAX_STEP_SECONDS = 1.0
+EPSILON_SECONDS = 1e-6  # what rounding leaves short: no wait shorter than this
 # Chunks (of up to 64 KiB) read from the tap and not yet fed: about 30 s at 8 Mbit/s. Past
 # that the tap waits (the ladder's ffmpeg cannot keep up).
 QUEUE_CHUNKS = 512
@@ -129,7 +130,7 @@ class Pacer:
             step = 0.0
         # A step longer than the bucket holds goes once the bucket is full (it then owes).
         needed = min(step, self.burst)
-        if needed > self.tokens:
+        if needed - self.tokens > EPSILON_SECONDS:
             return (needed - self.tokens) / self.rate
         self.tokens -= step
         self.last_ms = timestamp_ms if self.last_ms is None else max(self.last_ms, timestamp_ms)

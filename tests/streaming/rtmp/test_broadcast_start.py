@@ -23,9 +23,10 @@ from tests.support import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BROADCAST_SECONDS = 6
-# The supervisor polls every 0.2 s here, playing the RTMP stream takes a few tenths more, and
-# nginx-rtmp starts a player at a keyframe (wait_key): one or two keyframe intervals (1 s).
-START_SLACK_SECONDS = 2.0
+# The supervisor polls every 0.2 s here, playing the RTMP stream takes a few tenths more (more
+# on a loaded machine), and nginx-rtmp starts a player at a keyframe (wait_key): one or two
+# keyframe intervals (1 s). Probing before playing kept 0.5 to 3 s.
+START_SLACK_SECONDS = 2.5
 
 
 def _published(stream_id: int) -> dict[str, float]:
