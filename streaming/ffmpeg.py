@@ -77,32 +77,38 @@ def start(
     )
 
 
-def start_with_progress(argv: list[str]) -> subprocess.Popen[str]:
+def start_with_progress(argv: list[str], *, stdin: int | None = None) -> subprocess.Popen[str]:
     """Start an ffmpeg command that reports progress on stdout (`-progress pipe:1`): stdout
     and stderr are line-buffered text pipes the caller must read (or ffmpeg blocks on a full
-    pipe). In its own session, as start()."""
+    pipe). `stdin`: a file descriptor the command reads as `pipe:0` (the read end of the
+    caller's os.pipe(), which the caller closes once started). In its own session, as
+    start()."""
     return subprocess.Popen(  # noqa: S603 (an argv we built, no shell)
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-        start_new_session=True,
+        argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        bufsize=1, start_new_session=True,
     )  # fmt: skip
 
 
-def probe(url: str, *options: str, timeout: float = 60.0) -> dict[str, Any]:
+def probe(
+    url: str, *options: str, timeout: float = 60.0, data: bytes | None = None
+) -> dict[str, Any]:
     """ffprobe's JSON about `url` (`-of json` with `options`, e.g. `-show_entries …`), within
-    `timeout` seconds. Raises ProbeFailed, or FfmpegMissing without ffprobe."""
+    `timeout` seconds; `data`: the bytes of `pipe:0`. Raises ProbeFailed, or FfmpegMissing
+    without ffprobe."""
     argv = [ffprobe_path(), "-v", "error", "-of", "json", *options, url]
     try:
         result = subprocess.run(  # noqa: S603 (an argv we built, no shell)
-            argv, capture_output=True, text=True, timeout=timeout
+            argv, capture_output=True, input=data, timeout=timeout
         )
     except (subprocess.TimeoutExpired, OSError) as exc:
         raise ProbeFailed(f"ffprobe did not finish: {exc}") from None
+    stderr = result.stderr.decode(errors="replace").strip()
     if result.returncode != 0:
-        raise ProbeFailed(result.stderr.strip() or f"ffprobe exited with {result.returncode}")
+        raise ProbeFailed(stderr or f"ffprobe exited with {result.returncode}")
     try:
-        data = json.loads(result.stdout)
+        parsed = json.loads(result.stdout)
     except ValueError:
         raise ProbeFailed("ffprobe wrote no JSON") from None
-    if not isinstance(data, dict):
+    if not isinstance(parsed, dict):
         raise ProbeFailed("ffprobe wrote no JSON object")
-    return data
+    return parsed

@@ -2,8 +2,8 @@
 reads it from nginx-rtmp and PUTs HLS to our ingest.
 
 Pure functions (no database, no processes): `plan` picks the rungs for a probed source;
-`command` writes the ffmpeg argv. The transcoder (streaming/transcoder.py) runs it through
-streaming.ffmpeg.
+`command` writes the ffmpeg argv, `tap_command` the tap's (streaming/tap.py). The transcoder
+(streaming/transcoder.py) runs them through streaming.ffmpeg.
 
 - Passthrough: the encoder's audio and video copied into one rendition ("source").
 - Adaptive: 720p / 480p / 360p in H.264 (x264 `veryfast`), constrained bit rates
@@ -88,6 +88,15 @@ def plan(*, ladder: str, source: Source, rungs: tuple[Rung, ...] = ADAPTIVE_RUNG
     return lower or [Output(rungs[-1].name, source.height - source.height % 2, rungs[-1])]
 
 
+def tap_command(*, ffmpeg: str, input_url: str) -> list[str]:
+    """The ffmpeg argv that plays the RTMP stream and copies it, as FLV, to stdout (the tap:
+    streaming/tap.py). It writes from the first frames it gets: no frame-rate estimate
+    (`-fpsprobesize 0`), which would hold them back for a second (a copy needs none)."""
+    return base_command("-rw_timeout", "10000000", "-fpsprobesize", "0", "-i", input_url,
+                        "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-f", "flv", "pipe:1",
+                        executable=ffmpeg)  # fmt: skip
+
+
 def gop_frames(fps: float, target_duration: int) -> int:
     return max(1, round(fps * target_duration))
 
@@ -103,14 +112,18 @@ def command(
     target_duration: int,
 ) -> list[str]:
     """The ffmpeg argv. Progress goes to stdout (`-progress pipe:1`, key=value lines every
-    0.5 s, among them `speed=`); errors to stderr. The token travels only in a header. The
-    playlists never get EXT-X-ENDLIST from ffmpeg (`omit_endlist`): an encoder's drop is not
-    the end of the broadcast; each new ffmpeg starts with a discontinuity (`discont_start`)."""
+    0.5 s, among them `speed=`); errors to stderr. It reads the input as it comes, without
+    estimating the frame rate first (`-fpsprobesize 0`: the H.264 headers and the FLV
+    metadata give it; an estimate would hold the first second back, then burst it out). The
+    token travels only in a header. The playlists never get EXT-X-ENDLIST from ffmpeg
+    (`omit_endlist`): an encoder's drop is not the end of the broadcast; each new ffmpeg
+    starts with a discontinuity (`discont_start`)."""
     td = target_duration
     gop = gop_frames(source.fps, td)
     copies_top = outputs[0].rung is None
     cmd = base_command("-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
-                       "-rw_timeout", "10000000", "-i", input_url, executable=ffmpeg)  # fmt: skip
+                       "-rw_timeout", "10000000", "-fpsprobesize", "0", "-i", input_url,
+                       executable=ffmpeg)  # fmt: skip
     encoded = [(i, o) for i, o in enumerate(outputs) if o.rung is not None]
     if encoded:
         # A cascade (source → 720p → 480p → 360p): each rung scales the one above it rather

@@ -2,10 +2,13 @@
 
 `Supervisor` (run by `manage.py transcoder`, one per machine that runs nginx-rtmp) polls the
 database for streams whose transcoder is `publishing` (set when nginx-rtmp's on_publish hook
-accepts the encoder) and keeps one `Runner` thread per such stream. A runner probes the RTMP
-stream (ffprobe), picks the renditions (ladder.plan), runs ffmpeg (ladder.command, through
-streaming.ffmpeg) that reads the stream from nginx-rtmp and PUTs HLS to our ingest with the
-stream's transcoder token, and watches it:
+accepts the encoder) and keeps one `Runner` thread per such stream. A runner plays the RTMP
+stream at once with the tap (streaming/tap.py: ffmpeg copying it as FLV to a pipe), probes the
+head of what the tap copied (ffprobe), picks the renditions (ladder.plan), and runs the
+ladder's ffmpeg (ladder.command, through streaming.ffmpeg), fed everything the tap copied from
+the first seconds of the broadcast on, paced so that what piled up meanwhile is caught up
+without a burst of segments (tap.Feed). The ladder's ffmpeg PUTs HLS to our ingest with the
+stream's transcoder token. The runner watches it:
 
 - its progress (`-progress pipe:1`): the speed, measured as media seconds per wall second over
   the last few seconds; below 1.0 for 10 s (beyond 3 % of jitter) it cannot keep real time:
@@ -15,8 +18,9 @@ stream's transcoder token, and watches it:
   keeps dying). The new ffmpeg's numbering restarts and its first segment carries
   EXT-X-DISCONTINUITY (`discont_start`), so our playlist writer marks a discontinuity.
 
-When on_publish_done clears `publishing` (or the stream ends), the runner stops ffmpeg
-(SIGTERM: it flushes its last segment, and writes no EXT-X-ENDLIST).
+When on_publish_done clears `publishing` (or the stream ends), the runner stops the tap: the
+ladder's ffmpeg gets the rest of what was copied at once, then the end of its input, and
+exits after flushing its last segment (it writes no EXT-X-ENDLIST).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from streaming import ffmpeg, ladder, signing
+from streaming import ffmpeg, ladder, signing, tap
 from streaming.models import StreamState, Transcoder
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,9 @@ SPEED_TOLERANCE = 0.03
 STALL_SECONDS = 15.0
 PROGRESS_WRITE_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
+# What the ladder's ffmpeg was fed but has not published when the encoder stops is the
+# transcoder's lag behind it (a second or two): enough to encode that at half real time.
+FLUSH_SECONDS = 10.0
 PLAYABLE = (StreamState.IDLE, StreamState.LIVE, StreamState.RECONNECTING, StreamState.STALLED)
 
 
@@ -145,13 +152,13 @@ def wanted_streams() -> dict[int, dict[str, Any]]:
 # --- one stream -------------------------------------------------------------------------------
 
 
-def probe(*, url: str, timeout: float = 15.0) -> ladder.Source | None:
-    """What the published RTMP stream carries, or None (nothing playable yet)."""
+def probe_head(head: bytes) -> ladder.Source | None:
+    """What the FLV bytes `head` (the tap's first output) carry, or None."""
     try:
         data = ffmpeg.probe(
-            url, "-rw_timeout", str(int(timeout * 1e6)), "-show_entries",
+            "pipe:0", "-show_entries",
             "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,bit_rate",
-            timeout=timeout + 5,
+            timeout=10, data=head,
         )  # fmt: skip
     except ffmpeg.ProbeFailed:
         return None
@@ -175,22 +182,27 @@ class Runner(threading.Thread):
         self.target_duration = int(info["stream__target_duration"])
         self.stopping = threading.Event()
         self.proc: subprocess.Popen[str] | None = None
+        self.tapping: subprocess.Popen[bytes] | None = None
         self.last_progress = time.monotonic()
         self.starts = 0
 
     def stop(self) -> None:
-        """SIGTERM (ffmpeg flushes its last segment), SIGKILL if it still runs 5 s later."""
+        """Stop the tap: the ladder's ffmpeg gets the rest of what the tap copied at once,
+        then the end of its input, and exits once it has published it all. SIGTERM to it
+        (it flushes its current segment) if it still runs FLUSH_SECONDS later, SIGKILL to
+        both 5 s after that."""
         self.stopping.set()
-        self._signal(signal.SIGTERM)
-        killer = threading.Timer(5.0, self._signal, (signal.SIGKILL,))
-        killer.daemon = True
-        killer.start()
+        self._signal(signal.SIGTERM, only_tap=True)
+        for delay, sig in ((FLUSH_SECONDS, signal.SIGTERM), (FLUSH_SECONDS + 5, signal.SIGKILL)):
+            killer = threading.Timer(delay, self._signal, (sig,))
+            killer.daemon = True
+            killer.start()
 
-    def _signal(self, sig: int) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
+    def _signal(self, sig: int, *, only_tap: bool = False) -> None:
+        for proc in (self.tapping, None if only_tap else self.proc):
+            if proc is not None and proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
 
     def check_stalled(self) -> None:
         """Called by the supervisor: an ffmpeg with no progress for STALL_SECONDS is killed."""
@@ -223,18 +235,45 @@ class Runner(threading.Thread):
 
     def _run_once(self) -> str:
         url = f"{settings.RTMP_PLAY_URL.rstrip('/')}/{self.public_id}"
-        source = probe(url=url)
+        # The tap plays the stream at once; the ladder's ffmpeg gets all it copied (tap.py).
+        self.tapping = tapping = ffmpeg.start(
+            ladder.tap_command(ffmpeg=ffmpeg.ffmpeg_path(), input_url=url),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            return self._transcode(tapping)
+        finally:
+            self._signal(signal.SIGKILL)  # the tap, if the ladder's ffmpeg ended first
+            tapping.wait()
+            if tapping.stdout is not None:
+                tapping.stdout.close()
+
+    def _transcode(self, tapping: subprocess.Popen[bytes]) -> str:
+        assert tapping.stdout is not None  # noqa: S101 (started with stdout=PIPE)
+        tap_fd = tapping.stdout.fileno()
+        head = tap.read_head(tap_fd, self.stopping)
         if self.stopping.is_set():
             return ""
+        source = probe_head(head) if head else None
         if source is None:
             return "No video from the encoder yet (ffprobe found no video stream)."
         outputs = ladder.plan(ladder=self.ladder, source=source)
         cmd = ladder.command(
-            ffmpeg=ffmpeg.ffmpeg_path(), input_url=url, token=self.token,
+            ffmpeg=ffmpeg.ffmpeg_path(), input_url="pipe:0", token=self.token,
             ingest_url=f"{settings.TRANSCODER_INGEST_URL.rstrip('/')}/{self.public_id}",
             outputs=outputs, source=source, target_duration=self.target_duration,
         )  # fmt: skip
-        self.proc = proc = ffmpeg.start_with_progress(cmd)
+        readable, writable = os.pipe()
+        try:
+            self.proc = proc = ffmpeg.start_with_progress(cmd, stdin=readable)
+        except BaseException:
+            os.close(writable)
+            raise
+        finally:
+            os.close(readable)  # the ladder's ffmpeg has its own copy
+        sink = os.fdopen(writable, "wb")
+        feed = tap.Feed(head=head, tap_fd=tap_fd, sink=sink, stopping=self.stopping)
+        feed.start()
         self.last_progress = time.monotonic()
         rungs = ", ".join(f"{o.name}{' (copy)' if o.rung is None else ''}" for o in outputs)
         record_started(stream_id=self.stream_id, pid=proc.pid, rungs=rungs, restart=self.starts > 0)
@@ -249,6 +288,8 @@ class Runner(threading.Thread):
         self._watch_progress(proc.stdout or ())
         proc.wait()
         reader.join(5)
+        self._signal(signal.SIGKILL)  # the tap: nothing reads it any more
+        feed.join(5)
         if self.stopping.is_set():
             record_exit(stream_id=self.stream_id, error="")
             return ""
@@ -294,16 +335,24 @@ class Supervisor:
             else:
                 runner.check_stalled()
         self.retiring = [r for r in self.retiring if r.is_alive()]
+        # An encoder back before its last ffmpeg has flushed what it was fed waits for it:
+        # two ffmpegs must not PUT the same renditions at once.
+        flushing = {r.stream_id for r in self.retiring}
         for stream_id, info in wanted.items():
-            if stream_id not in self.runners:
+            if stream_id not in self.runners and stream_id not in flushing:
                 self.runners[stream_id] = runner = Runner(stream_id=stream_id, info=info)
                 runner.start()
 
     def run(self) -> None:
         try:
+            running = False
             while not self.stopping.is_set():
                 try:
                     self.tick()
+                    if not running:
+                        running = True
+                        log.info("transcoder supervisor running",
+                                 extra={"poll_seconds": self.poll_seconds})  # fmt: skip
                 except Exception:
                     # A bad round (the database restarting) must not stop the supervisor.
                     log.exception("transcoder supervisor round failed")

@@ -10,17 +10,19 @@ master gives it no CODECS), and passthrough (one rendition: ffmpeg writes no mas
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from events.models import EventStatus
 from streaming import codecs, ffmpeg, ladder, playlists, services, transcoder
 from streaming.models import LadderChoice, Stream
+from tests.browser import CHROMIUM_ARGS, ROOT, chromium_path, under_ci
 from tests.factories import EventFactory
 from tests.support import wait_for
 from tests.support.streaming import TARGET_DURATION
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SOURCE_SECONDS = 6
+SOURCE_SECONDS = 8
 
 
 def _source(path) -> None:
@@ -37,12 +39,53 @@ def _source(path) -> None:
     assert proc.wait(30) == 0
 
 
-def _masters(server, tmp_path) -> dict[str, dict[str, dict[str, str]]]:
+PLAY = """async url => {
+    const video = document.createElement("video");
+    video.muted = true;
+    document.body.appendChild(video);
+    // A viewer with far more bandwidth than the ladder needs (the report's 215 Mbit/s).
+    const hls = new Hls({ startLevel: -1, testBandwidth: false,
+                          abrEwmaDefaultEstimate: 215e6, abrEwmaDefaultEstimateMax: 215e6 });
+    const levels = () => hls.levels.map(l => ({ height: l.height, bitrate: l.bitrate,
+                                                codecs: l.attrs.CODECS || "" }));
+    return await new Promise(resolve => {
+        const buffered = [];
+        hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) resolve({ error: d.details }); });
+        hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+        hls.on(Hls.Events.FRAG_BUFFERED, (_, d) => {
+            if (d.frag.type !== "main") return;
+            buffered.push(hls.levels[d.frag.level].height);
+            if (buffered.length >= 4) resolve({ levels: levels(), buffered });
+        });
+        setTimeout(() => resolve({ levels: levels(), buffered }), 15000);
+        hls.loadSource(url);
+        hls.attachMedia(video);
+    });
+}"""
+
+
+def _play(url: str) -> dict | None:
+    """What hls.js in headless Chromium made of the live master at `url` (PLAY), or None
+    without Chromium."""
+    if chromium_path() is None:
+        return None
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = chromium.new_page()
+            page.set_content("<!doctype html><title>player</title>")
+            page.add_script_tag(path=str(ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"))
+            return page.evaluate(PLAY, url)
+        finally:
+            chromium.close()
+
+
+def _masters(server, tmp_path) -> dict:
     source_file = tmp_path / "source.flv"
     _source(source_file)
-    source = transcoder.probe(url=str(source_file))
+    source = transcoder.probe_head(source_file.read_bytes())
     assert source is not None
-    pushes, streams = [], {}
+    pushes, streams, masters = [], {}, {}
     for choice in (LadderChoice.ADAPTIVE, LadderChoice.PASSTHROUGH):
         # A live show: its playlists are public as soon as they are published.
         stream, key = services.create_stream(event_id=EventFactory(status=EventStatus.LIVE).pk)
@@ -56,9 +99,11 @@ def _masters(server, tmp_path) -> dict[str, dict[str, dict[str, str]]]:
         at = cmd.index("-i")
         cmd[at:at] = ["-re"]  # a file read as the live RTMP stream arrives: in real time
         pushes.append(ffmpeg.start(cmd))
+    adaptive = f"/live/{streams[LadderChoice.ADAPTIVE].public_id}/master.m3u8"
+    wait_for(lambda: server.get(adaptive)[0] == 200, 10, what="the adaptive master")
+    masters["player"] = _play(server.origin + adaptive)
     for push in pushes:
         assert push.wait(SOURCE_SECONDS + 20) == 0
-    masters = {}
     for choice, stream in streams.items():
         names = [r.name for r in Stream.objects.get(pk=stream.pk).renditions.all()]
         wait_for(
@@ -95,6 +140,24 @@ def test_the_passthrough_master_lists_codecs_resolution_and_bandwidth(masters):
     (variant,) = masters[LadderChoice.PASSTHROUGH].values()
     assert (variant["CODECS"], variant["RESOLUTION"]) == ('"avc1.64001E,mp4a.40.2"', "854x480")
     assert int(variant["BANDWIDTH"]) > 500_000
+
+
+def test_hls_js_sees_codecs_on_every_level_and_plays_the_top_one(masters):
+    result = masters["player"]
+    if result is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if under_ci():
+            pytest.fail(message + ": browser tests must run under CI")
+        pytest.skip(message)
+    assert "error" not in result, result
+    assert sorted((lv["height"], lv["codecs"]) for lv in result["levels"]) == [
+        (360, "avc1.4D401E,mp4a.40.2"),
+        (480, "avc1.64001E,mp4a.40.2"),
+    ]
+    # With the bandwidth for it, the player takes the top rung (the copied source; it stayed
+    # on 360p while that rung had no CODECS). On a machine too loaded to load fragments in
+    # time it may step down afterwards: its buffer rules, not the master.
+    assert result["buffered"][0] == 480, result
 
 
 # --- the codec strings from ffprobe's JSON ------------------------------------------------------

@@ -133,12 +133,20 @@ def start_stream_worker(env: dict[str, str], *, interval_s: float) -> subprocess
     )  # fmt: skip
 
 
-def start_transcoder(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_transcoder(
+    env: dict[str, str], *, log_file: Path | None = None
+) -> subprocess.Popen[bytes]:
     """`manage.py transcoder`, the RTMP transcoder supervisor, with `env` (a server's, with
-    RTMP_PLAY_URL and TRANSCODER_INGEST_URL pointing at the test's nginx-rtmp and server)."""
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "transcoder"], cwd=ROOT, env=env, start_new_session=True
-    )
+    RTMP_PLAY_URL and TRANSCODER_INGEST_URL pointing at the test's nginx-rtmp and server).
+    Its output goes to `log_file` when given, else to the test's."""
+    log = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 (the child's)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "transcoder"], cwd=ROOT, env=env, start_new_session=True,
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    if log is not None:
+        log.close()  # the child has its own copy
+    return proc
 
 
 def start_nginx(conf: Path, *, prefix: Path) -> subprocess.Popen[bytes]:

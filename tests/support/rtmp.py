@@ -22,6 +22,8 @@ from tests.support.streaming import TARGET_DURATION, WINDOW_SECONDS, http_get
 
 SIGNING_SECRET = "rtmp-stack-tests-signing-secret-0123456789"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+# What `manage.py transcoder` logs once its supervisor has looked for streams to transcode.
+SUPERVISOR_RUNNING = b"transcoder supervisor running"
 
 
 def publish_command(rtmp_url: str, *, size: str, kbps: int, seconds: float) -> list[str]:
@@ -147,7 +149,8 @@ def start_stack() -> Stack:
     try:
         transcoder = processes.start_transcoder({
             **web.env, "TRANSCODER_INGEST_URL": f"{web.origin}/streaming/ingest",
-        })  # fmt: skip
+            "LOG_LEVEL": "INFO",
+        }, log_file=tmp / "transcoder.log")  # fmt: skip
         conf = nginx_conf(tmp=tmp, web_port=web.port, edge_port=edge_port, rtmp_port=rtmp_port)
         nginx = processes.start_nginx(conf, prefix=tmp)
         stack = Stack(web, transcoder, nginx, edge_port, rtmp_port, media_root, tmp)
@@ -156,7 +159,9 @@ def start_stack() -> Stack:
             for proc in (web.proc, transcoder, nginx):
                 if proc.poll() is not None:
                     raise RuntimeError(f"{proc.args[:3]} exited at start")
-            return _accepts(rtmp_port) and _accepts(edge_port)
+            # A publish before the supervisor's first round would reach it late.
+            running = SUPERVISOR_RUNNING in (tmp / "transcoder.log").read_bytes()
+            return running and _accepts(rtmp_port) and _accepts(edge_port)
 
         support.wait_for(ready, 30, 0.1, what="the transcoder and nginx")
         return stack
