@@ -54,6 +54,7 @@
   var reconnecting = false;
   var lastError = null;
   var retryTimer = 0;
+  var resyncTimer = 0;
   var retries = 0;
   var mediaRecoveries = 0;
   var stallTimer = 0;
@@ -207,8 +208,23 @@
     else showCover("ended");
   }
 
+  // The encoder came back: if the player has not picked the video up again within three
+  // target durations (it fell out of the live window while waiting), start over at the edge.
+  function resyncWhenBack() {
+    clearTimeout(resyncTimer);
+    resyncTimer = setTimeout(function () {
+      if (kind !== "live" || state.stream !== "live" || shownCover === "play") return;
+      if (!reconnecting && video.readyState >= 3 && !video.paused) return;
+      if (hls) { hls.destroy(); hls = null; }
+      src = null;
+      decide();
+    }, 3000 * state.td);
+  }
+
   function apply(next) {
     var wasLive = kind === "live";
+    var wasWaiting = state.stream === "reconnecting" || state.stream === "stalled";
+    if (wasWaiting && next.state === "live" && wasLive) resyncWhenBack();
     state.status = next.status;
     state.stream = next.state;
     state.master = next.master_url;

@@ -94,7 +94,7 @@ def test_typing_a_message_ticks_the_ticker_and_the_line_shows_as_previewed(
         "You\u2019re in the live ticker now.",
     )
     other.wait_for_function(
-        f"{TICKER_NAMES}.length === 1",
+        f"() => {TICKER_NAMES}.length === 1",
         timeout=max(1, (given + 2.0 - time.monotonic()) * 1000),
     )
     line = other.evaluate(
@@ -124,7 +124,7 @@ def test_a_donor_is_told_their_message_shows_masked_and_the_ticker_masks_it(plat
 
     assert "Some words are masked (****)" in donor.text_content("[data-donate-ticker-note]")
     other.wait_for_function(
-        "document.querySelector('[data-live=\"ticker\"] .live-message')?.textContent"
+        "() => document.querySelector('[data-live=\"ticker\"] .live-message')?.textContent"
         " === '**** yeah'",
         timeout=max(1, (given + 2.0 - time.monotonic()) * 1000),
     )
@@ -146,7 +146,9 @@ def test_a_donor_who_unticks_is_told_and_stays_out_of_the_ticker(platform, brows
     assert donor.text_content("[data-ticker-preview-lead]") == "Not in the ticker:"
     _donate(donor)
     assert donor.is_hidden("[data-donate-ticker-note]")
-    other.wait_for_function("document.querySelector('[data-live=\"donors\"]').textContent === '1'")
+    other.wait_for_function(
+        "() => document.querySelector('[data-live=\"donors\"]').textContent === '1'"
+    )
     assert other.evaluate(f"{TICKER_NAMES}.length") == 0
     assert Donation.objects.get().ticker_opt_in is False
 
@@ -160,7 +162,9 @@ def test_staff_hide_a_line_and_it_leaves_an_attendees_page_within_two_seconds(
     troll = DonationFactory(event=event, ticker_opt_in=True, display_name="Troll", message="spam")
     receive(succeeded(troll))
     attendee = _attendee(browser, platform, event, PHONE)
-    attendee.wait_for_function(f"{TICKER_NAMES}.map((n) => n.textContent).join() === 'Troll,Ada'")
+    attendee.wait_for_function(
+        f"() => {TICKER_NAMES}.map((n) => n.textContent).join() === 'Troll,Ada'"
+    )
     staff = _staff(browser, platform, event, role="manager")
     row = staff.locator(f"#recent-donations tr[data-donation='{troll.pk}']")
     assert "Troll — $25 — “spam”" in row.text_content()
@@ -169,7 +173,7 @@ def test_staff_hide_a_line_and_it_leaves_an_attendees_page_within_two_seconds(
     hidden_at = time.monotonic()
 
     attendee.wait_for_function(
-        f"{TICKER_NAMES}.map((n) => n.textContent).join() === 'Ada'",
+        f"() => {TICKER_NAMES}.map((n) => n.textContent).join() === 'Ada'",
         timeout=max(1, (hidden_at + 2.0 - time.monotonic()) * 1000),
     )
     staff.wait_for_selector(f"tr[data-donation='{troll.pk}'] [data-ticker-action=show]")
