@@ -76,3 +76,10 @@ def test_an_unknown_static_file_is_a_404(server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         get(server.url("/static/js/nothing.0123456789ab.js"))
     assert refused.value.code == 404
+
+
+def test_a_browser_revalidating_a_file_it_has_gets_a_304(server, hls_url):
+    etag = get(server.url(hls_url))[1]["ETag"]
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        get(server.url(hls_url), **{"If-None-Match": etag})
+    assert answered.value.code == 304

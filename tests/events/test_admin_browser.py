@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from events.models import CapacityTier, EventStatus
+from events.models import EventStatus
 from tests.browser import LAPTOP
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
 from tests.support.processes import Server, start_server
@@ -29,7 +29,6 @@ def busy_campaign(transactional_db):
     """A campaign with long names and a dozen events in every state (committed)."""
     campaign = CampaignFactory(name="Friends of the Upper Mississippi River Valley for Congress")
     MembershipFactory(campaign=campaign, user=UserFactory(username="dana"), role="manager")
-    tier = CapacityTier.objects.order_by("-max_attendees").first()
     statuses = [EventStatus.DRAFT, EventStatus.SCHEDULED, EventStatus.LIVE, EventStatus.ENDED]
     for i in range(12):
         EventFactory(
@@ -38,7 +37,6 @@ def busy_campaign(transactional_db):
             status=statuses[i % 4],
             starts_at=timezone.now() + timedelta(days=i),
             goal_minor=123_456_789_00,
-            capacity_tier=tier,
         )
     return campaign
 
