@@ -26,6 +26,8 @@ node_modules/.package-lock.json: package-lock.json
 # simulated payments. Any variable of the README set in the environment overrides them.
 run: install node_modules/.package-lock.json
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput -v0
+# Outside DEBUG pages link collectstatic's hashed names (README: Processes).
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput -v0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 # uvicorn, the streaming worker and an ffmpeg test stream into the demo event; Ctrl-C stops all.
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_dev --host $(HOST) --port $(PORT)

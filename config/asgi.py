@@ -15,16 +15,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from config.websocket import WebSocketGate  # noqa: E402
 
+# /static/ (SERVE_STATIC) is served by the first middleware (config/staticfiles.py).
 http_app = django_asgi_app
-if settings.SERVE_STATIC:
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    http_app = ASGIStaticFilesHandler(django_asgi_app)
 
 from streaming.ingest import IngestApp  # noqa: E402
 

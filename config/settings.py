@@ -169,15 +169,34 @@ USE_TZ = True
 # --- Static and media -------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS: list[Path | tuple[str, Path]] = [
-    BASE_DIR / "static",
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     # The player's hls.js, from npm (package-lock.json pins it): /static/vendor/hls.js/…; no CDN.
-    ("vendor/hls.js", BASE_DIR / "node_modules" / "hls.js" / "dist"),
+    "config.staticfiles.VendorFinder",
 ]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
-# The ASGI app serves /static/ itself in development; in production nginx does (deploy/).
+# Outside DEBUG, `collectstatic` writes content-hashed names (cached for good by browsers) with a
+# gzip copy beside each, and pages link the hashed names from its manifest (a page naming a file
+# that was never collected is a 500, so collectstatic runs before the web process starts).
+STATIC_HASHED = env_bool("STATIC_HASHED", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_HASHED
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# The web process serves /static/ itself (config/staticfiles.py: WhiteNoise, the gzip copy to
+# clients that accept it, hashed names immutable); in DEBUG straight from the source folders.
 SERVE_STATIC = env_bool("SERVE_STATIC", default=DEBUG)
+if SERVE_STATIC:
+    MIDDLEWARE.insert(0, "config.staticfiles.StaticFilesMiddleware")
 
 # --- Streaming (streaming/): HLS ingest, our playlists, the origin, stream health ------------
 # Every stream keeps the target duration it was created with (RFC 8216: it never changes).

@@ -11,7 +11,12 @@
 //   attendee holds a place), "liveroom:full" (refused: the event is at its capacity; the panel
 //   also gets data-full="true") and "liveroom:polling" (no socket can be had here: tally.json
 //   instead; the player then plays without waiting for a place); elements with data-live="raised|
-//   donors|donations|viewers|goal|ticker|state|bar|progress" are the hooks it fills.
+//   donors|donations|viewers|goal|ticker|state|bar|percent|progress" are the hooks it fills.
+// - Money in whole dollars when it is whole ("$50,000"), as events/money.py writes it. The total
+//   counts up to a new figure in whole dollars, never down and never past it (at once when the
+//   viewer asks for reduced motion, and on the first snapshot). The bar shows any gift (at least
+//   a dot) with the share as text beside it. The viewer count counts this viewer once admitted;
+//   "—" until the first snapshot.
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-room]");
@@ -28,17 +33,22 @@
 
   var currency = (root.getAttribute("data-currency") || "usd").toUpperCase();
   var money = new Intl.NumberFormat(undefined, { style: "currency", currency: currency });
+  var wholeMoney = new Intl.NumberFormat(undefined, {
+    style: "currency", currency: currency, minimumFractionDigits: 0, maximumFractionDigits: 0,
+  });
   var count = new Intl.NumberFormat();
   var reducedMotion = window.matchMedia &&
     window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   function hook(name) { return root.querySelector('[data-live="' + name + '"]'); }
   var el = {};
-  ["raised", "donors", "donations", "viewers", "goal", "ticker", "state", "bar", "progress"]
+  ["raised", "donors", "donations", "viewers", "goal", "ticker", "state", "bar", "percent",
+    "progress"]
     .forEach(function (name) { el[name] = hook(name); });
 
   var current = null;      // the latest snapshot applied
-  var shownRaised = 0;     // what the animated total shows now, in minor units
+  var shownRaised = null;  // what the animated total shows now, in minor units
+  var admittedHere = false;  // a socket delivers: this viewer is one of those watching
   var animation = 0;
   var listeners = [];
   var socket = null;
@@ -55,25 +65,55 @@
     if (!unit.hasAttribute("data-many")) unit.setAttribute("data-many", unit.textContent);
     unit.textContent = n === 1 ? unit.getAttribute("data-one") : unit.getAttribute("data-many");
   }
-  function formatMoney(minor) { return money.format(minor / 100); }
+  function formatMoney(minor) {
+    return minor % 100 === 0 ? wholeMoney.format(minor / 100) : money.format(minor / 100);
+  }
+  function showRaised(minor) {
+    shownRaised = minor;
+    var text = formatMoney(minor);
+    if (el.raised && el.raised.textContent !== text) el.raised.textContent = text;
+  }
 
+  // Up to a higher total: eased, in whole dollars between the two (so every figure shown lies
+  // between the old total and the new one, and only grows); the exact total last.
   function animateRaised(target) {
     if (animation) cancelAnimationFrame(animation);
+    animation = 0;
     var from = shownRaised;
-    if (reducedMotion || from === target) {
-      shownRaised = target;
-      setText(el.raised, formatMoney(target));
+    if (reducedMotion || from === null || target <= from) {
+      showRaised(target);
       return;
     }
     var started = performance.now();
     function frame(now) {
       var t = Math.min(1, (now - started) / 800);
       var eased = 1 - Math.pow(1 - t, 3);
-      shownRaised = Math.round(from + (target - from) * eased);
-      setText(el.raised, formatMoney(shownRaised));
+      var dollars = Math.floor((from + (target - from) * eased) / 100) * 100;
+      showRaised(t < 1 ? Math.min(target, Math.max(from, dollars)) : target);
       animation = t < 1 ? requestAnimationFrame(frame) : 0;
     }
     animation = requestAnimationFrame(frame);
+  }
+
+  // The share of the goal as people read it: "0%", "<0.1%", "0.3%", "12%", "140%"; never more
+  // than was raised (rounded down).
+  function percentText(raised, goal) {
+    if (!(goal > 0) || raised <= 0) return "0%";
+    var tenths = Math.floor(1000 * raised / goal);  // of a percent
+    if (tenths < 1) return "<0.1%";
+    if (tenths < 100) return (tenths / 10) + "%";
+    return Math.floor(tenths / 10) + "%";
+  }
+
+  function showProgress(raised, goal) {
+    var percent = goal > 0 ? Math.min(100, 100 * raised / goal) : 0;
+    // Any gift shows: a dot of bar at least (its height, round).
+    if (el.bar) el.bar.style.width = raised > 0 ? "max(0.9rem, " + percent.toFixed(2) + "%)" : "0";
+    setText(el.percent, percentText(raised, goal));
+    if (el.progress) {
+      el.progress.setAttribute("aria-valuenow", String(Math.floor(10 * percent) / 10));
+      el.progress.setAttribute("aria-valuetext", percentText(raised, goal) + " of the goal");
+    }
   }
 
   function renderTicker(recent) {
@@ -110,15 +150,21 @@
     setText(el.goal, formatMoney(snapshot.goal));
     setCount("donors", snapshot.donors);
     setCount("donations", snapshot.donations);
-    setText(el.viewers, count.format(snapshot.viewers));
-    var percent = snapshot.goal > 0 ? Math.min(100, 100 * snapshot.raised / snapshot.goal) : 0;
-    if (el.bar) el.bar.style.width = percent.toFixed(1) + "%";
-    if (el.progress) el.progress.setAttribute("aria-valuenow", String(Math.floor(percent)));
+    showViewers();
+    showProgress(snapshot.raised, snapshot.goal);
     renderTicker(snapshot.recent);
     root.setAttribute("data-version", String(snapshot.version));
     listeners.forEach(function (fn) { try { fn(snapshot); } catch (e) { /* a hook's bug */ } });
     root.dispatchEvent(new CustomEvent("liveroom:snapshot", { detail: snapshot }));
     return true;
+  }
+
+  // A count made before this viewer's arrival reached it still counts them.
+  function showViewers() {
+    if (!current) return;
+    var viewers = current.viewers;
+    if (admittedHere) viewers = Math.max(1, viewers);
+    setText(el.viewers, count.format(viewers));
   }
 
   function poll() {
@@ -171,12 +217,14 @@
       }
       if (!admitted) {
         admitted = true;
+        admittedHere = true;
         root.dispatchEvent(new CustomEvent("liveroom:admitted"));
       }
-      apply(snapshot);
+      if (!apply(snapshot)) showViewers();
     };
     socket.onclose = function (event) {
       socket = null;
+      admittedHere = false;  // the next snapshot's count is the room's own
       if (event.code === CLOSE_NOT_FOUND) { stopped = true; return; }
       if (event.code === CLOSE_FULL || event.code === CLOSE_CLIENT_CAP) {
         root.setAttribute("data-full", "true");
@@ -198,6 +246,10 @@
       setTimeout(connect, backoff(failures));
     };
   }
+
+  // The goal is known before any snapshot: no "—" to replace under the viewer's eyes.
+  var pageGoal = parseInt(root.getAttribute("data-goal"), 10);
+  if (pageGoal > 0) setText(el.goal, formatMoney(pageGoal));
 
   window.Pledgecast = window.Pledgecast || {};
   window.Pledgecast.liveroom = {

@@ -8,8 +8,10 @@
 //   in the same second.
 // - Plays only once the live room admitted this attendee; refused ("liveroom:full"), it shows
 //   the "event is full" block and loads no video until a place frees up.
-// - A live stream gets a live badge, "jump to live" when behind, and a quality menu built from
-//   the master playlist's renditions (hls.js; Safari picks its own).
+// - A live stream has no native controls (no scrubber, no duration): our bar has play/pause,
+//   sound, "behind live" with "jump to live", a quality menu built from the master playlist's
+//   renditions (hls.js; Safari picks its own) and full screen. The page's status badge is its
+//   one live badge. The replay has the browser's own controls.
 // - Hooks for tests and integrations: data-player-cover on the player names the cover shown;
 //   window.Pledgecast.player.state() returns {cover, kind, src, level, levels, engine, error}.
 (function () {
@@ -23,7 +25,10 @@
   var fullBlock = document.querySelector("[data-event-full]");
   var statusBadge = document.querySelector("[data-event-status]");
   var video = box.querySelector("[data-player-video]");
+  var frame = box.querySelector(".player-frame");
   var liveBadge = box.querySelector("[data-player-live]");
+  var toggle = box.querySelector("[data-player-toggle]");
+  var fullscreen = box.querySelector("[data-player-fullscreen]");
   var goLive = box.querySelector("[data-player-golive]");
   var unmute = box.querySelector("[data-player-unmute]");
   var qualityLabel = box.querySelector("[data-player-quality]");
@@ -96,6 +101,7 @@
     }
     src = kind = null;
     liveEnding = reconnecting = false;
+    video.controls = false;
     qualityLabel.hidden = true;
     updateBar();
   }
@@ -106,6 +112,7 @@
     src = url;
     kind = what;
     lastError = null;
+    video.controls = what === "replay";
     if (preferNative()) {
       video.src = url;
       tryPlay();
@@ -255,7 +262,7 @@
     }, delay);
   }
 
-  // --- The live badge, jump to live, quality, sound --------------------------------------------
+  // --- Behind live, jump to live, play, sound, quality, full screen ----------------------------
   function liveEdge() {
     if (kind !== "live") return null;
     if (hls && typeof hls.liveSyncPosition === "number") return hls.liveSyncPosition;
@@ -270,16 +277,21 @@
     return video.paused || edge - video.currentTime > Math.max(3 * state.td, 6);
   }
 
+  function canFullscreen() {
+    return Boolean(frame.requestFullscreen || video.webkitEnterFullscreen);
+  }
+
   function updateBar() {
     var isLive = kind === "live";
     var behind = isLive && behindLive();
-    liveBadge.hidden = !isLive;
-    liveBadge.classList.toggle("is-behind", behind);
-    liveBadge.textContent = behind ? "Behind live" : "Live";
+    liveBadge.hidden = !behind;
     goLive.hidden = !behind;
-    unmute.hidden = !src;
-    unmute.textContent = video.muted ? "Unmute" : "Mute";
-    unmute.setAttribute("aria-pressed", String(!video.muted));
+    toggle.hidden = unmute.hidden = !isLive;
+    fullscreen.hidden = !isLive || !canFullscreen();
+    toggle.classList.toggle("is-paused", video.paused);
+    toggle.setAttribute("aria-label", video.paused ? "Play" : "Pause");
+    unmute.classList.toggle("is-muted", video.muted);
+    unmute.setAttribute("aria-label", video.muted ? "Unmute" : "Mute");
   }
 
   function buildLevels() {
@@ -324,6 +336,17 @@
     video.muted = !video.muted;
     updateBar();
   });
+  function togglePlay() {
+    if (video.paused) tryPlay(); else video.pause();
+    updateBar();
+  }
+  toggle.addEventListener("click", togglePlay);
+  video.addEventListener("click", function () { if (kind === "live") togglePlay(); });
+  fullscreen.addEventListener("click", function () {
+    if (document.fullscreenElement) { document.exitFullscreen(); return; }
+    if (frame.requestFullscreen) frame.requestFullscreen();
+    else video.webkitEnterFullscreen();  // iPhone: the video alone
+  });
   box.querySelector("[data-player-replay]").addEventListener("click", function () {
     wantReplay = true;
     decide();
@@ -336,6 +359,7 @@
 
   video.addEventListener("timeupdate", updateBar);
   video.addEventListener("pause", updateBar);
+  video.addEventListener("play", updateBar);
   video.addEventListener("volumechange", updateBar);
   video.addEventListener("playing", function () {
     clearTimeout(stallTimer);

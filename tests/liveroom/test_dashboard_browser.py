@@ -55,6 +55,57 @@ def staff_event(transactional_db):
     return event
 
 
+# WCAG's contrast ratio of every element's own text in the page's content against the colour
+# behind it (the nearest ancestor's opaque background): [[ratio, text, class], ...], lowest first.
+TEXT_CONTRASTS = """
+() => {
+  const rgba = (colour) => {
+    const parts = colour.match(/rgba?\\(([^)]+)\\)/)[1].split(/[\\s,\\/]+/).filter(Boolean);
+    return parts.map(Number).concat(parts.length > 3 ? [] : [1]);
+  };
+  const channel = (v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const behind = (node) => {
+    for (let n = node; n; n = n.parentElement) {
+      const colour = rgba(getComputedStyle(n).backgroundColor);
+      if (colour[3] > 0) return colour;
+    }
+    return [255, 255, 255, 1];
+  };
+  const found = [];
+  for (const node of document.querySelectorAll("#content *")) {
+    if (node.closest("svg, video, script, style")) continue;
+    const own = [...node.childNodes].filter((c) => c.nodeType === 3);
+    const text = own.map((c) => c.data).join("").trim();
+    const box = node.getBoundingClientRect();
+    if (!text || box.width < 1 || getComputedStyle(node).visibility === "hidden") continue;
+    const [a, b] = [luminance(rgba(getComputedStyle(node).color)), luminance(behind(node))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    found.push([ratio, text.slice(0, 40), node.className]);
+  }
+  return found.sort((x, y) => x[0] - y[0]);
+}
+"""
+
+
+def sign_in(page, origin: str, next_path: str) -> None:
+    page.goto(f"{origin}/admin/login/?next={next_path}")
+    page.fill("input[name=username]", "dana")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("input[type=submit]")
+
+
+def test_the_dashboards_text_has_a_contrast_of_4_5_to_1(admin_server, staff_event, browser):
+    page = browser.new_page(**LAPTOP)
+    sign_in(page, admin_server.origin, f"/staff/events/{staff_event.pk}/dashboard/")
+    page.wait_for_selector("[data-dash=raised]")
+    contrasts = page.evaluate(TEXT_CONTRASTS)
+    raised = [ratio for ratio, text, _ in contrasts if text == "$850"]
+    assert raised, contrasts
+    assert raised[0] >= 4.5, contrasts
+    assert contrasts[0][0] >= 4.5, contrasts[:5]
+
+
 def test_staff_open_the_dashboard_from_the_event_and_see_a_new_donation_arrive(
     admin_server, staff_event, browser, screenshot
 ):

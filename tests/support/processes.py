@@ -4,12 +4,15 @@ Redis, each in its own session so that stopping it stops its children."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +70,27 @@ class Server:
         stop_process(self.proc)
 
 
+_collected_static: list[Path] = []
+_collect_lock = threading.Lock()
+
+
+def collected_static_root() -> Path:
+    """A STATIC_ROOT that `collectstatic` filled as production's is (hashed names, gzip copies),
+    once per test process; removed when the process exits."""
+    with _collect_lock:
+        if not _collected_static:
+            root = Path(tempfile.mkdtemp(prefix="pc-static-"))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+            env = {**os.environ, "DEBUG": "0", "SECRET_KEY": TEST_SECRET_KEY,
+                   "STATIC_HASHED": "1", "STATIC_ROOT": str(root)}  # fmt: skip
+            manage(env, "collectstatic", "--noinput", "-v0")
+            _collected_static.append(root)
+        return _collected_static[0]
+
+
 def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a web process (or a worker beside it) on the test database and
-    Redis, with `env` added."""
+    Redis, with `env` added. Its static files are production's (hashed, compressed)."""
     db = settings.DATABASES["default"]
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     return {
@@ -82,6 +103,8 @@ def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "LIVE_PRESENCE_TTL_SECONDS": str(SERVER_PRESENCE_TTL_S),
         "SERVE_STATIC": "1",  # the page's scripts, for the browser tests
+        "STATIC_HASHED": "1",
+        "STATIC_ROOT": str(collected_static_root()),
         # Every test client comes from 127.0.0.1: no per-address seat cap, but where a test
         # asks for one (tests/liveroom/hub/test_seat_caps.py).
         "LIVE_SEATS_PER_ADDRESS_PERCENT": "0",

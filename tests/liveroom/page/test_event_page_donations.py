@@ -62,14 +62,14 @@ def test_a_gift_shows_on_the_donors_and_another_attendees_page_within_two_second
     dialogs: list[str] = []
     donor = open_page(browser, platform, event, PHONE, dialogs)
     other = open_page(browser, platform, event, LAPTOP, dialogs)
-    assert other.text_content('[data-live="raised"]') == "$0.00"
+    assert other.text_content('[data-live="raised"]') == "$0"
 
     given = give(donor, amount_minor=5_000, display_name="Ada from Ohio")
     deadline = given + 2.0
-    shows(donor, raised="$50.00", name="Ada from Ohio", deadline=deadline)
-    shows(other, raised="$50.00", name="Ada from Ohio", deadline=deadline)
+    shows(donor, raised="$50", name="Ada from Ohio", deadline=deadline)
+    shows(other, raised="$50", name="Ada from Ohio", deadline=deadline)
     assert other.text_content('[data-live="donors"]') == "1"
-    assert other.text_content('[data-live="ticker"] .live-amount') == "$50.00"
+    assert other.text_content('[data-live="ticker"] .live-amount') == "$50"
     screenshot(donor, "donor-phone-after-gift")
     screenshot(other, "second-attendee-laptop-sees-the-gift")
 
@@ -88,8 +88,8 @@ def test_a_donor_name_made_of_html_shows_as_text_and_runs_nothing(platform, brow
 
     given = give(donor, amount_minor=2_500, display_name=XSS)
     deadline = given + 2.0
-    shows(donor, raised="$25.00", name=XSS, deadline=deadline)
-    shows(other, raised="$25.00", name=XSS, deadline=deadline)
+    shows(donor, raised="$25", name=XSS, deadline=deadline)
+    shows(other, raised="$25", name=XSS, deadline=deadline)
     for page in (donor, other):
         assert page.locator('[data-live="ticker"] img').count() == 0
         assert page.locator("img[src=x]").count() == 0

@@ -150,7 +150,7 @@ def test_the_show_survives_its_encoder_from_green_room_to_replay(platform, brows
     wait_for(lambda: Donation.objects.filter(event=event, status="succeeded").exists(), 15,
              what="the late gift")  # fmt: skip
     replay.wait_for_function(
-        "() => document.querySelector('[data-live=\"raised\"]').textContent === '$25.00'",
+        "() => document.querySelector('[data-live=\"raised\"]').textContent === '$25'",
         timeout=20_000,
     )
     staff.wait_for_function(
