@@ -8,6 +8,8 @@ in any order, any number of times, gives the same row: see `Donation.recompute_s
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KT
@@ -47,6 +49,16 @@ class Interval(models.TextChoices):
     MONTH = "month", "Monthly"
 
 
+# Receipt references: "PC-" and 10 random base32 characters (50 bits), so that one
+# donation's reference says nothing about another's (never the sequential id).
+REFERENCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+REFERENCE_PREFIX = "PC-"
+
+
+def new_reference() -> str:
+    return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
+
+
 class Donation(models.Model):
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="donations")
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="donations")
@@ -56,6 +68,8 @@ class Donation(models.Model):
     provider = models.CharField(max_length=20, editable=False)
     payment_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     charge_id = models.CharField(max_length=255, blank=True, default="")
+    # What the donor sees (thank-you, receipt): random, set at creation, unique.
+    reference = models.CharField(max_length=20, unique=True, default=new_reference, editable=False)
 
     gift_minor = models.PositiveBigIntegerField(help_text="What the donor chose to give.")
     fee_minor = models.PositiveBigIntegerField(default=0, help_text="Fees the donor covered.")
@@ -150,6 +164,12 @@ class Donation(models.Model):
 
     def __str__(self) -> str:
         return f"Donation {self.pk}"
+
+    @property
+    def share_refcode(self) -> str:
+        """The refcode of this donor's own share link (?refcode=…): gifts made through it
+        record it like any refcode."""
+        return "share-" + self.reference.removeprefix(REFERENCE_PREFIX).lower()
 
     @property
     def counted(self) -> bool:

@@ -5,19 +5,89 @@ broker) the ledger sends at once after commit (donations.ledger)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from donations.models import Donation
+from donations.models import Donation, Interval
+from events.models import Campaign
 from events.money import format_money
 
 log = logging.getLogger(__name__)
 
 # Receipts older than this are never sent late (e.g. after an outage of days).
 RECEIPT_WINDOW = timedelta(days=3)
+
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}")
+NONPROFIT_STATEMENT = "No goods or services were provided in exchange for this contribution."
+
+
+def _logo_url(campaign: Campaign) -> str:
+    """The campaign's logo as an absolute URL ("" without one): the only image a receipt
+    loads. Works whether `logo` is a file field or a URL, and before the field exists."""
+    logo: Any = getattr(campaign, "logo", None)
+    if not logo:
+        return ""
+    try:
+        url = str(logo.url if hasattr(logo, "url") else logo)
+    except ValueError:  # a file field with no file
+        return ""
+    if url.startswith("/"):
+        url = settings.SITE_URL + url
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def _brand_color(campaign: Campaign) -> str:
+    color = str(getattr(campaign, "brand_color", "") or "")
+    return color if _COLOR.fullmatch(color) else "#0a3a99"
+
+
+def _long_date(moment: datetime) -> str:
+    return f"{moment:%B} {moment.day}, {moment:%Y}"  # UTC, as stored
+
+
+def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
+    """What both parts of the receipt say. The brand fields (`logo`, `brand_color`,
+    `paid_for_by`, `political`) are read with getattr so that campaigns without them still
+    get a receipt; a campaign that is not political is a nonprofit and gets the tax
+    statement."""
+    campaign = donation.campaign
+    political = bool(getattr(campaign, "political", True))
+    return {
+        "donation": donation,
+        "campaign": campaign,
+        "event": donation.event,
+        "amount": format_money(donation.amount_minor, donation.currency),
+        "fee": format_money(donation.fee_minor, donation.currency) if donation.fee_minor else "",
+        "monthly": donation.interval == Interval.MONTH,
+        "date": _long_date(donation.succeeded_at or sent_at),
+        "reference": donation.reference,
+        "logo_url": _logo_url(campaign),
+        "brand_color": _brand_color(campaign),
+        "paid_for_by": str(getattr(campaign, "paid_for_by", "") or ""),
+        "tax_statement": "" if political else NONPROFIT_STATEMENT,
+    }
+
+
+def receipt_message(*, donation: Donation, sent_at: datetime) -> EmailMultiAlternatives:
+    """The receipt email: a text body and an HTML alternative (inline styles only; the only
+    remote image is the campaign's logo). The donor's details are escaped in the HTML."""
+    context = receipt_context(donation=donation, sent_at=sent_at)
+    message = EmailMultiAlternatives(
+        subject=f"Your receipt from {donation.campaign.name}",
+        body=render_to_string("donations/email/receipt.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[donation.email],
+    )
+    html = render_to_string("donations/email/receipt.html", context)
+    message.attach_alternative(html, "text/html")
+    return message
 
 
 def send_receipt(*, donation_id: int) -> bool:
@@ -32,20 +102,9 @@ def send_receipt(*, donation_id: int) -> bool:
     if not claimed:
         return False
     donation = Donation.objects.select_related("campaign", "event").get(pk=donation_id)
-    body = (
-        f"Thank you for your donation of {format_money(donation.amount_minor, donation.currency)} "
-        f"to {donation.campaign.legal_name}, during “{donation.event.title}”.\n\n"
-        f"Donation reference: {donation.pk}\nDate: {donation.succeeded_at or now:%Y-%m-%d} UTC\n"
-    )
-    if donation.fee_minor:
-        body += f"Including {format_money(donation.fee_minor, donation.currency)} to cover fees.\n"
     try:
-        send_mail(
-            subject=f"Your receipt from {donation.campaign.name}",
-            message=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[donation.email],
-        )
+        message = receipt_message(donation=donation, sent_at=now)
+        message.send()
     except Exception:
         Donation.objects.filter(pk=donation_id, receipt_sent_at=now).update(receipt_sent_at=None)
         raise

@@ -6,6 +6,7 @@ donations.webhooks; receipts and refunds are donations.receipts and donations.re
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -140,6 +141,56 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         client_secret=created.client_secret,
         amounts=donation.amounts,
     )
+
+
+# The monthly gift the thank-you offers after a one-time gift: one per one-time gift (its
+# attempt key is derived from the gift's, so a double tap or a retry finds the same one).
+_UPSELL_NAMESPACE = uuid.UUID("5b0f6a52-6c1e-4c57-9a55-1d1f3c0e7a11")
+
+
+def start_monthly_upsell(*, reference: str, attempt_key: uuid.UUID) -> StartedDonation:
+    """Start a monthly gift of the same amount, with the same donor details, ticker choices
+    and refcode, as the one-time gift `reference` (the donor proves it is theirs with the
+    gift's attempt key, which only their browser knows). Goes through start_donation: the same
+    rules, limits and provider path as any monthly gift.
+
+    Raises DonationRefused: 404 for an unknown gift or a wrong key, 409 for a gift that is
+    monthly already or not paid, 400 when the campaign offers no monthly giving. A refusal
+    creates nothing."""
+    original = (
+        Donation.objects.select_related("event", "campaign")
+        .filter(reference=reference, attempt_key=attempt_key)
+        .first()
+    )
+    if original is None:
+        raise DonationRefused("This gift was not found. Reload the page and try again.", status=404)
+    if original.interval != Interval.ONCE:
+        raise DonationRefused("This gift is monthly already. Thank you!", status=409)
+    if not original.campaign.monthly_enabled:
+        raise DonationRefused("This campaign does not offer monthly giving.", field="monthly")
+    if not original.counted:
+        raise DonationRefused(
+            "This gift has not gone through, so it cannot become monthly.", status=409
+        )
+    confirmed = set(original.attestations)
+    req = DonationRequest(
+        attempt_key=uuid.uuid5(_UPSELL_NAMESPACE, str(original.attempt_key)),
+        gift_minor=original.gift_minor,
+        currency=original.currency,
+        cover_fees=original.fee_minor > 0,
+        donor=original.donor,
+        attestation_ids=frozenset(
+            a.pk for a in original.campaign.attestations.all() if a.text in confirmed
+        ),
+        ticker_opt_in=original.ticker_opt_in,
+        anonymous=original.anonymous,
+        hide_amount=original.hide_amount,
+        display_name=original.display_name,
+        message=original.message,
+        refcode=original.refcode,
+        monthly=True,
+    )
+    return start_donation(event=original.event, req=req)
 
 
 # --- The simulated provider's payments --------------------------------------------------------

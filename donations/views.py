@@ -4,6 +4,7 @@ CSV export. Views parse and translate; the services decide."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -50,11 +51,19 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
         if exc.retry_after is not None:
             refused["Retry-After"] = str(exc.retry_after)
         return refused
+    return _started_answer(started)
+
+
+def _started_answer(started: services.StartedDonation) -> JsonResponse:
+    """What the donate panel needs to pay, and to thank the donor once paid."""
     provider = get_provider()
     ticker = selectors.ticker_entry(donation_id=started.donation_id)
+    donation = Donation.objects.only("reference").get(pk=started.donation_id)
     return JsonResponse(
         {
             "donation_id": started.donation_id,
+            "reference": donation.reference,
+            "share_refcode": donation.share_refcode,
             "provider": started.provider,
             "client_secret": started.client_secret,
             "publishable_key": provider.publishable_key if provider else "",
@@ -72,6 +81,35 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
             ),
         }
     )
+
+
+@require_POST
+def start_monthly_upsell(request: HttpRequest) -> JsonResponse:
+    """The thank-you's "Make it monthly": the one-time gift's reference and attempt key in,
+    a monthly gift started (the same answer as start_donation) out."""
+    data = json_object(request.body) or {}
+    reference = data.get("reference")
+    try:
+        attempt_key = uuid.UUID(str(data.get("attempt_key")))
+    except ValueError:
+        attempt_key = None
+    if not isinstance(reference, str) or attempt_key is None:
+        return _refuse("The request was not understood. Reload the page and try again.", 400)
+    try:
+        email = (
+            Donation.objects.filter(reference=reference, attempt_key=attempt_key)
+            .values_list("email", flat=True)
+            .first()
+        )
+        if email is not None:
+            defence.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=email)
+        started = services.start_monthly_upsell(reference=reference, attempt_key=attempt_key)
+    except DonationRefused as exc:
+        refused = _refuse(exc.message, exc.status, exc.field)
+        if exc.retry_after is not None:
+            refused["Retry-After"] = str(exc.retry_after)
+        return refused
+    return _started_answer(started)
 
 
 @require_POST

@@ -31,6 +31,8 @@ def test_it_creates_a_pending_donation_and_a_payment_intent(client, event, strip
     donation = Donation.objects.get()
     assert response.json() == {
         "donation_id": donation.pk,
+        "reference": donation.reference,
+        "share_refcode": donation.share_refcode,
         "provider": "stripe",
         "client_secret": "pi_fake_000001_secret_fake",
         "publishable_key": "pk_test_fake",

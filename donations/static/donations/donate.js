@@ -18,6 +18,14 @@
   const thanksHeading = panel.querySelector("[data-donate-thanks-heading]");
   const thanksText = panel.querySelector("[data-donate-thanks-text]");
   const tickerNote = panel.querySelector("[data-donate-ticker-note]");
+  const referenceBox = panel.querySelector("[data-donate-reference]");
+  const upsell = panel.querySelector("[data-donate-upsell]");
+  const upsellButton = panel.querySelector("[data-donate-upsell-button]");
+  const upsellStatus = panel.querySelector("[data-donate-upsell-status]");
+  const share = panel.querySelector("[data-donate-share]");
+  const shareUrl = panel.querySelector("[data-donate-share-url]");
+  const shareStatus = panel.querySelector("[data-donate-share-status]");
+  const shareNative = panel.querySelector("[data-donate-share-native]");
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   const refcode = new URLSearchParams(window.location.search).get("refcode") || "";
   const reducedMotion = window.matchMedia &&
@@ -27,7 +35,8 @@
   let attemptKey = newKey();
   let stripe = null;
   let elements = null;
-  let awaitingTicker = null;  // {name, amount} of the gift just made, until the ticker shows it
+  let awaitingTicker = null;
+  let lastGift = null;  // {reference, attemptKey, gift} of the one-time gift the thank-you is for  // {name, amount} of the gift just made, until the ticker shows it
   // Whether the donor ticked or unticked "Show my gift in the live ticker" by hand: until they
   // do, typing a name or a message ticks it (and the preview shows what the ticker will say).
   let tickerChosen = false;
@@ -313,12 +322,44 @@
     return `Your gift will appear in the live ticker as: ${parts.join(" — ")}.${entry.masked ? MASKED_NOTE : ""}`;
   }
 
-  function done(started) {
+  // The page's own address with the donor's share refcode (any other refcode replaced).
+  function shareLink(code) {
+    const url = new URL(window.location.href);
+    url.hash = "";
+    url.searchParams.set("refcode", code);
+    return url.toString();
+  }
+
+  function showShare(started) {
+    if (!share || !started.share_refcode) return;
+    shareUrl.value = shareLink(started.share_refcode);
+    shareStatus.textContent = "";
+    // The phone's own share sheet, where there is one.
+    const phone = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+    shareNative.hidden = !(navigator.share && phone);
+    share.hidden = false;
+  }
+
+  function showUpsell(started) {
+    if (!upsell) return;
+    lastGift = started.interval === "month" ? null
+      : { reference: started.reference, attemptKey: started.attempt_key, gift: started.gift_minor };
+    upsell.hidden = !lastGift;
+    upsellStatus.textContent = "";
+    upsellButton.disabled = false;
+    if (lastGift) upsellButton.textContent = `Make it ${money(lastGift.gift)} monthly`;
+  }
+
+  function done(started, key) {
     const name = form.elements.first_name ? form.elements.first_name.value.trim() : "";
     thanksHeading.textContent = name ? `Thank you, ${name}!` : "Thank you!";
     thanksText.textContent = started.interval === "month"
       ? `Your monthly gift of ${money(started.amount_minor)} is set up. A receipt is on its way to your inbox.`
-      : "Your donation is in. A receipt is on its way to your inbox.";
+      : `Your ${money(started.amount_minor)} gift is in. A receipt is on its way to your inbox.`;
+    referenceBox.hidden = !started.reference;
+    referenceBox.querySelector("[data-donate-reference-code]").textContent = started.reference || "";
+    showShare(started);
+    showUpsell(Object.assign({ attempt_key: key }, started));
     awaitingTicker = started.ticker || null;
     tickerNote.hidden = !awaitingTicker;
     tickerNote.textContent = awaitingTicker ? tickerPromise(awaitingTicker) : "";
@@ -330,11 +371,78 @@
     if (current) onSnapshot(current);
   }
 
+  if (share) {
+    panel.querySelector("[data-donate-share-copy]").addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(shareUrl.value);
+        shareStatus.textContent = "Link copied.";
+      } catch (e) {
+        shareUrl.select();  // no clipboard access: the donor copies the selected link
+        shareStatus.textContent = "Press Ctrl+C (or Copy) to copy the selected link.";
+      }
+    });
+    shareNative.addEventListener("click", () => {
+      navigator.share({ title: document.title, url: shareUrl.value }).catch(() => {});
+    });
+  }
+
+  // One tap: the same gift, monthly, with the details the donor already gave.
+  async function makeMonthly() {
+    if (!lastGift) return;
+    upsellButton.disabled = true;
+    upsellStatus.textContent = "Setting up your monthly gift…";
+    try {
+      const started = await postJson(upsell.dataset.upsellUrl, {
+        reference: lastGift.reference,
+        attempt_key: lastGift.attemptKey,
+      });
+      if (!started.ok) {
+        upsellStatus.textContent = started.data.error || "Something went wrong. Please try again.";
+        upsellButton.disabled = false;
+        return;
+      }
+      if (started.data.provider === "simulated") {
+        const confirmed = await postJson(panel.dataset.confirmUrl, {
+          donation_id: started.data.donation_id,
+          client_secret: started.data.client_secret,
+        });
+        if (!confirmed.ok) {
+          upsellStatus.textContent = confirmed.data.error || "The payment failed.";
+          upsellButton.disabled = false;
+          return;
+        }
+      } else {
+        // The card the donor just used is still in the Payment Element; it now pays a
+        // subscription's first invoice.
+        elements.update({ amount: started.data.amount_minor, mode: "subscription" });
+        const submitted = await elements.submit();
+        if (submitted.error) {
+          upsellStatus.textContent = submitted.error.message;
+          upsellButton.disabled = false;
+          return;
+        }
+        const { error } = await stripe.confirmPayment({
+          elements,
+          clientSecret: started.data.client_secret,
+          confirmParams: { return_url: window.location.href },
+          redirect: "if_required",
+        });
+        if (error) { upsellStatus.textContent = error.message; upsellButton.disabled = false; return; }
+      }
+      done(started.data, null);
+    } catch (e) {
+      upsellStatus.textContent = "We could not reach the server. Check your connection and try again.";
+      upsellButton.disabled = false;
+    }
+  }
+  if (upsellButton) upsellButton.addEventListener("click", makeMonthly);
+
   function reset() {
     form.reset();
     selectedMinor = null;
     attemptKey = newKey();
     awaitingTicker = null;
+    lastGift = null;
     tickerChosen = false;
     amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
     showError("");
@@ -373,7 +481,7 @@
           client_secret: started.data.client_secret,
         });
         if (!confirmed.ok) { showError(confirmed.data.error || "The payment failed."); return false; }
-        done(started.data);
+        done(started.data, attemptKey);
         return true;
       }
       const { error } = await stripe.confirmPayment({
@@ -383,7 +491,7 @@
         redirect: "if_required",
       });
       if (error) { showError(error.message); return false; }
-      done(started.data);
+      done(started.data, attemptKey);
       return true;
     } catch (e) {
       showError("We could not reach the server. Check your connection and try again.");
