@@ -39,6 +39,8 @@ def send_receipt(*, donation_id: int) -> bool:
     )
     if donation.fee_minor:
         body += f"Including {format_money(donation.fee_minor, donation.currency)} to cover fees.\n"
+    if donation.campaign.paid_for_by:
+        body += f"\n{donation.campaign.paid_for_by}\n"  # a political committee's disclaimer
     try:
         send_mail(
             subject=f"Your receipt from {donation.campaign.name}",
