@@ -38,6 +38,7 @@ CONTENT_TYPES = dict(LOGO_FORMATS.values())
 DEFAULT_BRAND_COLOR = "#0a3a99"
 DEFAULT_BRAND_TEXT_COLOR = "#ffffff"
 PAGE_BACKGROUND = "#ffffff"
+PAGE_INK = "#1a1d24"  # --ink in static/css/site.css
 MIN_TEXT_CONTRAST = 4.5
 MIN_PAGE_CONTRAST = 3.0
 
@@ -154,6 +155,9 @@ def brand_style(brand_color: str, text_color: str) -> str:
     parts = []
     if HEX_COLOR.match(brand_color or ""):
         parts.append(f"--brand: {brand_color.lower()};")
+        if contrast_ratio(brand_color, PAGE_BACKGROUND) < MIN_TEXT_CONTRAST:
+            # Fine for a button or bar (3:1), too faint for text on the page: text is ink.
+            parts.append(f"--brand-on-page: {PAGE_INK};")
     if HEX_COLOR.match(text_color or ""):
         parts.append(f"--brand-text: {text_color.lower()};")
     return " ".join(parts)

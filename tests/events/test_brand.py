@@ -265,6 +265,15 @@ def test_a_colour_that_is_not_rrggbb_is_refused(owner_client):
     assert unchanged(campaign)
 
 
+def test_a_brand_colour_too_faint_for_text_leaves_text_on_the_page_in_ink():
+    assert brand.contrast_ratio("#d9534f", "#ffffff") == pytest.approx(3.96, abs=0.01)
+
+    assert brand.check_brand_colors("#d9534f", "#000000") == {}
+    assert brand.brand_style("#d9534f", "#000000") == (
+        "--brand: #d9534f; --brand-on-page: #1a1d24; --brand-text: #000000;"
+    )
+
+
 def test_a_colour_that_reached_the_row_unchecked_never_reaches_the_css():
     assert brand.brand_style("red;}x{", "#ffffff") == "--brand-text: #ffffff;"
 

@@ -86,3 +86,19 @@ def test_the_thank_you_after_a_gift_carries_the_disclaimer(platform, browser, sc
     assert page.text_content("[data-donate-paid-for]") == "Paid for by Alpha for Congress"
     assert _style(page, "[data-donate-again]", "backgroundColor") == BRAND
     screenshot(page, "brand-thank-you")
+
+
+def test_a_brand_colour_too_faint_for_text_fills_buttons_but_amount_text_stays_ink(
+    platform, browser
+):
+    campaign = CampaignFactory(brand_color="#d9534f", brand_text_color="#000000", political=False)
+    event = EventFactory(campaign=campaign, status=EventStatus.LIVE, suggested_amounts=[2_500])
+    page = browser.new_context(**LAPTOP).new_page()
+    page.goto(platform.url(event.get_absolute_url()))
+
+    amount = "button[data-amount-minor='2500']"
+    assert _style(page, amount, "color") == "rgb(26, 29, 36)"  # --ink
+    assert _style(page, amount, "borderTopColor") == "rgb(217, 83, 79)"
+    assert _style(page, "[data-donate-submit]", "backgroundColor") == "rgb(217, 83, 79)"
+    assert _style(page, "[data-donate-submit]", "color") == "rgb(0, 0, 0)"
+    assert page.is_hidden("[data-paid-for-by]")
