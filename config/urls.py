@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
+from events.views import campaign_logo
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # campaigns' logos (uploads checked by events/brand.py), served with their verified type
+    path("media/logos/<str:name>", campaign_logo, name="campaign_logo"),
     # the event page, its JSON and the staff's live dashboard
     path("", include("liveroom.urls")),
     # the home page, registration and .ics

@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from events import brand
 from events.fields import MoneyField, SuggestedAmountsField
 
 # Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
@@ -76,6 +77,47 @@ class Campaign(models.Model):
             "messages. The donor's own text stays in the donation's record for staff."
         ),
     )
+    # The brand (events/brand.py checks the logo and the colours).
+    logo = models.ImageField(
+        upload_to=brand.logo_upload_to,
+        blank=True,
+        validators=[brand.check_logo],
+        help_text="PNG, JPEG or WebP; at most 1 MB and 2000 by 2000 pixels.",
+    )
+    brand_color = models.CharField(
+        "brand colour",
+        max_length=7,
+        blank=True,
+        validators=[brand.check_hex_color],
+        help_text=(
+            "#rrggbb, for the event page's buttons and bars; at least 3:1 against the white "
+            "page. Empty: the page's own blue."
+        ),
+    )
+    brand_text_color = models.CharField(
+        "text colour on the brand colour",
+        max_length=7,
+        blank=True,
+        validators=[brand.check_hex_color],
+        help_text="#rrggbb; at least 4.5:1 against the brand colour. Empty: white.",
+    )
+    political = models.BooleanField(
+        "political committee",
+        default=True,
+        help_text=(
+            "A US political committee must print a “Paid for by” disclaimer on its public "
+            "pages and emails."
+        ),
+    )
+    paid_for_by = models.CharField(
+        "“Paid for by” disclaimer",
+        max_length=300,
+        blank=True,
+        help_text=(
+            "For example “Paid for by Alpha for Congress”. Shown at the foot of the event page, "
+            "on the thank-you after a gift and at the end of every email."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,14 +126,35 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def brand_style(self) -> str:
+        """CSS custom properties for the event page (empty: the page's own colours)."""
+        return brand.brand_style(self.brand_color, self.brand_text_color)
+
+    @property
+    def logo_url(self) -> str:
+        if not self.logo:
+            return ""
+        return reverse("campaign_logo", args=[(self.logo.name or "").rsplit("/", 1)[-1]])
+
     def clean(self) -> None:
+        errors: dict[str, str] = {}
         if (
             self.max_donation_minor is not None
             and self.max_donation_minor < self.min_donation_minor
         ):
-            raise ValidationError(
-                {"max_donation_minor": "The maximum donation must be at least the minimum."}
+            errors["max_donation_minor"] = "The maximum donation must be at least the minimum."
+        errors.update(brand.check_brand_colors(self.brand_color, self.brand_text_color))
+        self.paid_for_by = " ".join(self.paid_for_by.split())
+        if self.political and not self.paid_for_by:
+            errors["paid_for_by"] = (
+                "A political committee must show who paid for its pages and emails: "
+                "enter its “Paid for by” line."
             )
+        elif self.paid_for_by and not self.paid_for_by.casefold().startswith("paid for by "):
+            errors["paid_for_by"] = "The disclaimer must begin with the words “Paid for by”."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def required_donor_fields(self) -> list[str]:

@@ -173,6 +173,10 @@ def confirmation_email(registration: Registration) -> EmailMultiAlternatives:
         f"The attached file ({ics.ics_filename(event)}) adds the event to your calendar.\n\n"
         f"If you did not register, you can ignore this email.\n"
     )
+    # A political committee's "Paid for by" line ends every email it sends.
+    paid_for_by = event.campaign.paid_for_by
+    if paid_for_by:
+        text += f"\n{paid_for_by}\n"
     html = format_html(
         '<!doctype html><html lang="en"><body style="font-family: sans-serif; color: #1a1d24;">'
         "<p>Hi {},</p>"
@@ -184,7 +188,7 @@ def confirmation_email(registration: Registration) -> EmailMultiAlternatives:
         '<a href="{}">Join “{}”</a></p>'
         "<p>The attached file ({}) adds the event to your calendar.</p>"
         '<p style="color: #5a6170;">If you did not register, you can ignore this email.</p>'
-        "</body></html>",
+        "{}</body></html>",
         greeting,
         title,
         campaign,
@@ -194,6 +198,7 @@ def confirmation_email(registration: Registration) -> EmailMultiAlternatives:
         link,
         title,
         ics.ics_filename(event),
+        format_html("<p>{}</p>", paid_for_by) if paid_for_by else "",
     )
     message = EmailMultiAlternatives(
         subject=f"You're registered: {title}",

@@ -3,11 +3,12 @@ event's `.ics`. The event page itself is the live room's (liveroom/views.py)."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from events import ics, registration, selectors, services
+from events import brand, ics, registration, selectors, services
 from events.models import Registration
 
 
@@ -88,4 +89,21 @@ def event_calendar(request: HttpRequest, slug: str) -> HttpResponse:
     response = HttpResponse(ics.build_event_ics(event=event), content_type=ics.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{ics.ics_filename(event)}"'
     response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+def campaign_logo(request: HttpRequest, name: str) -> FileResponse:
+    """A campaign's stored logo: only names `brand.logo_upload_to` gives, with the Content-Type
+    of the format Pillow verified, `nosniff`, and a long cache life (a new logo gets a new
+    name). nginx may serve MEDIA_ROOT/logos/ the same way instead (deploy/README.md)."""
+    if not brand.LOGO_NAME.match(name):
+        raise Http404
+    path = f"{brand.LOGO_DIR}/{name}"
+    if not default_storage.exists(path):
+        raise Http404
+    content_type = brand.CONTENT_TYPES[name.rsplit(".", 1)[1]]
+    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response

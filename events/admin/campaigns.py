@@ -1,4 +1,4 @@
-"""Campaigns (their giving rules, required donor details, attestations and staff) and the
+"""Campaigns (their giving rules, required donor details, brand, attestations and staff) and the
 operator's capacity tiers."""
 
 from __future__ import annotations
@@ -131,6 +131,25 @@ class CampaignAdmin(CampaignScopedAdmin):
                     "Donors choose whether their gift shows in the event page's ticker; these "
                     "rules apply to every line it shows. Staff hide a single line from the "
                     "event's live dashboard."
+                ),
+            },
+        ),
+        (
+            "Brand",
+            {
+                "fields": [
+                    "logo",
+                    "brand_color",
+                    "brand_text_color",
+                    "political",
+                    "paid_for_by",
+                ],
+                "description": (
+                    "The event page shows the campaign's name, logo and colours; Pledgecast "
+                    "appears only as a small “powered by”. Colour pairs people cannot read "
+                    "are refused. A political committee's “Paid for by” line is printed at "
+                    "the foot of the event page, on the thank-you after a gift, and at the "
+                    "end of the receipt and the registration email."
                 ),
             },
         ),

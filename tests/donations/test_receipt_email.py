@@ -67,7 +67,7 @@ def test_a_nonprofit_receipt_carries_the_legal_name_and_the_tax_statement(stripe
     donation = DonationFactory()
     campaign = donation.campaign
     campaign.political = False  # the brand fields may not exist yet: read with getattr
-    campaign.paid_for_by = "Friends of the Library"
+    campaign.paid_for_by = "Paid for by Friends of the Library"
     donation.net_minor = donation.amount_minor
     message = receipts.receipt_message(donation=donation, sent_at=donation.created_at)
     [(html, _mimetype)] = message.alternatives
