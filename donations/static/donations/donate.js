@@ -46,10 +46,16 @@
   const previewLine = panel.querySelector("[data-ticker-preview-line]");
   const previewRules = panel.querySelector("[data-ticker-preview-rules]");
   // The ticker's own format (static/js/liveroom.js), so the preview reads as the line will.
+  // Whole amounts without cents, as the ticker shows them.
   let tickerMoney = null;
+  let tickerWholeMoney = null;
   try {
-    tickerMoney = new Intl.NumberFormat(undefined, { style: "currency", currency: config.currency.toUpperCase() });
-  } catch (e) { tickerMoney = null; }
+    const code = config.currency.toUpperCase();
+    tickerMoney = new Intl.NumberFormat(undefined, { style: "currency", currency: code });
+    tickerWholeMoney = new Intl.NumberFormat(undefined, {
+      style: "currency", currency: code, minimumFractionDigits: 0, maximumFractionDigits: 0,
+    });
+  } catch (e) { tickerMoney = tickerWholeMoney = null; }
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -126,7 +132,10 @@
     }
   }
 
-  function tickerAmount(minor) { return tickerMoney ? tickerMoney.format(minor / 100) : money(minor); }
+  function tickerAmount(minor) {
+    if (!tickerMoney) return money(minor);
+    return (minor % 100 === 0 ? tickerWholeMoney : tickerMoney).format(minor / 100);
+  }
 
   // The same rules as donations.ticker.default_name and ticker_text (the server decides; the
   // profanity filter runs only there, so its masking shows after Donate).

@@ -85,12 +85,12 @@ def test_typing_a_message_ticks_the_ticker_and_the_line_shows_as_previewed(
     assert donor.is_checked("input[name=ticker_opt_in]")  # asked nothing, dropped nothing
     assert donor.is_visible("[data-donate-ticker-preview]")
     preview = donor.text_content("[data-ticker-preview-line]")
-    assert preview == "Ada in Columbus, OH — $25.00 — “Go team!”"
+    assert preview == "Ada in Columbus, OH — $25 — “Go team!”"
     screenshot(donor, "ticker-preview-phone")
 
     given = _donate(donor)
     assert donor.text_content("[data-donate-ticker-note]") in (
-        "Your gift will appear in the live ticker as: Ada in Columbus, OH — $25.00 — “Go team!”.",
+        "Your gift will appear in the live ticker as: Ada in Columbus, OH — $25 — “Go team!”.",
         "You\u2019re in the live ticker now.",
     )
     other.wait_for_function(
