@@ -34,6 +34,9 @@ class Platform:
     web: Server
     env: dict[str, str]  # the web process's, for the workers beside it
     procs: list[subprocess.Popen[bytes]]
+    # The stream worker of the current test, started with its first encoder: pages without
+    # video need none (it costs a process start per test).
+    worker: subprocess.Popen[bytes] | None = None
 
     @property
     def origin(self) -> str:
@@ -45,6 +48,8 @@ class Platform:
     def push(self, stream: Stream, key: str, *, seconds: float | None = None, renditions: int = 2):
         """ffmpeg pushing a test pattern (two renditions) into the stream's ingest, in real
         time; ENDLIST after `seconds`, or until the test's teardown kills it."""
+        if self.worker is None:
+            self.worker = processes.start_stream_worker(self.env, interval_s=0.25)
         proc = ffmpeg.start(
             teststream.push_command(
                 ingest_url=f"{self.origin}/streaming/ingest/{stream.public_id}", key=key,
@@ -94,11 +99,12 @@ def page_settings(transactional_db, settings, page_media_root, platform) -> Iter
     settings.MEDIA_ROOT = page_media_root
     settings.HLS_TARGET_DURATION = TARGET_DURATION
     settings.HLS_WINDOW_SECONDS = WINDOW_SECONDS
-    worker = processes.start_stream_worker(platform.env, interval_s=0.25)
     yield
     while platform.procs:  # this test's encoders
         stop_process(platform.procs.pop())
-    stop_process(worker)
+    if platform.worker is not None:
+        stop_process(platform.worker)
+        platform.worker = None
     # An encoder stopped with SIGTERM sends its ENDLIST, which the web process may still be
     # applying; ending every stream here waits for that transaction (the stream's row lock),
     # so nothing of the web process writes while the database is flushed.
