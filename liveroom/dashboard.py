@@ -26,7 +26,7 @@ from django.views.decorators.http import require_safe
 from donations import selectors as donation_selectors
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
-from liveroom import greenroom
+from liveroom import greenroom, staffactions
 from liveroom.charts import Chart, money, per_minute_chart, raised_chart, viewers_chart
 from streaming import selectors as stream_selectors
 
@@ -48,7 +48,7 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
     event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
     panels = build_panels(event=event, zone=staff_zone(request), now=timezone.now())
     # The show's buttons, for its owners and managers (greenroom.py checks again).
-    may_run = greenroom.may_run_show(user=request.user, event=event)
+    may_run = staffactions.may_change(user=request.user, event=event)
     context: dict[str, Any] = {
         "panels": panels,
         "event": event,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
+from liveroom import staffactions
 from streaming import encoderhelp, show
 from streaming import selectors as stream_selectors
 from streaming.models import Stream, StreamMode
@@ -43,10 +43,6 @@ CONTROLS = {
     "resume": Control("resume", "Resume show", "Resume the show? The stream takes video again."),
 }
 ACTIONS = {"go-live": show.go_live, "end": show.end_show, "resume": show.resume_show}
-
-
-def may_run_show(*, user: User | AnonymousUser, event: Event) -> bool:
-    return event.campaign_id in event_selectors.staff_campaign_ids(user=user, write=True)
 
 
 def controls_for(*, event: Event) -> list[Control]:
@@ -81,10 +77,6 @@ def encoder_help(*, event: Event) -> EncoderHelp | None:
     )
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
 @require_POST
 @never_cache
 @staff_member_required
@@ -94,23 +86,17 @@ def show_action(request: HttpRequest, event_id: int, action: str) -> HttpRespons
     run = ACTIONS.get(action)
     if run is None:
         raise Http404("No such action.")
-    status, message = 200, ""
-    if not may_run_show(user=request.user, event=event):
-        status, message = 403, VIEW_ONLY
+    if not staffactions.may_change(user=request.user, event=event):
+        return staffactions.refuse_view_only(request, VIEW_ONLY)
+    try:
+        event = run(event_id=event.pk)
+    except show.ShowRefused as refused:
+        if staffactions.wants_json(request):
+            return JsonResponse({"error": refused.message}, status=refused.status)
+        messages.error(request, refused.message)
     else:
-        try:
-            event = run(event_id=event.pk)
-        except show.ShowRefused as refused:
-            status, message = refused.status, refused.message
-    if _wants_json(request):
-        if status != 200:
-            return JsonResponse({"error": message}, status=status)
-        return JsonResponse({"status": event.status})
-    if status == 403:
-        return HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
-    if status != 200:
-        messages.error(request, message)
-    else:
+        if staffactions.wants_json(request):
+            return JsonResponse({"status": event.status})
         messages.success(request, f"“{event.title}” is now {event.get_status_display().lower()}.")
     return HttpResponseRedirect(reverse("liveroom:dashboard", args=[event.pk]))
 

@@ -20,16 +20,13 @@ from django.views.decorators.http import require_POST
 from donations import ticker
 from donations.models import Donation
 from events import selectors as event_selectors
+from liveroom import staffactions
 
 VIEW_ONLY = (
     "Your role on this campaign is view-only: only its owners and managers can hide a line "
     "from the ticker."
 )
 ACTIONS = {"hide": True, "show": False}
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 @require_POST
@@ -40,17 +37,15 @@ def ticker_line(request: HttpRequest, event_id: int, donation_id: int, action: s
     hidden = ACTIONS.get(action)
     if hidden is None:
         raise Http404("No such action.")
-    if event.campaign_id not in event_selectors.staff_campaign_ids(user=request.user, write=True):
-        if _wants_json(request):
-            return JsonResponse({"error": VIEW_ONLY}, status=403)
-        return HttpResponse(VIEW_ONLY, status=403, content_type="text/plain; charset=utf-8")
+    if not staffactions.may_change(user=request.user, event=event):
+        return staffactions.refuse_view_only(request, VIEW_ONLY)
     try:
         ticker.set_ticker_hidden(
             event_id=event.pk, donation_id=donation_id, hidden=hidden, by_user_id=request.user.pk
         )
     except Donation.DoesNotExist:
         raise Http404("No such donation in this event.") from None
-    if _wants_json(request):
+    if staffactions.wants_json(request):
         return JsonResponse({"donation_id": donation_id, "hidden": hidden})
     messages.success(
         request,

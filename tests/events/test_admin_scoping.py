@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from events.models import Event, EventStatus
+from tests.events.support import campaign_form_data
 from tests.factories import CampaignFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -156,24 +157,14 @@ def test_a_staff_user_without_membership_sees_no_campaign_models(client, db):
 
 
 def campaign_form(campaign, memberships, new_rows=()):
-    data = {
-        "name": campaign.name,
-        "slug": campaign.slug,
-        "legal_name": campaign.legal_name,
-        "currency": campaign.currency,
-        "min_donation_minor": "5",
-        "max_donation_minor": "",
-        "per_donor_limit_minor": "",
-        "require_name": "on",
-        "require_email": "on",
-        "ticker_name_min_minor": "0",
-        "ticker_profanity_filter": "on",
-        "attestations-TOTAL_FORMS": "0",
-        "attestations-INITIAL_FORMS": "0",
-        "memberships-TOTAL_FORMS": str(len(memberships) + len(new_rows)),
-        "memberships-INITIAL_FORMS": str(len(memberships)),
-        "_save": "Save",
-    }
+    data = campaign_form_data(
+        campaign,
+        ticker_profanity_filter="on",
+        **{
+            "memberships-TOTAL_FORMS": str(len(memberships) + len(new_rows)),
+            "memberships-INITIAL_FORMS": str(len(memberships)),
+        },
+    )
     rows = [(m.pk, m.user.username, m.role) for m in memberships]
     rows += [("", username, role) for username, role in new_rows]
     for i, (pk, username, role) in enumerate(rows):

@@ -19,6 +19,7 @@ from donations import receipts
 from events import brand, services
 from events.models import Campaign
 from tests.donations.factories import DonationFactory
+from tests.events.support import campaign_form_data
 from tests.factories import CampaignFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,28 +47,14 @@ def upload(content: bytes, name: str = "logo.png", content_type: str = "image/pn
 
 
 def form(campaign: Campaign, **fields: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "name": campaign.name,
-        "slug": campaign.slug,
-        "legal_name": campaign.legal_name,
-        "currency": campaign.currency,
-        "min_donation_minor": "5",
-        "max_donation_minor": "",
-        "per_donor_limit_minor": "",
-        "require_name": "on",
-        "require_email": "on",
-        "ticker_name_min_minor": "0",
+    """A political campaign's form with its disclaimer; a field given as None is left out."""
+    brand = {
         "political": "on",
         "paid_for_by": "Paid for by Alpha for Congress",
         "brand_color": "",
         "brand_text_color": "",
-        "attestations-TOTAL_FORMS": "0",
-        "attestations-INITIAL_FORMS": "0",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-        "_save": "Save",
     }
-    data.update(fields)
+    data = campaign_form_data(campaign, **{**brand, **fields})
     return {k: v for k, v in data.items() if v is not None}
 
 

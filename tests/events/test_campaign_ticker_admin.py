@@ -7,31 +7,14 @@ import pytest
 from django.urls import reverse
 
 from events.models import Campaign
+from tests.events.support import campaign_form_data
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _form(campaign: Campaign, **fields: str) -> dict[str, str]:
-    data = {
-        "name": campaign.name,
-        "slug": campaign.slug,
-        "legal_name": campaign.legal_name,
-        "currency": campaign.currency,
-        "min_donation_minor": "5",
-        "max_donation_minor": "",
-        "per_donor_limit_minor": "",
-        "require_name": "on",
-        "require_email": "on",
-        "ticker_name_min_minor": "0",
-        "attestations-TOTAL_FORMS": "0",
-        "attestations-INITIAL_FORMS": "0",
-        "memberships-TOTAL_FORMS": "0",
-        "memberships-INITIAL_FORMS": "0",
-        "_save": "Save",
-    }
-    data.update(fields)
-    return data
+    return campaign_form_data(campaign, **fields)
 
 
 def test_new_campaigns_mask_profanity_and_show_every_name():
