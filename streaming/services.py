@@ -367,23 +367,32 @@ def mark_stalled_streams(*, now: datetime | None = None) -> list[int]:
     for STREAM_RECONNECT_SECONDS more, stalled. Returns the ids of those that changed."""
     now = now or timezone.now()
     changed = []
-    waiting = Stream.objects.filter(state__in=[StreamState.LIVE, StreamState.RECONNECTING])
-    for stream in waiting.only("pk"):
+    reconnect = timedelta(seconds=settings.STREAM_RECONNECT_SECONDS)
+
+    def overdue(stream: Stream) -> bool:
+        quiet = now - (stream.last_segment_at or now)
+        if stream.state == StreamState.LIVE:
+            return quiet > timedelta(seconds=2 * stream.target_duration)
+        return quiet > reconnect
+
+    # Read without locks; lock only the streams due a change: the sweep runs every half
+    # target duration and must not queue behind (or hold up) the segment PUTs of the others.
+    waiting = Stream.objects.filter(state__in=[StreamState.LIVE, StreamState.RECONNECTING]).only(
+        "pk", "state", "last_segment_at", "target_duration"
+    )
+    for stream in filter(overdue, waiting):
         with transaction.atomic():
             locked = Stream.objects.select_for_update().get(pk=stream.pk)
-            quiet = now - (locked.last_segment_at or now)
-            if locked.state == StreamState.LIVE and quiet > timedelta(
-                seconds=2 * locked.target_duration
+            if locked.state not in (StreamState.LIVE, StreamState.RECONNECTING) or not overdue(
+                locked
             ):
+                continue  # a segment (or staff) came first
+            if locked.state == StreamState.LIVE:
                 _mark_reconnecting(locked, reason="no segments")
-            elif locked.state == StreamState.RECONNECTING and quiet > timedelta(
-                seconds=settings.STREAM_RECONNECT_SECONDS
-            ):
+            else:
                 locked.state = StreamState.STALLED
                 log.warning("stream stalled", extra={"stream_id": locked.pk})
                 _publish_on_commit(locked)
-            else:
-                continue
             locked.save(update_fields=["state"])
             changed.append(locked.pk)
     return changed
