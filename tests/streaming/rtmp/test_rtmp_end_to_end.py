@@ -228,10 +228,18 @@ def scenario(stack, django_db_blocker):
         wait_for(lambda: min(_segments(l_stream.pk).values() or [0]) >= 4 and
                  len(_segments(l_stream.pk)) == 2, 30, 0.1, what="L renditions")  # fmt: skip
         out["l_master"] = stack.edge_get(f"{l_prefix}/master.m3u8")
-        out["l_media"] = {
-            name: stack.edge_get(f"{l_prefix}/{name}/index.m3u8")[2].decode()
-            for name in ("480p", "360p")
-        }
+
+        # Both renditions' playlists read as one moment: under load one rendition's window can
+        # run a few segments ahead of the other's, so read them again until they overlap.
+        def ladder_playlists() -> bool:
+            out["l_media"] = {
+                name: stack.edge_get(f"{l_prefix}/{name}/index.m3u8")[2].decode()
+                for name in ("480p", "360p")
+            }
+            seqs = [{s.seq for s in hls_checks.parse(t).segments} for t in out["l_media"].values()]
+            return len(seqs[0] & seqs[1]) >= 3
+
+        wait_for(ladder_playlists, 20, 0.2, what="both renditions' playlists overlapping")
         out["l_probe"] = ffmpeg.probe(
             f"http://127.0.0.1:{stack.edge_port}{l_prefix}/master.m3u8",
             "-show_entries", "stream=codec_type,width,height",
