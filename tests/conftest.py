@@ -14,6 +14,9 @@ from streaming import services as stream_services
 from streaming.models import Stream
 from tests import support
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
+from tests.support import fastflush
+
+fastflush.install()
 
 
 @pytest.fixture

@@ -1,0 +1,42 @@
+"""The transactional tests' flush, as DELETEs instead of one TRUNCATE.
+
+pytest-django empties the database after every transactional test (`transactional_db`,
+`live_server`) with Django's `flush`, which on PostgreSQL is one `TRUNCATE` of every table.
+A TRUNCATE gives each table a new file and syncs them all at commit: 0.8-1.6 s a test on this
+machine under load, against 0.02-0.04 s for a `DELETE FROM` of each (the tables hold a test's
+few rows). Django's foreign keys on PostgreSQL are `DEFERRABLE INITIALLY DEFERRED`, and `flush`
+runs its statements in one transaction, so the order of the DELETEs does not matter.
+
+Only the test process's flush changes; a flush that must reset sequences or cascade keeps
+Django's TRUNCATE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.postgresql.operations import DatabaseOperations
+
+_truncate = DatabaseOperations.sql_flush
+
+
+def _delete_each(
+    self: DatabaseOperations,
+    style: Any,
+    tables: list[str],
+    *,
+    reset_sequences: bool = False,
+    allow_cascade: bool = False,
+) -> list[str]:
+    if reset_sequences or allow_cascade or not tables:
+        return _truncate(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+    deletes = [
+        f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+        for table in tables
+    ]
+    return ["SET CONSTRAINTS ALL DEFERRED;", *deletes]
+
+
+def install() -> None:
+    DatabaseOperations.sql_flush = _delete_each  # type: ignore[method-assign]
