@@ -237,7 +237,6 @@ class DonatePanel:
                 "email": EMAIL_MESSAGES["required"],
                 "email_invalid": EMAIL_MESSAGES["invalid"],
             },
-            "requiredFields": self.required_fields,
             "walletAddress": "address" in self.required_fields,
         }
 

@@ -329,10 +329,18 @@
 
   // --- the phone's bar: shown while the panel is out of view, never over the panel's button ---
 
+  // Typing in the panel (a phone's keyboard up): the bar would only cover the form.
+  function typing() {
+    const node = document.activeElement;
+    return Boolean(node && panel.contains(node) && node.matches("input:not([type=checkbox])"));
+  }
+
+  let barRestsUntil = 0;  // while the bar's own smooth scroll runs, it stays away
+
   function refreshBar() {
     if (!bar) return;
     let show = false;
-    if (!wide.matches && thanks.hidden && !panel.contains(document.activeElement)) {
+    if (!wide.matches && thanks.hidden && !typing() && performance.now() >= barRestsUntil) {
       const height = window.innerHeight;
       const rect = panel.getBoundingClientRect();
       const shown = Math.max(0, Math.min(rect.bottom, height) - Math.max(rect.top, 0));
@@ -361,9 +369,11 @@
   panel.addEventListener("focusout", queueBar);
   if (barButton) {
     barButton.addEventListener("click", () => {
+      barRestsUntil = performance.now() + 1000;
+      window.setTimeout(queueBar, 1050);
+      bar.hidden = true;
       revealStep(true);
       heading(step).focus({ preventScroll: true });
-      bar.hidden = true;
     });
   }
 
