@@ -22,7 +22,7 @@ from tests.factories import CampaignFactory, EventFactory
 pytestmark = pytest.mark.browser
 
 LAPTOP_768 = {"viewport": {"width": 1366, "height": 768}}
-PANEL = "[data-donate]"
+PANEL = ".event-side"  # the donate column: the panel and its phone bar
 
 # The page's own scrolling from now on, summed whatever moved it (the donor or the panel).
 TRACK_SCROLL = """() => {
@@ -100,6 +100,7 @@ def test_a_new_donor_on_a_phone_gives_with_less_than_a_screen_of_scrolling(
     assert page.text_content("[data-donate-bar-button]") == "Give"
     assert not on_screen(page, "[data-donate-next]")
     screenshot(page, "phone-load-with-the-bar", full_page=False)
+    assert_accessible(page, include=PANEL)
     tap(page, "[data-donate-bar-button]")
     page.wait_for_function(f"() => ({ON_SCREEN})('[data-donate-next]')")
     assert focused(page) == "donate-step-1"
@@ -151,7 +152,7 @@ def test_a_new_donor_on_a_phone_gives_with_less_than_a_screen_of_scrolling(
     page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
     page.wait_for_selector("[data-donate-bar]:visible")
     assert page.text_content("[data-donate-bar-button]") == "Give $25"
-    assert not on_screen(page, PANEL + " h2")
+    assert not on_screen(page, "[data-donate] h2")
     tap(page, "[data-donate-bar-button]")
     page.wait_for_function(f"() => ({ON_SCREEN})('[data-donate-next]')")
     assert focused(page) == "donate-step-1"
@@ -335,3 +336,98 @@ def test_another_script_reads_the_amount_hears_changes_and_shows_the_thank_you(
     )
     gift = MonthlyGift.objects.get()
     assert (gift.status, gift.first_donation.email) == ("active", "grace@example.com")
+
+
+# Stripe.js stands in for itself in the browser (js.stripe.com is out of reach here): it records
+# what the panel asks of it, keeps the wallet's handlers, and confirms every payment.
+FAKE_STRIPE_JS = """
+window.pcStripe = { calls: [], handlers: {} };
+window.Stripe = (key) => ({
+    elements: (options) => {
+        window.pcStripe.calls.push(["elements", options]);
+        return {
+            create: (type, options) => {
+                window.pcStripe.calls.push(["create", type, options]);
+                return {
+                    mount: (node) => {
+                        node.dataset.mounted = type;
+                        const shown = document.createElement("p");
+                        shown.textContent = type;
+                        node.append(shown);
+                    },
+                    on: (name, fn) => { window.pcStripe.handlers[`${type}:${name}`] = fn; },
+                };
+            },
+            update: (options) => window.pcStripe.calls.push(["update", options]),
+            submit: async () => ({}),
+        };
+    },
+    confirmPayment: async (options) => {
+        window.pcStripe.calls.push(["confirmPayment", options.clientSecret]);
+        return {};
+    },
+});
+"""
+
+# The wallet's sheet confirmed with these billing details; resolves to what it was told.
+WALLET_CONFIRMS = """async (billing) => {
+    let failed = null;
+    await window.pcStripe.handlers["expressCheckout:confirm"]({
+        billingDetails: billing, paymentFailed: (reason) => { failed = reason; },
+    });
+    return failed;
+}"""
+
+
+def test_a_wallet_in_the_first_step_gives_and_what_it_lacks_is_asked_in_its_step(
+    live_server, stripe_settings, browser
+):
+    event = EventFactory(status="live", campaign=CampaignFactory(require_address=True))
+    page = browser.new_page(**LAPTOP_768)
+    page.route("https://js.stripe.com/**", lambda route: route.fulfill(body="", status=200))
+    page.add_init_script(FAKE_STRIPE_JS)
+    page.goto(f"{live_server.url}{event.get_absolute_url()}")
+    page.wait_for_function("() => window.Pledgecast && window.Pledgecast.donate")
+
+    assert page.get_attribute("[data-donate-payment]", "data-mounted") == "payment"
+    assert page.is_hidden("[data-donate-express]")  # until there is an amount to pay
+    panel.choose(page, amount_minor=5_000)
+    assert page.is_visible("[data-donate-step='1'] [data-donate-express]")
+    calls = page.evaluate("() => window.pcStripe.calls")
+    assert [
+        "create",
+        "expressCheckout",
+        {"emailRequired": True, "billingAddressRequired": True},
+    ] in (calls)
+    assert calls[-1] == ["update", {"amount": 5_000, "mode": "payment"}]
+
+    # A wallet that gave no address: refused by the server, asked for in step 2.
+    failed = page.evaluate(
+        WALLET_CONFIRMS, {"name": "Grace Brewster Hopper", "email": "grace@example.com"}
+    )
+    assert failed == {"reason": "fail"}
+    assert panel.current_step(page) == 2
+    assert page.get_attribute("input[name=address_line1]", "aria-invalid") == "true"
+    assert page.text_content("[data-donate-error]") == "Your postal address is required."
+    assert focused_field(page) == "address_line1"
+
+    page.click("[data-donate-back]")
+    address = {"line1": "1 Main St", "city": "Columbus", "state": "OH",
+               "postal_code": "43215", "country": "US"}  # fmt: skip
+    failed = page.evaluate(
+        WALLET_CONFIRMS,
+        {"name": "Grace Brewster Hopper", "email": "grace@example.com", "address": address},
+    )
+
+    assert failed is None
+    assert page.text_content("[data-donate-thanks-text]") == (
+        "Your $50 gift is in. A receipt is on its way to your inbox."
+    )
+    donation = Donation.objects.get()
+    assert (donation.first_name, donation.last_name, donation.email, donation.city) == (
+        "Grace Brewster", "Hopper", "grace@example.com", "Columbus"
+    )  # fmt: skip
+    assert page.evaluate("() => window.pcStripe.calls.at(-1)") == [
+        "confirmPayment",
+        f"{donation.payment_id}_secret_fake",
+    ]
