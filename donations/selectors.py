@@ -24,12 +24,15 @@ from django.utils import timezone
 
 from donations import ticker
 from donations.defence import issue_page_token
+from donations.forms import StartDonationForm
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
 from donations.providers import get_provider
+from donations.rules import missing_field_messages
 from events.models import Campaign, Event
 from events.money import CURRENCY_SYMBOLS, format_money
 
 RECENT_DONORS = 5
+EMAIL_MESSAGES = StartDonationForm.base_fields["email"].error_messages
 ANONYMOUS = ticker.ANONYMOUS
 
 
@@ -203,6 +206,13 @@ class DonatePanel:
     ticker_name_min_minor: int = 0
     ticker_profanity_filter: bool = True
 
+    @property
+    def express_first(self) -> bool:
+        """Whether the wallets (Express Checkout) sit with the amounts in the first step: only
+        when a wallet gives everything the campaign requires (name, email, billing address).
+        Otherwise they sit in the last step, after the donor's details and attestations."""
+        return not self.attestations and set(self.required_fields) <= {"name", "email", "address"}
+
     def config(self) -> dict[str, object]:
         """The JSON the panel's script reads (json_script: inert in the page)."""
         return {
@@ -221,6 +231,13 @@ class DonatePanel:
             "tickerFilter": self.ticker_profanity_filter,
             "anonymousName": ticker.ANONYMOUS,
             "someoneName": ticker.SOMEONE,
+            # The server's own words for an empty required field, said next to it at once.
+            "messages": {
+                **missing_field_messages(),
+                "email": EMAIL_MESSAGES["required"],
+                "email_invalid": EMAIL_MESSAGES["invalid"],
+            },
+            "walletAddress": "address" in self.required_fields,
         }
 
 

@@ -11,6 +11,7 @@ import pytest
 from donations.models import Donation, MonthlyGift
 from donations.selectors import event_tally
 from tests.browser import LAPTOP, PHONE
+from tests.donations import panel
 from tests.factories import CampaignFactory, EventFactory
 from tests.support.processes import Server, start_server
 
@@ -28,9 +29,7 @@ def donate_server(django_db_setup, django_db_blocker, live_redis) -> Iterator[Se
 
 
 def fill_donor(page, first="Grace", last="Hopper", email="grace@example.com"):
-    page.fill("input[name=email]", email)
-    page.fill("input[name=first_name]", first)
-    page.fill("input[name=last_name]", last)
+    panel.fill_details(page, email=email, first=first, last=last)
 
 
 def test_a_donor_on_a_phone_gives_and_sees_their_name_arrive_in_the_live_ticker(
@@ -41,14 +40,15 @@ def test_a_donor_on_a_phone_gives_and_sees_their_name_arrive_in_the_live_ticker(
     page.goto(f"{donate_server.origin}{event.get_absolute_url()}?refcode=sms-7")
     page.wait_for_selector("[data-live-room][data-version]")
 
-    page.click("button[data-amount-minor='5000']")
-    page.check("input[name=cover_fees]")
+    panel.choose(page, amount_minor=5_000, cover_fees=True)
+    panel.next_step(page)
     fill_donor(page)
+    panel.open_ticker(page)
     page.check("input[name=ticker_opt_in]")
     page.fill("input[name=message]", "For the library!")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "phone-filled-form")
-    page.click("[data-donate-submit]")
+    panel.pay(page)
 
     page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
     assert page.text_content("[data-donate-thanks-heading]") == "Thank you, Grace!"
@@ -71,6 +71,7 @@ def test_a_donor_on_a_phone_gives_and_sees_their_name_arrive_in_the_live_ticker(
 
     page.click("[data-donate-again]")
     assert page.is_visible("[data-donate-form]")
+    assert panel.current_step(page) == 1
     assert page.get_attribute("button[data-amount-minor='5000']", "aria-pressed") == "false"
 
 
@@ -80,9 +81,10 @@ def test_without_ticker_opt_in_the_thank_you_promises_no_ticker(
     event = EventFactory(status="live", suggested_amounts=[2_500])
     page = browser.new_page(**PHONE)
     page.goto(f"{live_server.url}{event.get_absolute_url()}")
-    page.click("button[data-amount-minor='2500']")
+    panel.choose(page, amount_minor=2_500)
+    panel.next_step(page)
     fill_donor(page)
-    page.click("[data-donate-submit]")
+    panel.pay(page)
 
     page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
     screenshot(page, "thank-you-without-ticker")
@@ -97,20 +99,26 @@ def test_a_refusal_is_shown_inline_on_the_field_and_nothing_is_created(
     page = browser.new_context(**LAPTOP).new_page()
     page.goto(f"{live_server.url}{event.get_absolute_url()}")
     page.fill("input[name=custom_amount]", "3")
-    page.fill("input[name=email]", "grace@example.com")
-    page.click("[data-donate-submit]")
+    page.click("[data-donate-next]")
 
     assert page.text_content("[data-donate-error]") == "The minimum donation is $5."
     assert page.get_attribute("input[name=custom_amount]", "aria-invalid") == "true"
+    described = page.get_attribute("input[name=custom_amount]", "aria-describedby")
+    assert page.text_content(f"#{described}") == "The minimum donation is $5."
+    assert panel.current_step(page) == 1
     page.fill("input[name=custom_amount]", "30")
-    page.click("[data-donate-submit]")
+    panel.next_step(page)
+    page.fill("input[name=email]", "grace@example.com")
+    page.click("[data-donate-next]")
     page.wait_for_function(
         "() => document.querySelector('[data-donate-error]').textContent.length > 0"
     )
     assert page.text_content("[data-donate-error]") == "Your first and last name are required."
     assert page.get_attribute("input[name=first_name]", "aria-invalid") == "true"
-    assert page.get_attribute("input[name=first_name]", "aria-describedby") == "donate-error"
+    described = page.get_attribute("input[name=first_name]", "aria-describedby")
+    assert page.text_content(f"#{described}") == "Your first and last name are required."
     assert page.evaluate("document.activeElement.name") == "first_name"
+    assert panel.current_step(page) == 2
     screenshot(page, "laptop-error-on-the-name-field")
     assert Donation.objects.count() == 0
 
@@ -125,12 +133,13 @@ def test_make_it_monthly_is_shown_only_when_the_campaign_offers_it(
     page.goto(f"{live_server.url}{plain.get_absolute_url()}")
     assert page.locator("input[name=monthly]").count() == 0
     page.goto(f"{live_server.url}{monthly.get_absolute_url()}")
-    page.click("button[data-amount-minor='2500']")
-    page.check("input[name=monthly]")
+    panel.choose(page, amount_minor=2_500, monthly=True)
     assert page.text_content("[data-donate-total]") == "Total $25 each month"
+    assert page.text_content("[data-donate-next]") == "Continue with $25 monthly"
+    panel.next_step(page)
     fill_donor(page)
     screenshot(page, "monthly-filled-form")
-    page.click("[data-donate-submit]")
+    panel.pay(page)
 
     page.wait_for_selector("[data-donate-thanks]:not([hidden])", timeout=10_000)
     assert page.text_content("[data-donate-thanks-text]").startswith(

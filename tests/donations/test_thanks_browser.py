@@ -8,21 +8,14 @@ import pytest
 
 from donations.models import Donation, MonthlyGift
 from tests.browser import LAPTOP, PHONE
+from tests.donations import panel
 from tests.factories import CampaignFactory, EventFactory
 
 pytestmark = pytest.mark.browser
 
 
 def give(page, *, email: str, first: str = "Ada") -> None:
-    page.click("button[data-amount-minor='2500']")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=first_name]", first)
-    page.fill("input[name=last_name]", "Lovelace")
-    page.click("[data-donate-submit]")
-    page.wait_for_selector(
-        "[data-donate-thanks]:visible, [data-donate-error]:not(:empty)", timeout=10_000
-    )
-    assert page.text_content("[data-donate-error]") == ""
+    panel.give(page, amount_minor=2_500, email=email, first=first, last="Lovelace")
 
 
 def test_the_thank_you_shows_amount_reference_and_a_share_link_that_carries_the_refcode(

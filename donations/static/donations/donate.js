@@ -1,19 +1,53 @@
-// The donate panel: amount, monthly, fees, donor fields, then Stripe's Payment Element and
-// Express Checkout Element (deferred intent: the PaymentIntent, or the monthly Subscription,
-// is created only on Donate / on the wallet's confirm) or the simulated confirm step.
-// Everything the donor typed is shown back as text, never as HTML.
+// The donate panel, in three steps: 1 the amount (suggested amounts, "Other amount", monthly,
+// cover fees; the wallets when they give all the campaign needs), 2 the donor's details (the
+// fields the campaign requires, marked; the live ticker's behind a disclosure), 3 pay (Stripe's
+// Payment Element, or the simulated confirm; the wallets when not in step 1; attestations; "Save
+// my card"). Deferred intent: the PaymentIntent, or the monthly Subscription, is created only on
+// Give / on the wallet's confirm. Every button that moves on names the sum ("Give $36.36").
+// On a phone a bar at the foot ("Give $25") brings the panel back while it is out of view.
+// Errors: next to their field (aria-invalid, aria-describedby), brought into view, focused,
+// and said in the live region [data-donate-error]; a server error naming a field goes to the
+// step holding it. Everything the donor typed is shown back as text, never as HTML.
+//
+// API, for the page's other scripts (set when this deferred script runs; a deferred script
+// after it finds it):
+//   window.Pledgecast.donate = {
+//     giftMinor()      the gift chosen or typed, in minor units; null while none parses
+//     totalMinor()     the gift with the fee when the donor covers it; null without a gift
+//     monthly()        whether "Make it monthly" is ticked
+//     onChange(fn)     fn() is called, with nothing, after the amount, monthly or cover fees change
+//     finish(started, attemptKey?)
+//                      shows the thank-you exactly as after a Give, for the start view's JSON
+//                      answer (after its payment is confirmed); attemptKey is the key the gift
+//                      started with, for the thank-you's "Make it monthly" (default: the
+//                      answer's attempt_key, else the last key newAttemptKey() handed out)
+//     pageToken()      the page token the start view wants (page_token)
+//     newAttemptKey()  a fresh attempt key (a UUID) for a new start
+//   }
+//   and [data-donate-returning] in step 1, right after the amounts: an empty, hidden container
+//   for a returning donor's one-tap gift.
 (function () {
   "use strict";
   const panel = document.querySelector("[data-donate]");
   const configNode = document.getElementById("donate-config");
   if (!panel || !configNode) return;
   const config = JSON.parse(configNode.textContent);
+  const messages = config.messages || {};
   const form = panel.querySelector("[data-donate-form]");
+  const steps = Array.from(form.querySelectorAll("[data-donate-step]"));
+  const LAST = steps.length;
   const errorBox = panel.querySelector("[data-donate-error]");
   const totalBox = panel.querySelector("[data-donate-total]");
+  const nav = form.querySelector(".donate-nav");
+  const nextButton = panel.querySelector("[data-donate-next]");
+  const backButton = panel.querySelector("[data-donate-back]");
   const submit = panel.querySelector("[data-donate-submit]");
   const paymentBox = panel.querySelector("[data-donate-payment]");
   const expressBox = panel.querySelector("[data-donate-express]");
+  const expressStep = Number(expressBox.closest("[data-donate-step]").dataset.donateStep);
+  const tickerBox = panel.querySelector("[data-donate-ticker]");
+  const bar = document.querySelector("[data-donate-bar]");
+  const barButton = document.querySelector("[data-donate-bar-button]");
   const thanks = panel.querySelector("[data-donate-thanks]");
   const thanksHeading = panel.querySelector("[data-donate-thanks-heading]");
   const thanksText = panel.querySelector("[data-donate-thanks-text]");
@@ -30,17 +64,23 @@
   const refcode = new URLSearchParams(window.location.search).get("refcode") || "";
   const reducedMotion = window.matchMedia &&
     window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  // The panel sits beside the player from this width on (static/css/event.css): no bar there.
+  const wide = window.matchMedia ? window.matchMedia("(min-width: 960px)") : { matches: true };
   const amountButtons = Array.from(panel.querySelectorAll("[data-amount-minor]"));
+  let step = 1;
   let selectedMinor = null;
   let attemptKey = newKey();
+  let issuedKey = null;  // the last key newAttemptKey() handed to another script
   let stripe = null;
   let elements = null;
-  let awaitingTicker = null;
-  let lastGift = null;  // {reference, attemptKey, gift} of the one-time gift the thank-you is for  // {name, amount} of the gift just made, until the ticker shows it
+  let awaitingTicker = null;  // {name, amount} of the gift just made, until the ticker shows it
+  let lastGift = null;  // {reference, attemptKey, gift} of the one-time gift the thank-you is for
+  const changeListeners = [];
   // Whether the donor ticked or unticked "Show my gift in the live ticker" by hand: until they
   // do, typing a name or a message ticks it (and the preview shows what the ticker will say).
   let tickerChosen = false;
   const MASKED_NOTE = " Some words are masked (****) by the campaign’s filter.";
+  const ATTESTATIONS_MESSAGE = "Please tick each statement to confirm it.";
   const preview = panel.querySelector("[data-donate-ticker-preview]");
   const previewLead = panel.querySelector("[data-ticker-preview-lead]");
   const previewLine = panel.querySelector("[data-ticker-preview-line]");
@@ -91,45 +131,277 @@
     return custom ? parseMajor(custom) : selectedMinor;
   }
 
-  function monthly() { return Boolean(form.elements.monthly && form.elements.monthly.checked); }
-
-  // The field the server (or our own check) names: marked invalid and tied to the message.
-  function fieldNode(name) {
-    if (name === "amount_minor") return form.elements.custom_amount;
-    if (name === "attestations") return form.querySelector("input[name=attestation]:not(:checked)");
-    const node = form.elements[name];
-    return node && node.nodeType === 1 ? node : null;
+  function totalMinor() {
+    const gift = giftMinor();
+    if (!gift) return null;
+    return gift + (form.elements.cover_fees.checked ? feeFor(gift) : 0);
   }
 
-  function clearInvalid() {
+  function monthly() { return Boolean(form.elements.monthly && form.elements.monthly.checked); }
+
+  // "$36.36", "$25 monthly", or "" before there is a sum: what the buttons name.
+  function sumText() {
+    const total = totalMinor();
+    if (!total) return "";
+    return monthly() ? `${money(total)} monthly` : money(total);
+  }
+
+  // --- errors: next to the field, in view, focused, and said in the live region ---
+
+  function tokens(node, attr) { return (node.getAttribute(attr) || "").split(/\s+/).filter(Boolean); }
+
+  function addToken(node, attr, token) {
+    const list = tokens(node, attr);
+    if (!list.includes(token)) list.push(token);
+    node.setAttribute(attr, list.join(" "));
+  }
+
+  function removeToken(node, attr, token) {
+    const list = tokens(node, attr).filter((t) => t !== token);
+    if (list.length) node.setAttribute(attr, list.join(" "));
+    else node.removeAttribute(attr);
+  }
+
+  // The field the server (or our own check) names.
+  function fieldNode(name) {
+    if (name === "amount_minor") return form.elements.custom_amount;
+    if (name === "attestations") {
+      return form.querySelector("input[name=attestation]:not(:checked)") ||
+        form.querySelector("input[name=attestation]");
+    }
+    const node = form.elements[name];
+    return node && node.nodeType === 1 && node.type !== "hidden" ? node : null;
+  }
+
+  // The message's place: under the field, or under its group (the amounts, the statements).
+  function messageSlot(node, field) {
+    const id = `donate-error-${field.replace(/[^a-z0-9_]/gi, "")}`;
+    let slot = document.getElementById(id);
+    if (!slot) {
+      slot = document.createElement("p");
+      slot.className = "donate-field-error";
+      slot.id = id;
+      const group = field === "attestations" ? node.closest("fieldset") : null;
+      const wrapper = node.closest(".donate-field");
+      if (group) group.appendChild(slot);
+      else if (wrapper) wrapper.appendChild(slot);  // its own grid cell, under the input
+      else (node.closest(".donate-check") || node).after(slot);
+    }
+    return slot;
+  }
+
+  function clearErrors() {
     form.querySelectorAll("[aria-invalid=true]").forEach((node) => {
       node.removeAttribute("aria-invalid");
-      node.removeAttribute("aria-describedby");
+      if (node.dataset.errorSlot) removeToken(node, "aria-describedby", node.dataset.errorSlot);
+      delete node.dataset.errorSlot;
     });
+    form.querySelectorAll(".donate-field-error").forEach((slot) => slot.remove());
+    errorBox.textContent = "";
+    errorBox.classList.remove("donate-error-at-field");
   }
 
   function showError(message, field) {
-    clearInvalid();
-    errorBox.textContent = message || "";
-    const node = message && field ? fieldNode(field) : null;
-    if (node) {
-      node.setAttribute("aria-invalid", "true");
-      node.setAttribute("aria-describedby", errorBox.id);
-      node.focus();
+    clearErrors();
+    if (!message) return;
+    const node = field ? fieldNode(field) : null;
+    if (!node) {
+      errorBox.textContent = message;
+      bringIntoView(errorBox, nav);
+      return;
     }
+    const holder = node.closest("[data-donate-step]");
+    if (holder) goTo(Number(holder.dataset.donateStep), { focus: false });
+    const details = node.closest("details");
+    if (details) details.open = true;
+    const slot = messageSlot(node, field);
+    slot.textContent = message;
+    node.setAttribute("aria-invalid", "true");
+    addToken(node, "aria-describedby", slot.id);
+    node.dataset.errorSlot = slot.id;
+    errorBox.classList.add("donate-error-at-field");
+    errorBox.textContent = message;
+    bringIntoView(node.closest(".donate-field, .donate-check, fieldset") || node, slot);
+    node.focus({ preventScroll: true });
   }
+
+  // What is wrong in a step, as [message, field], or null.
+  function problemIn(n) {
+    if (n === 1) {
+      const gift = giftMinor();
+      if (!gift) return ["Choose an amount.", "amount_minor"];
+      if (gift < config.minMinor) return [`The minimum donation is ${money(config.minMinor)}.`, "amount_minor"];
+      if (config.maxMinor && gift > config.maxMinor) {
+        return [`The maximum donation is ${money(config.maxMinor)}.`, "amount_minor"];
+      }
+      return null;
+    }
+    const fields = Array.from(steps[n - 1].querySelectorAll("input[required]"));
+    for (const node of fields) {
+      if (node.type === "checkbox") {
+        if (!node.checked) return [ATTESTATIONS_MESSAGE, "attestations"];
+      } else if (!node.value.trim()) {
+        return [messages[node.name] || "This field is required.", node.name];
+      } else if (node.type === "email" && !node.validity.valid) {
+        return [messages.email_invalid || "Enter a valid email address.", node.name];
+      }
+    }
+    return null;
+  }
+
+  // The first problem in steps 1..upTo, shown; true when there is none.
+  function checkSteps(upTo) {
+    for (let n = 1; n <= upTo; n += 1) {
+      const problem = problemIn(n);
+      if (problem) { showError(problem[0], problem[1]); return false; }
+    }
+    return true;
+  }
+
+  // --- steps, and keeping them in view ---
+
+  // The element that scrolls the panel: the side column when it has its own scroll, else none
+  // (the page).
+  function scroller() {
+    for (let node = panel.parentElement; node && node !== document.body; node = node.parentElement) {
+      const overflow = getComputedStyle(node).overflowY;
+      if ((overflow === "auto" || overflow === "scroll") && node.scrollHeight > node.clientHeight) return node;
+    }
+    return null;
+  }
+
+  // Scroll as little as brings `top`'s top and `bottom`'s bottom into view; when both do not
+  // fit, `top` goes to the top. scrollIntoView moves every scroller on the way (the side column
+  // and the page).
+  function bringIntoView(top, bottom, smooth) {
+    const box = scroller();
+    const rect = box ? box.getBoundingClientRect() : { top: 0, bottom: window.innerHeight };
+    const view = { top: Math.max(0, rect.top), bottom: Math.min(window.innerHeight, rect.bottom) };
+    const room = Math.min(window.innerHeight, box ? box.clientHeight : Infinity);
+    const first = top.getBoundingClientRect().top;
+    const last = bottom.getBoundingClientRect().bottom;
+    const behavior = smooth && !reducedMotion ? "smooth" : "auto";
+    const margin = 8;
+    if (last - first > room - 2 * margin) top.scrollIntoView({ block: "start", behavior: behavior });
+    else if (first < view.top + margin) top.scrollIntoView({ block: "start", behavior: behavior });
+    else if (last > view.bottom - margin) bottom.scrollIntoView({ block: "end", behavior: behavior });
+  }
+
+  function heading(n) { return steps[n - 1].querySelector(".donate-step-title"); }
+
+  // The step, from the panel's title when it all fits, else from the step's heading, to its button.
+  function revealStep(smooth) {
+    const box = scroller();
+    const room = Math.min(window.innerHeight, box ? box.clientHeight : Infinity);
+    const whole = nav.getBoundingClientRect().bottom - panel.getBoundingClientRect().top;
+    bringIntoView(whole <= room - 16 ? panel : heading(step), nav, smooth);
+  }
+
+  function goTo(n, options) {
+    step = n;
+    steps.forEach((node) => { node.hidden = Number(node.dataset.donateStep) !== n; });
+    backButton.hidden = n === 1;
+    nextButton.hidden = n === LAST;
+    submit.hidden = n !== LAST;
+    refreshLabels();
+    if (!options || options.focus !== false) {
+      revealStep(false);
+      heading(n).focus({ preventScroll: true });
+    }
+    refreshBar();
+  }
+
+  function next() {
+    clearErrors();
+    if (!checkSteps(step)) return;
+    goTo(Math.min(step + 1, LAST));
+  }
+
+  nextButton.addEventListener("click", next);
+  backButton.addEventListener("click", () => { clearErrors(); goTo(Math.max(step - 1, 1)); });
+
+  function refreshLabels() {
+    const sum = sumText();
+    nextButton.textContent = sum ? `Continue with ${sum}` : "Continue";
+    submit.textContent = sum ? `Give ${sum}` : "Give";
+    if (barButton) barButton.textContent = sum ? `Give ${sum}` : "Give";
+  }
+
+  // --- the phone's bar: shown while the panel is out of view, never over the panel's button ---
+
+  // Typing in the panel (a phone's keyboard up): the bar would only cover the form.
+  function typing() {
+    const node = document.activeElement;
+    return Boolean(node && panel.contains(node) && node.matches("input:not([type=checkbox])"));
+  }
+
+  let barRestsUntil = 0;  // while the bar's own smooth scroll runs, it stays away
+
+  function refreshBar() {
+    if (!bar) return;
+    let show = false;
+    if (!wide.matches && thanks.hidden && !typing() && performance.now() >= barRestsUntil) {
+      const height = window.innerHeight;
+      const rect = panel.getBoundingClientRect();
+      const shown = Math.max(0, Math.min(rect.bottom, height) - Math.max(rect.top, 0));
+      const button = (step === LAST ? submit : nextButton).getBoundingClientRect();
+      const buttonInView = button.bottom > 0 && button.top < height;
+      show = !buttonInView && shown < Math.min(rect.height, height) / 2;
+    }
+    bar.hidden = !show;
+  }
+
+  let barQueued = false;
+  function queueBar() {
+    if (barQueued) return;
+    barQueued = true;
+    requestAnimationFrame(() => { barQueued = false; refreshBar(); });
+  }
+  window.addEventListener("scroll", queueBar, { passive: true });
+  window.addEventListener("resize", queueBar, { passive: true });
+  window.addEventListener("load", queueBar);
+  // The page above the panel grows (the player, the ticker) without a scroll: watch the panel.
+  if (bar && window.IntersectionObserver) {
+    const watcher = new IntersectionObserver(queueBar, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+    [panel, nextButton, submit].forEach((node) => watcher.observe(node));
+  }
+  panel.addEventListener("focusin", queueBar);
+  panel.addEventListener("focusout", queueBar);
+  if (barButton) {
+    barButton.addEventListener("click", () => {
+      barRestsUntil = performance.now() + 1000;
+      window.setTimeout(queueBar, 1050);
+      bar.hidden = true;
+      revealStep(true);
+      heading(step).focus({ preventScroll: true });
+    });
+  }
+
+  // --- the total, and what other scripts hear of it ---
 
   function refreshTotal() {
     const gift = giftMinor();
-    if (!gift) { totalBox.textContent = ""; return; }
-    const fee = form.elements.cover_fees.checked ? feeFor(gift) : 0;
-    const each = monthly() ? " each month" : "";
-    totalBox.textContent = fee
-      ? `Total ${money(gift + fee)}${each} (${money(gift)} + ${money(fee)} to cover fees)`
-      : `Total ${money(gift)}${each}`;
-    if (elements) {
-      elements.update({ amount: gift + fee, mode: monthly() ? "subscription" : "payment" });
+    if (!gift) {
+      totalBox.textContent = "";
+    } else {
+      const fee = form.elements.cover_fees.checked ? feeFor(gift) : 0;
+      const each = monthly() ? " each month" : "";
+      totalBox.textContent = fee
+        ? `Total ${money(gift + fee)}${each} (${money(gift)} + ${money(fee)} to cover fees)`
+        : `Total ${money(gift)}${each}`;
+      if (elements) {
+        elements.update({ amount: gift + fee, mode: monthly() ? "subscription" : "payment" });
+      }
     }
+    refreshLabels();
+    refreshExpress();
+  }
+
+  function changed() {
+    refreshTotal();
+    changeListeners.slice().forEach((fn) => {
+      try { fn(); } catch (e) { window.setTimeout(() => { throw e; }, 0); }
+    });
   }
 
   function tickerAmount(minor) {
@@ -138,7 +410,7 @@
   }
 
   // The same rules as donations.ticker.default_name and ticker_text (the server decides; the
-  // profanity filter runs only there, so its masking shows after Donate).
+  // profanity filter runs only there, so its masking shows after Give).
   function defaultName(first, city, region) {
     if (!first) return "";
     if (city && region) return `${first} in ${city}, ${region}`;
@@ -214,8 +486,8 @@
       form.elements.custom_amount.value = "";
       amountButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
       attemptKey = newKey();
-      showError("");
-      refreshTotal();
+      clearErrors();
+      changed();
       refreshPreview();
     });
   });
@@ -223,10 +495,40 @@
     amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
   });
   // Any change of what is being given is a new attempt; a double click is not.
-  form.addEventListener("input", () => {
-    attemptKey = newKey(); refreshTotal(); refreshPreview(); showError("");
+  form.addEventListener("input", (event) => {
+    attemptKey = newKey();
+    const name = event.target.name;
+    if (name === "custom_amount" || name === "monthly" || name === "cover_fees") changed();
+    else refreshLabels();
+    refreshPreview();
+    if (event.target.getAttribute("aria-invalid") === "true") clearErrors();
   });
   form.addEventListener("change", refreshPreview);
+
+  // --- Stripe: the Payment Element in the last step, the wallets where they can finish ---
+
+  function refreshExpress() {
+    if (!elements) return;
+    // In the first step the wallets wait for an amount to pay.
+    const total = totalMinor();
+    expressBox.hidden = expressStep === 1 && !(total && total >= config.minMinor);
+  }
+
+  // What a wallet cannot give (employer, occupation, the statements, an address it was not
+  // asked for), checked before its payment is confirmed: the donor is taken to it.
+  const WALLET_FIELDS = ["email", "first_name", "last_name"];
+  const WALLET_ADDRESS = ["address_line1", "city", "postal_code", "country"];
+  function walletProblem() {
+    for (const node of form.querySelectorAll("input[required]")) {
+      const fromWallet = WALLET_FIELDS.includes(node.name) ||
+        (config.walletAddress && WALLET_ADDRESS.includes(node.name));
+      if (fromWallet || (node.type === "checkbox" ? node.checked : node.value.trim())) continue;
+      return node.type === "checkbox"
+        ? [ATTESTATIONS_MESSAGE, "attestations"]
+        : [messages[node.name] || "This field is required.", node.name];
+    }
+    return null;
+  }
 
   if (!config.simulated && config.publishableKey && window.Stripe) {
     stripe = window.Stripe(config.publishableKey);
@@ -237,15 +539,34 @@
     });
     elements.create("payment").mount(paymentBox);
     paymentBox.hidden = false;
-    const express = elements.create("expressCheckout", { emailRequired: true });
+    const express = elements.create("expressCheckout", {
+      emailRequired: true,
+      billingAddressRequired: Boolean(config.walletAddress),
+    });
     express.mount(expressBox);
-    expressBox.hidden = false;
+    refreshExpress();
     express.on("confirm", async (event) => {
-      // The wallet gives the donor's name and email; the panel gives the rest.
+      const first = problemIn(1);
+      const missing = first || walletProblem();
+      if (missing) {
+        event.paymentFailed({ reason: "fail" });
+        showError(missing[0], missing[1]);
+        return;
+      }
+      // The wallet gives the donor's name, email (and address when asked); the panel the rest.
       const billing = event.billingDetails || {};
       const words = String(billing.name || "").trim().split(/\s+/).filter(Boolean);
       const last = words.length > 1 ? words.pop() : "";
-      const ok = await give({ email: billing.email || "", first_name: words.join(" "), last_name: last });
+      const address = (config.walletAddress && billing.address) || {};
+      const wallet = {
+        email: billing.email, first_name: words.join(" "), last_name: last,
+        address_line1: address.line1, address_line2: address.line2, city: address.city,
+        region: address.state, postal_code: address.postal_code, country: address.country,
+      };
+      // What the wallet gave replaces what was typed; what it did not leaves it.
+      const given = {};
+      Object.keys(wallet).forEach((name) => { if (wallet[name]) given[name] = String(wallet[name]); });
+      const ok = await give(given, 0);
       if (!ok) event.paymentFailed({ reason: "fail" });
     });
   }
@@ -278,6 +599,7 @@
       hide_amount: f.hide_amount.checked,
       display_name: value("display_name"),
       message: value("message"),
+      save_card: f.save_card.checked,
       refcode: refcode,
     }, overrides || {});
   }
@@ -373,9 +695,10 @@
     tickerNote.hidden = !awaitingTicker;
     tickerNote.textContent = awaitingTicker ? tickerPromise(awaitingTicker) : "";
     form.hidden = true;
-    expressBox.hidden = true;
     thanks.hidden = false;
-    thanksHeading.focus();
+    if (bar) bar.hidden = true;
+    bringIntoView(panel, thanksHeading);
+    thanksHeading.focus({ preventScroll: true });
     const current = liveroom && liveroom.snapshot();
     if (current) onSnapshot(current);
   }
@@ -453,26 +776,24 @@
     awaitingTicker = null;
     lastGift = null;
     tickerChosen = false;
+    tickerBox.open = false;
     amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
-    showError("");
-    refreshTotal();
-    refreshPreview();
+    clearErrors();
     thanks.hidden = true;
     form.hidden = false;
-    expressBox.hidden = !elements;
+    goTo(1, { focus: false });
+    changed();
+    refreshPreview();
     (amountButtons[0] || form.elements.custom_amount).focus();
   }
   panel.querySelector("[data-donate-again]").addEventListener("click", reset);
 
-  // One path for the Donate button and the wallet: start on the server, then confirm.
-  async function give(overrides) {
-    showError("");
+  // One path for the Give button and the wallet: start on the server, then confirm. `upTo`:
+  // the steps the panel checks first (the wallet's own details stand in for the rest).
+  async function give(overrides, upTo) {
+    clearErrors();
+    if (!checkSteps(upTo)) return false;
     const gift = giftMinor();
-    if (!gift) { showError("Choose an amount.", "amount_minor"); return false; }
-    if (gift < config.minMinor) {
-      showError(`The minimum donation is ${money(config.minMinor)}.`, "amount_minor");
-      return false;
-    }
     submit.disabled = true;
     try {
       if (elements) {
@@ -510,10 +831,25 @@
     }
   }
 
+  // Enter in a field moves on from steps 1 and 2, and gives from the last.
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    give(null);
+    if (step < LAST) next();
+    else give(null, LAST);
   });
+
+  window.Pledgecast = window.Pledgecast || {};
+  window.Pledgecast.donate = {
+    giftMinor: giftMinor,
+    totalMinor: totalMinor,
+    monthly: monthly,
+    onChange: (fn) => { if (typeof fn === "function") changeListeners.push(fn); },
+    finish: (started, key) => done(started, key || started.attempt_key || issuedKey),
+    pageToken: () => config.pageToken,
+    newAttemptKey: () => { issuedKey = newKey(); return issuedKey; },
+  };
+
   refreshTotal();
   refreshPreview();
+  goTo(1, { focus: false });
 })();

@@ -11,6 +11,7 @@ import pytest
 from donations.models import Donation
 from events.models import EventStatus
 from tests.browser import LAPTOP, PHONE
+from tests.donations import panel
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.browser
@@ -27,19 +28,8 @@ def open_page(browser, platform, event, device: dict, dialogs: list[str]):
 
 
 def give(page, *, amount_minor: int, display_name: str) -> float:
-    """Fills the donate panel and gives; returns when the thank-you shows (monotonic time)."""
-    page.click(f"button[data-amount-minor='{amount_minor}']")
-    page.fill("input[name=email]", "ada@example.com")
-    page.fill("input[name=first_name]", "Ada")
-    page.fill("input[name=last_name]", "Lovelace")
-    page.check("input[name=ticker_opt_in]")
-    page.fill("input[name=display_name]", display_name)
-    page.click("[data-donate-submit]")
-    page.wait_for_selector(
-        "[data-donate-thanks]:visible, [data-donate-error]:not(:empty)", timeout=10_000
-    )
-    assert page.text_content("[data-donate-error]") == ""
-    return time.monotonic()
+    """Walks the donate panel and gives; returns when the thank-you shows (monotonic time)."""
+    return panel.give(page, amount_minor=amount_minor, display_name=display_name)
 
 
 def shows(page, *, raised: str, name: str, deadline: float) -> None:

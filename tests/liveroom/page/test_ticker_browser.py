@@ -14,6 +14,7 @@ from django.test import Client
 from donations.models import Donation
 from events.models import Event, EventStatus
 from tests.browser import LAPTOP, PHONE
+from tests.donations import panel
 from tests.donations.factories import DonationFactory
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
 from tests.support.stripe import receive, succeeded
@@ -46,23 +47,17 @@ def _staff(browser, platform, event: Event, *, role: str):
 
 
 def _fill_donor(page) -> None:
-    page.click("button[data-amount-minor='2500']")
-    page.fill("input[name=email]", "ada@example.com")
-    page.fill("input[name=first_name]", "Ada")
-    page.fill("input[name=last_name]", "Lovelace")
-    page.fill("input[name=address_line1]", "1 Main St")
-    page.fill("input[name=city]", "Columbus")
-    page.fill("input[name=region]", "OH")
-    page.fill("input[name=postal_code]", "43215")
+    """Steps 1 and 2, the ticker's fields open."""
+    panel.choose(page, amount_minor=2_500)
+    panel.next_step(page)
+    panel.fill_details(
+        page, address_line1="1 Main St", city="Columbus", region="OH", postal_code="43215"
+    )
+    panel.open_ticker(page)
 
 
 def _donate(page) -> float:
-    page.click("[data-donate-submit]")
-    page.wait_for_selector(
-        "[data-donate-thanks]:visible, [data-donate-error]:not(:empty)", timeout=10_000
-    )
-    assert page.text_content("[data-donate-error]") == ""
-    return time.monotonic()
+    return panel.pay(page)
 
 
 def _address_event() -> Event:
