@@ -80,7 +80,7 @@ class StartDonationForm(forms.Form):
         if not isinstance(value, list) or not all(
             isinstance(i, int) and not isinstance(i, bool) for i in value
         ):
-            raise forms.ValidationError("Please confirm each statement above the Donate button.")
+            raise forms.ValidationError("Please tick each statement to confirm it.")
         return frozenset(value)
 
     def clean_amount_minor(self) -> int:

@@ -117,7 +117,7 @@ def check_rules(*, event: Event, req: DonationRequest) -> None:
     required = {a.pk: a.text for a in campaign.attestations.all()}
     if not set(required) <= req.attestation_ids:
         raise DonationRefused(
-            "Please confirm each statement above the Donate button.", field="attestations"
+            "Please tick each statement to confirm it.", field="attestations"
         )
 
 
