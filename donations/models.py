@@ -13,6 +13,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KT
+from django.utils import timezone
 
 from donations.amounts import Amounts
 from donations.donors import DonorDetails
@@ -291,7 +292,7 @@ class ManageLink(models.Model):
     )
     salt = models.CharField(max_length=64, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -99,15 +98,23 @@ def request_link(*, email: str, campaign_slug: str = "") -> ManageLink | None:
         return None
     campaign = Campaign.objects.filter(slug=campaign_slug).first() if campaign_slug else None
     salt = tokens.new_salt()
+    now = timezone.now()
     link = ManageLink.objects.create(
         email=email,
         campaign=campaign,
         salt=salt,
         token_hash=tokens.token_hash(tokens.token_for(salt)),
-        expires_at=timezone.now() + timedelta(minutes=settings.MANAGE_LINK_MINUTES),
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.MANAGE_LINK_MINUTES),
     )
-    # A broker that is away costs nothing: the row stays due for the periodic sender.
-    transaction.on_commit(partial(send_link_email_task.delay, link.pk), robust=True)
+    link_id = link.pk
+
+    def send_now() -> None:
+        send_link_email_task.delay(link_id)
+
+    # A broker (or a mail server) that is away costs nothing: the row stays due for the
+    # periodic sender.
+    transaction.on_commit(send_now, robust=True)
     log.info("manage link requested manage_link_id=%s", link.pk)
     return link
 
