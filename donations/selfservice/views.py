@@ -225,7 +225,7 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
     email = session.session_email(request)
     if email is None:
         return _no_session(request)
-    gift = selectors.access_donor_gift(email=email, reference=reference[:20])
+    gift = selectors.access_donor_gift(email=email, reference=reference)
     if gift is None:
         return _refused(
             request,

@@ -15,6 +15,7 @@ from django.core import mail
 from django.test import Client
 
 from donations.defence import issue_page_token
+from donations.models import MonthlyGift
 from events import livebus
 from tests.support.stripe import post_webhook, stripe_event
 
@@ -87,6 +88,18 @@ def deliver_paid(client: Client, objects: dict[str, dict[str, Any]]) -> None:
     deliver(client, "invoice_payment.paid", objects["invoice_payment"])
     deliver(client, "invoice.paid", objects["invoice"])
     deliver(client, "customer.subscription.updated", objects["subscription"])
+
+
+def paid_monthly_gift(client: Client, event: Any, fake: Any, **overrides: Any) -> Any:
+    """A monthly gift started at the fake Stripe, its first month paid (every webhook
+    delivered): the MonthlyGift."""
+    started = post_start(client, event, start_payload(event, monthly=True, **overrides))
+    assert started.status_code == 200, started.content
+    donation_id = started.json()["donation_id"]
+    gift = MonthlyGift.objects.get(first_donation_id=donation_id)
+    deliver_paid(client, fake.pay_invoice(gift.first_donation.invoice_id))
+    gift.refresh_from_db()
+    return gift
 
 
 # --- The donor's self-service ---------------------------------------------------------------------

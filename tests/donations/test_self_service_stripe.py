@@ -20,13 +20,7 @@ from donations.models import (
 from donations.monthly_state import apply_subscription_state
 from donations.providers.stripe_events import parse_subscription
 from donations.selectors import event_tally
-from tests.donations.support import (
-    deliver,
-    deliver_paid,
-    post_start,
-    sign_in,
-    start_payload,
-)
+from tests.donations.support import deliver, deliver_paid, paid_monthly_gift, sign_in
 
 pytestmark = pytest.mark.usefixtures("stripe_settings")
 
@@ -41,12 +35,8 @@ def url(gift: MonthlyGift, action: str) -> str:
 def gift(client, monthly_event, stripe_settings) -> MonthlyGift:
     """Ada's $25 monthly gift at Stripe, its first month paid (every webhook delivered), and
     her session."""
-    started = post_start(client, monthly_event, start_payload(monthly_event, monthly=True))
-    assert started.status_code == 200, started.content
-    gift = MonthlyGift.objects.get()
-    deliver_paid(client, stripe_settings.pay_invoice(gift.first_donation.invoice_id))
+    gift = paid_monthly_gift(client, monthly_event, stripe_settings)
     sign_in(client, ADA)
-    gift.refresh_from_db()
     assert (gift.status, gift.amount_minor) == ("active", 2_500)
     return gift
 
