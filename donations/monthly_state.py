@@ -74,7 +74,8 @@ def apply_subscription_state(
     each change for staff (MonthlyGiftChange). `answered_to`: the news is the API's answer to
     a change this source asked for; None for a webhook, whose changes are the donor's when
     they carry a new change counter (only our own changes count it up) and the provider's
-    otherwise. Locks the gift's row until the caller's transaction ends. Returns the gift
+    otherwise (so an end whose webhook beats our cancel's answer is recorded as the
+    provider's). Locks the gift's row until the caller's transaction ends. Returns the gift
     (None when no gift has this subscription)."""
     gift = (
         MonthlyGift.objects.select_for_update()

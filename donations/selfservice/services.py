@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from donations.forms import MAX_AMOUNT_MINOR
-from donations.models import GiftChangeSource, MonthlyGift, MonthlyGiftStatus, ProviderProduct
+from donations.models import GiftChangeSource, MonthlyGift, MonthlyGiftStatus
 from donations.monthly_state import apply_subscription_state
 from donations.payments import with_backoff
 from donations.providers import get_provider
@@ -26,6 +26,7 @@ from donations.providers.base import (
 )
 from donations.providers.stripe_events import SubscriptionChange
 from donations.selfservice import selectors
+from donations.subscriptions import ensure_product
 from events import ratelimits
 from events.money import format_money
 
@@ -160,9 +161,9 @@ def change_monthly_amount(*, email: str, gift_id: int, amount_minor: int) -> Mon
     maximum apply)."""
 
     def call(provider: PaymentProvider, gift: MonthlyGift, version: int) -> SubscriptionChange:
-        product_id = ProviderProduct.objects.get(
-            campaign_id=gift.campaign_id, provider=provider.name
-        ).product_id
+        product_id = ensure_product(
+            provider=provider, event=gift.event, donation_id=gift.first_donation_id
+        )
         return provider.update_subscription(
             SubscriptionUpdate(
                 subscription_id=gift.subscription_id,
