@@ -320,6 +320,21 @@ CELERY_BEAT_SCHEDULE["donations-receipts"] = {
     "schedule": 5.0,
 }
 
+# --- Donor self-service (donations/selfservice/): emailed single-use links -------------------
+# How long an emailed link works, and the session it starts.
+MANAGE_LINK_MINUTES = env_int("MANAGE_LINK_MINUTES", 30, minimum=1)
+MANAGE_SESSION_MINUTES = env_int("MANAGE_SESSION_MINUTES", 60, minimum=1)
+# Link requests per visitor address and per email address in an hour (0: no limit), and the
+# changes one donor may make to their monthly gifts in an hour (each one calls Stripe).
+MANAGE_LINKS_PER_ADDRESS = env_int("MANAGE_LINKS_PER_ADDRESS", 10, minimum=0)
+MANAGE_LINKS_PER_EMAIL = env_int("MANAGE_LINKS_PER_EMAIL", 3, minimum=0)
+MANAGE_CHANGES_PER_DONOR = env_int("MANAGE_CHANGES_PER_DONOR", 20, minimum=0)
+# The link row is its email's outbox: what the on-commit task did not send goes from here.
+CELERY_BEAT_SCHEDULE["donations-manage-links"] = {
+    "task": "donations.tasks.send_pending_link_emails",
+    "schedule": 5.0,
+}
+
 # --- Security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)

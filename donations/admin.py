@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from donations import refunds
-from donations.models import Donation, LedgerIssue, MonthlyGift, ProviderEvent
+from donations.models import Donation, LedgerIssue, MonthlyGift, MonthlyGiftChange, ProviderEvent
 from events.admin.scoping import CampaignScopedAdmin, member_ids
 from events.models import Campaign
 from events.money import format_money
@@ -112,13 +112,41 @@ class DonationAdmin(_LedgerAdmin):
         return super().changelist_view(request, extra)
 
 
-class MonthlyGiftAdmin(_LedgerAdmin):
-    """Monthly gifts: read-only; their months are the donations with the same gift."""
+class MonthlyGiftChangeInline(admin.TabularInline[MonthlyGiftChange, MonthlyGift]):
+    """What the donor (their self-service page) or the provider changed, newest first."""
 
-    list_display = ["id", "created_at", "event", "amount_display", "interval", "status", "ended_at"]
-    list_filter = ["status", "interval", "provider"]
+    model = MonthlyGiftChange
+    fields = ["created_at", "what", "source"]
+    readonly_fields = ["created_at", "what", "source"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "changes (amount, pause, end)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MonthlyGiftAdmin(_LedgerAdmin):
+    """Monthly gifts: read-only; their months are the donations with the same gift, their
+    changes (the donor's amount, pause and end) listed below each one."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "event",
+        "amount_display",
+        "interval",
+        "status",
+        "paused",
+        "ended_at",
+    ]
+    list_filter = ["status", "paused", "interval", "provider"]
     search_fields = ["=id", "subscription_id", "first_donation__email"]
     list_select_related = ["event"]
+    inlines = [MonthlyGiftChangeInline]
 
     @admin.display(description="amount each month", ordering="amount_minor")
     def amount_display(self, obj: MonthlyGift) -> str:

@@ -13,6 +13,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KT
+from django.utils import timezone
 
 from donations.amounts import Amounts
 from donations.donors import DonorDetails
@@ -135,6 +136,8 @@ class Donation(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["campaign", "email"]),
+            # A donor's gifts across campaigns, newest first (the self-service page).
+            models.Index(fields=["email", "-created_at"], name="donation_by_donor"),
             models.Index(fields=["event", "status"]),
             models.Index(fields=["campaign", "created_at"]),
             models.Index(fields=["refcode"]),
@@ -239,6 +242,13 @@ class MonthlyGift(models.Model):
         max_length=10, choices=MonthlyGiftStatus.choices, default=MonthlyGiftStatus.INCOMPLETE
     )
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Collection paused (Stripe's pause_collection, invoices voided): the gift still runs.
+    paused = models.BooleanField(default=False)
+    # The order of the provider's news about pause and amount (donations.monthly_state): our
+    # own changes count up `state_version` (sent as the subscription's metadata), and among
+    # the events of one version the newest (`state_at`, Stripe's event time) wins.
+    state_version = models.PositiveIntegerField(default=0, editable=False)
+    state_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -247,6 +257,57 @@ class MonthlyGift(models.Model):
 
     def __str__(self) -> str:
         return f"Monthly gift {self.pk}"
+
+
+class GiftChangeSource(models.TextChoices):
+    DONOR = "donor", "The donor (self-service page)"
+    PROVIDER = "provider", "The payment provider (its dashboard or its own rules)"
+
+
+class MonthlyGiftChange(models.Model):
+    """A change to a monthly gift's amount, pause or life, for staff to see (the admin)."""
+
+    monthly_gift = models.ForeignKey(MonthlyGift, on_delete=models.CASCADE, related_name="changes")
+    source = models.CharField(max_length=10, choices=GiftChangeSource.choices)
+    what = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.what
+
+
+class ManageLink(models.Model):
+    """A self-service link emailed to a donor (donations.selfservice.links): single use, bound
+    to one email address, expiring. Only the token's hash is stored; the token is derived from
+    `salt` and the SECRET_KEY when the email is sent, so the rows alone cannot open a link. The
+    row is the email's outbox (`email_sent_at` IS NULL)."""
+
+    email = models.EmailField()
+    # The campaign whose brand the email and pages carry (the receipt the donor came from).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    salt = models.CharField(max_length=64, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(email_sent_at__isnull=True),
+                name="manage_link_email_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Manage link {self.pk}"
 
 
 class ProviderProduct(models.Model):

@@ -12,7 +12,9 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from donations.models import Donation, Interval
 from events.models import Campaign
@@ -48,8 +50,29 @@ def _brand_color(campaign: Campaign) -> str:
     return color if _COLOR.fullmatch(color) else "#0a3a99"
 
 
-def _long_date(moment: datetime) -> str:
-    return f"{moment:%B} {moment.day}, {moment:%Y}"  # UTC, as stored
+def long_date(moment: datetime) -> str:
+    """ "June 3, 2026" (UTC, as stored)."""
+    return f"{moment:%B} {moment.day}, {moment:%Y}"
+
+
+def email_brand(campaign: Campaign | None) -> dict[str, Any]:
+    """The brand every email of a campaign carries (the receipt's header and its "Paid for
+    by" line); None: the neutral Pledgecast look, no disclaimer."""
+    if campaign is None:
+        return {"campaign": None, "logo_url": "", "brand_color": "#0a3a99", "paid_for_by": ""}
+    return {
+        "campaign": campaign,
+        "logo_url": _logo_url(campaign),
+        "brand_color": _brand_color(campaign),
+        "paid_for_by": str(getattr(campaign, "paid_for_by", "") or ""),
+    }
+
+
+def manage_url(campaign: Campaign | None = None) -> str:
+    """The donor self-service page's address (asking for a link), absolute, in the brand of
+    `campaign` when given."""
+    url = settings.SITE_URL + reverse("donations:manage")
+    return f"{url}?{urlencode({'campaign': campaign.slug})}" if campaign is not None else url
 
 
 def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
@@ -60,18 +83,17 @@ def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
     campaign = donation.campaign
     political = bool(getattr(campaign, "political", True))
     return {
+        **email_brand(campaign),
         "donation": donation,
         "campaign": campaign,
         "event": donation.event,
         "amount": format_money(donation.amount_minor, donation.currency),
         "fee": format_money(donation.fee_minor, donation.currency) if donation.fee_minor else "",
         "monthly": donation.interval == Interval.MONTH,
-        "date": _long_date(donation.succeeded_at or sent_at),
+        "date": long_date(donation.succeeded_at or sent_at),
         "reference": donation.reference,
-        "logo_url": _logo_url(campaign),
-        "brand_color": _brand_color(campaign),
-        "paid_for_by": str(getattr(campaign, "paid_for_by", "") or ""),
         "tax_statement": "" if political else NONPROFIT_STATEMENT,
+        "manage_url": manage_url(campaign),
     }
 
 

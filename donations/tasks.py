@@ -1,6 +1,6 @@
 """Celery tasks: each takes ids, calls one service, and is enqueued only on commit. The
-receipt tasks live in donations.receipt_tasks (the ledger enqueues them) and are registered
-from here."""
+receipt tasks live in donations.receipt_tasks (the ledger enqueues them) and the self-service
+link's in donations.selfservice.tasks; both are registered from here."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from django.utils import timezone
 
 from donations.providers import get_provider
 from donations.receipt_tasks import send_pending_receipts, send_receipt_task
+from donations.selfservice.tasks import send_link_email_task, send_pending_link_emails
 from donations.webhooks import apply, reconcile
 
 __all__ = [
     "apply_unapplied_events",
     "reconcile_payments",
+    "send_link_email_task",
+    "send_pending_link_emails",
     "send_pending_receipts",
     "send_receipt_task",
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from donations import views
+from donations.selfservice import views as manage
 
 app_name = "donations"
 
@@ -10,4 +11,14 @@ urlpatterns = [
     path("simulated/confirm/", views.confirm_simulated, name="confirm_simulated"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
     path("campaigns/<int:campaign_id>/export.csv", views.export_donations, name="export"),
+    # the donor's self-service: an emailed link, their gifts, their monthly gifts' changes
+    path("manage/", manage.ask, name="manage"),
+    path("manage/link/<str:token>/", manage.open_link, name="manage_link"),
+    path("manage/sign-out/", manage.sign_out, name="manage_sign_out"),
+    path("manage/gifts/", manage.gifts, name="manage_gifts"),
+    path("manage/receipts/<str:reference>/", manage.receipt, name="manage_receipt"),
+    path("manage/monthly/<int:gift_id>/amount/", manage.change_amount, name="manage_amount"),
+    path("manage/monthly/<int:gift_id>/pause/", manage.pause, name="manage_pause"),
+    path("manage/monthly/<int:gift_id>/resume/", manage.resume, name="manage_resume"),
+    path("manage/monthly/<int:gift_id>/cancel/", manage.cancel, name="manage_cancel"),
 ]

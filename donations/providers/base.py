@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from donations.donors import DonorDetails
-from donations.providers.stripe_events import ParsedEvent, RemotePayment
+from donations.providers.stripe_events import ParsedEvent, RemotePayment, SubscriptionChange
 
 
 class ProviderError(Exception):
@@ -73,6 +73,29 @@ class CreatedSubscription:
 
 
 @dataclass(frozen=True)
+class MonthlyPrice:
+    """What a monthly gift charges each month, priced on the campaign's `product_id`."""
+
+    product_id: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class SubscriptionUpdate:
+    """A change the donor asked for on their monthly gift: a new `price`, collection paused
+    (True) or resumed (False), or both; None leaves that part as it is. `version` is our count
+    of changes with this one, kept on the subscription (its metadata) so that its later news
+    can be told from older news. The same `idempotency_key` makes the same change once."""
+
+    subscription_id: str
+    idempotency_key: str
+    version: int
+    price: MonthlyPrice | None = None
+    paused: bool | None = None
+
+
+@dataclass(frozen=True)
 class RefundResult:
     refund_id: str
     status: str
@@ -99,6 +122,19 @@ class PaymentProvider(abc.ABC):
         """A customer (the donor) and a monthly subscription for them whose first invoice waits
         for the donor's payment (or, with the same idempotency key, the same ones again). Raises
         ProviderRateLimited, PaymentDeclined or ProviderError."""
+
+    @abc.abstractmethod
+    def update_subscription(self, req: SubscriptionUpdate) -> SubscriptionChange:
+        """Change a subscription's price (from the next month on, no proration) and/or pause
+        its collection (invoices voided while paused) or resume it. Returns the subscription
+        as it is after the change. Raises ProviderRateLimited or ProviderError."""
+
+    @abc.abstractmethod
+    def cancel_subscription(
+        self, *, subscription_id: str, idempotency_key: str
+    ) -> SubscriptionChange:
+        """End a subscription now: nothing more is charged. A subscription that had already
+        ended answers as it is. Raises ProviderRateLimited or ProviderError."""
 
     @abc.abstractmethod
     def refund(

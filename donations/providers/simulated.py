@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from donations.models import Donation, MonthlyGift, MonthlyGiftStatus
 from donations.providers.base import (
     BadWebhook,
@@ -26,8 +28,14 @@ from donations.providers.base import (
     PaymentRequest,
     RefundResult,
     SubscriptionRequest,
+    SubscriptionUpdate,
 )
-from donations.providers.stripe_events import ParsedEvent, RemotePayment, make_event
+from donations.providers.stripe_events import (
+    ParsedEvent,
+    RemotePayment,
+    SubscriptionChange,
+    make_event,
+)
 
 
 def _digest(text: str) -> str:
@@ -57,6 +65,33 @@ class SimulatedProvider(PaymentProvider):
             invoice_id=f"sim_in_{digest}",
             payment_id=payment_id,
             client_secret=f"{payment_id}_secret_sim",
+        )
+
+    def update_subscription(self, req: SubscriptionUpdate) -> SubscriptionChange:
+        # What Stripe would answer: the gift as our ledger has it, with the change made.
+        gift = MonthlyGift.objects.get(subscription_id=req.subscription_id)
+        return SubscriptionChange(
+            subscription_id=gift.subscription_id,
+            gift_status=gift.status,
+            ended_at=gift.ended_at,
+            paused=gift.paused if req.paused is None else req.paused,
+            amount_minor=gift.amount_minor if req.price is None else req.price.amount_minor,
+            currency=gift.currency,
+            version=req.version,
+        )
+
+    def cancel_subscription(
+        self, *, subscription_id: str, idempotency_key: str
+    ) -> SubscriptionChange:
+        gift = MonthlyGift.objects.get(subscription_id=subscription_id)
+        return SubscriptionChange(
+            subscription_id=gift.subscription_id,
+            gift_status=MonthlyGiftStatus.ENDED.value,
+            ended_at=gift.ended_at or timezone.now(),
+            paused=gift.paused,
+            amount_minor=gift.amount_minor,
+            currency=gift.currency,
+            version=gift.state_version,
         )
 
     def refund(
@@ -114,8 +149,9 @@ class Renewal:
 
 def renewal(*, gift: MonthlyGift, month: int) -> Renewal | None:
     """Month `month` (2, 3, …) of a monthly gift, paid: the same invoice id (and event id)
-    however often it is asked for. An ended gift charges nothing: None."""
-    if gift.status == MonthlyGiftStatus.ENDED or month < 2:
+    however often it is asked for. An ended or paused gift charges nothing (Stripe voids a
+    paused subscription's invoices): None."""
+    if gift.status == MonthlyGiftStatus.ENDED or gift.paused or month < 2:
         return None
     invoice_id = f"{gift.subscription_id.replace('sim_sub_', 'sim_in_')}_{month}"
     payment_id = f"sim_pi_{invoice_id.removeprefix('sim_in_')}"

@@ -27,8 +27,16 @@ from donations.providers.base import (
     ProviderRateLimited,
     RefundResult,
     SubscriptionRequest,
+    SubscriptionUpdate,
 )
-from donations.providers.stripe_events import ParsedEvent, RemotePayment, parse_event
+from donations.providers.stripe_events import (
+    VERSION_METADATA_KEY,
+    ParsedEvent,
+    RemotePayment,
+    SubscriptionChange,
+    parse_event,
+    parse_subscription,
+)
 
 # The version our payloads are read with; Stripe answers and signs events in it.
 API_VERSION = "2026-10-28.endive"
@@ -150,6 +158,65 @@ class StripeProvider(PaymentProvider):
             payment_id=payment_id,
             client_secret=invoice.confirmation_secret.client_secret,
         )
+
+    def update_subscription(self, req: SubscriptionUpdate) -> SubscriptionChange:
+        """`Subscription.modify`: the item's new price as `price_data` on the campaign's
+        product (the item's id read first: a price is changed on the item, never added), no
+        proration (a gift changes from the next month); `pause_collection` with behavior
+        "void" to pause, unset ("") to resume; our change counter in the metadata."""
+        params: dict[str, Any] = {
+            "metadata": {VERSION_METADATA_KEY: str(req.version)},
+            "proration_behavior": "none",
+        }
+        if req.paused is not None:
+            params["pause_collection"] = {"behavior": "void"} if req.paused else ""
+        try:
+            if req.price is not None:
+                current = self._client.v1.subscriptions.retrieve(req.subscription_id)
+                items = (current.to_dict().get("items") or {}).get("data") or []
+                if len(items) != 1:
+                    raise ProviderError("Stripe returned a monthly gift without its one item.")
+                params["items"] = [
+                    {
+                        "id": items[0]["id"],
+                        "price_data": {
+                            "currency": req.price.currency,
+                            "product": req.price.product_id,
+                            "unit_amount": req.price.amount_minor,
+                            "recurring": {"interval": "month"},
+                        },
+                    }
+                ]
+            subscription = self._client.v1.subscriptions.update(
+                req.subscription_id,
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": req.idempotency_key},
+            )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        return parse_subscription(subscription.to_dict())
+
+    def cancel_subscription(
+        self, *, subscription_id: str, idempotency_key: str
+    ) -> SubscriptionChange:
+        """`Subscription.cancel`. Stripe refuses to cancel one that has ended already (someone
+        cancelled it elsewhere): then the subscription is read and answered as it is."""
+        try:
+            subscription = self._client.v1.subscriptions.cancel(
+                subscription_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe_lib.InvalidRequestError as exc:
+            try:
+                current = self._client.v1.subscriptions.retrieve(subscription_id)
+            except stripe_lib.StripeError:
+                raise _translate(exc) from exc
+            state = parse_subscription(current.to_dict())
+            if state.gift_status != "ended":
+                raise _translate(exc) from exc
+            return state
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        return parse_subscription(subscription.to_dict())
 
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,13 +98,24 @@ class InvoicePaymentPaid:
 
 @dataclass(frozen=True)
 class SubscriptionChange:
-    """`customer.subscription.updated` / `.deleted`."""
+    """`customer.subscription.updated` / `.deleted`, or a subscription as the API answered a
+    change (then `changed_at` is None)."""
 
     subscription_id: str
     # What Stripe's status means for a monthly gift: "incomplete", "active" or "ended"
     # (MonthlyGiftStatus values); None for a status we do not act on.
     gift_status: str | None
     ended_at: datetime | None
+    # Collection paused (`pause_collection` set); None when the object does not say.
+    paused: bool | None = None
+    # Charged each month (the items' unit amounts times quantities) and in what; None when
+    # the object carries no items with whole amounts.
+    amount_minor: int | None = None
+    currency: str | None = None
+    # Our own changes' counter, as our last change put it in the metadata (0: none yet).
+    version: int = 0
+    # When Stripe made the event (its clock, whole seconds).
+    changed_at: datetime | None = None
 
 
 EventObject = (
@@ -271,12 +282,46 @@ def _invoice_payment_paid(obj: Mapping[str, Any]) -> InvoicePaymentPaid:
     )
 
 
-def _subscription_change(obj: Mapping[str, Any]) -> SubscriptionChange:
+# Where our changes' counter is kept in a subscription's metadata.
+VERSION_METADATA_KEY = "pc_version"
+
+
+def _subscription_amount(obj: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """What the subscription's items charge each period, and in which currency; (None, None)
+    unless every item has a whole unit amount, a quantity and one currency."""
+    rows = _dict(obj.get("items")).get("data")
+    if not isinstance(rows, list) or not rows:
+        return None, None
+    total, currencies = 0, set()
+    for row in rows:
+        price = _dict(row.get("price")) if isinstance(row, dict) else {}
+        unit = _int_or_none(price.get("unit_amount"))
+        quantity = _int_or_none(row.get("quantity", 1)) if isinstance(row, dict) else None
+        if unit is None or quantity is None:
+            return None, None
+        total += unit * quantity
+        currencies.add(_text(price.get("currency")).lower())
+    if len(currencies) != 1:
+        return None, None
+    return total, currencies.pop()
+
+
+def parse_subscription(
+    obj: Mapping[str, Any], *, changed_at: datetime | None = None
+) -> SubscriptionChange:
+    """A subscription object (an event's or an API answer's) as a monthly gift reads it."""
     stamp = _int_or_none(obj.get("ended_at") or obj.get("canceled_at"))
+    amount, currency = _subscription_amount(obj)
+    version = _number(_dict(obj.get("metadata")).get(VERSION_METADATA_KEY))
     return SubscriptionChange(
         subscription_id=_text(obj.get("id")),
         gift_status=_GIFT_STATUS.get(_text(obj.get("status"))),
         ended_at=datetime.fromtimestamp(stamp, tz=UTC) if stamp is not None else None,
+        paused=(obj.get("pause_collection") is not None) if "pause_collection" in obj else None,
+        amount_minor=amount,
+        currency=currency,
+        version=version or 0,
+        changed_at=changed_at,
     )
 
 
@@ -289,8 +334,8 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any]], EventObject]] = {
     "charge.dispute.closed": _dispute,
     "invoice.paid": _invoice_paid,
     "invoice_payment.paid": _invoice_payment_paid,
-    "customer.subscription.updated": _subscription_change,
-    "customer.subscription.deleted": _subscription_change,
+    "customer.subscription.updated": parse_subscription,
+    "customer.subscription.deleted": parse_subscription,
 }
 
 
@@ -301,12 +346,12 @@ def parse_event(payload: Mapping[str, Any]) -> ParsedEvent:
     type_ = str(payload.get("type", ""))
     parse = _PARSERS.get(type_)
     obj = _dict(_dict(payload.get("data")).get("object"))
-    return ParsedEvent(
-        event_id=str(payload["id"]),
-        type=type_,
-        object=parse(obj) if parse is not None else None,
-        payload=payload,
-    )
+    parsed = parse(obj) if parse is not None else None
+    created = _int_or_none(payload.get("created"))
+    if isinstance(parsed, SubscriptionChange) and created is not None:
+        # A subscription's news is ordered by when Stripe made it (donations.monthly_state).
+        parsed = replace(parsed, changed_at=datetime.fromtimestamp(created, tz=UTC))
+    return ParsedEvent(event_id=str(payload["id"]), type=type_, object=parsed, payload=payload)
 
 
 def make_event(event_id: str, type_: str, obj: dict[str, Any]) -> ParsedEvent:

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from donations import ledger
+from donations.amounts import Amounts
 from donations.models import (
-    MONTHLY_STATUS_RANK,
     Donation,
     Interval,
     IssueKind,
@@ -27,6 +25,7 @@ from donations.models import (
     MonthlyGiftStatus,
     ProviderEvent,
 )
+from donations.monthly_state import apply_subscription_state, set_gift_status
 from donations.providers.stripe_events import (
     InvoicePaid,
     InvoicePaymentPaid,
@@ -80,14 +79,11 @@ def on_invoice_payment_paid(row: ProviderEvent, paid: InvoicePaymentPaid) -> Non
 
 
 def on_subscription_changed(row: ProviderEvent, change: SubscriptionChange) -> None:
-    """The gift's status from Stripe's subscription status."""
-    if change.gift_status is None or not change.subscription_id:
+    """The gift's status, pause and amount from the subscription, where the news is newer
+    than what the gift holds (donations.monthly_state orders it)."""
+    if not change.subscription_id:
         return
-    set_gift_status(
-        subscription_id=change.subscription_id,
-        status=MonthlyGiftStatus(change.gift_status),
-        ended=change.ended_at,
-    )
+    apply_subscription_state(change=change)
 
 
 # --- The ledger of monthly gifts ----------------------------------------------------------------
@@ -156,17 +152,31 @@ def _adopt_first(invoice: InvoicePaid) -> int | None:
     return donation.pk
 
 
-def _new_installment(gift: MonthlyGift, invoice_id: str) -> int:
-    """A later month: a new donation row copying the first one's amounts (each month charges
-    what the first did) and donor details. Its attempt key is derived from the invoice id, so
-    it is as unique as the invoice."""
+def _installment_amounts(gift: MonthlyGift, invoice: InvoicePaid) -> Amounts:
+    """What a later month charged: the invoice's amount (an invoice made before the donor
+    changed the amount charges the old one), else the gift's. The first gift's split between
+    gift and covered fees while the amount is the first's; a changed amount is all gift."""
     first = gift.first_donation
+    paid = invoice.amount_paid
+    if not (paid and paid > 0 and str(invoice.currency).lower() == gift.currency):
+        paid = gift.amount_minor
+    if paid == first.amount_minor:
+        return first.amounts
+    return Amounts(gift_minor=paid, fee_minor=0, currency=gift.currency, interval=Interval.MONTH)
+
+
+def _new_installment(gift: MonthlyGift, invoice: InvoicePaid) -> int:
+    """A later month: a new donation row with that month's amount and the first one's donor
+    details. Its attempt key is derived from the invoice id, so it is as unique as the
+    invoice."""
+    first = gift.first_donation
+    invoice_id = invoice.invoice_id
     installment = Donation.objects.create(
         event_id=gift.event_id,
         campaign_id=gift.campaign_id,
         attempt_key=uuid.uuid5(uuid.NAMESPACE_URL, f"pledgecast:invoice:{invoice_id}"),
         provider=gift.provider,
-        **first.amounts.as_fields(),
+        **_installment_amounts(gift, invoice).as_fields(),
         monthly_gift=gift,
         invoice_id=invoice_id,
         **first.donor.as_fields(),
@@ -201,7 +211,7 @@ def invoice_donation(*, invoice: InvoicePaid) -> int | None:
             .first()
         )
         if gift is not None:
-            found = _new_installment(gift, invoice.invoice_id)
+            found = _new_installment(gift, invoice)
     if found is None:
         return None
     _link_payment(
@@ -212,25 +222,6 @@ def invoice_donation(*, invoice: InvoicePaid) -> int | None:
     if invoice.subscription_id:
         set_gift_status(subscription_id=invoice.subscription_id, status=MonthlyGiftStatus.ACTIVE)
     return found
-
-
-def set_gift_status(
-    *, subscription_id: str, status: MonthlyGiftStatus, ended: datetime | None = None
-) -> bool:
-    """Move a monthly gift forward (incomplete → active → ended; ended is final), whatever the
-    order the news came in. Returns whether it changed."""
-    gift = MonthlyGift.objects.select_for_update().filter(subscription_id=subscription_id).first()
-    if gift is None:
-        return False
-    current = MonthlyGiftStatus(gift.status)
-    if MONTHLY_STATUS_RANK[status] <= MONTHLY_STATUS_RANK[current]:
-        return False
-    gift.status = status
-    if status == MonthlyGiftStatus.ENDED:
-        gift.ended_at = ended or timezone.now()
-    gift.save(update_fields=["status", "ended_at"])
-    log.info("monthly gift status monthly_gift_id=%s status=%s", gift.pk, status)
-    return True
 
 
 def is_monthly_customer(payment: PaymentIntentEvent) -> bool:

@@ -17,15 +17,19 @@ from events.models import Event
 from tests.donations.fakestripe import FakeStripe
 from tests.support.stripe import WEBHOOK_SECRET
 
+# The donations' rate limits: donation starts, self-service link requests and changes.
+RATE_LIMIT_KEYS = ["*donations:starts:*", "*donations:links:*", "*donations:manage:*"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_rate_limits() -> None:
-    """Every test starts with no donation starts counted (only our keys: the Redis database
-    may be shared with other suites)."""
+    """Every test starts with nothing counted against the donations' rate limits (only our
+    keys: the Redis database may be shared with other suites)."""
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
-        for key in client.scan_iter(match="*donations:starts:*", count=1000):
-            client.delete(key)
+        for pattern in RATE_LIMIT_KEYS:
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
         client.close()
 
 

@@ -168,6 +168,9 @@ class FakeStripe:
         return intent
 
     def _route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+        changed = self._route_subscription_changes(method, path, params)
+        if changed is not None:
+            return changed
         monthly = self._route_monthly(method, path, params)
         if monthly is not None:
             return monthly
@@ -215,7 +218,8 @@ class FakeStripe:
         split = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length).decode() if length else ""
-        pairs = parse_qsl(body if method == "POST" else split.query)
+        # Blank values kept: Stripe reads `pause_collection=` as "unset it".
+        pairs = parse_qsl(body if method == "POST" else split.query, keep_blank_values=True)
         flat = dict(pairs)
         params = _nest(pairs)
         key = handler.headers.get("Idempotency-Key")
@@ -468,3 +472,74 @@ class FakeStripe:
             sub = self.subscriptions[subscription_id]
             self._cancel(sub)
             return self._expanded_subscription(sub, [])
+
+    # --- subscription changes (the donor's self-service): modify and cancel ---------------------
+    # `POST /v1/subscriptions/<id>` changes an item's price (`items[0][id]` with `price_data`),
+    # pauses collection (`pause_collection[behavior]`) or resumes it (`pause_collection=`), and
+    # merges `metadata`; a canceled subscription refuses every change (and a second cancel) as
+    # Stripe does. Tests read the result in `subscriptions` and the calls in `requests`.
+
+    PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
+    PRORATIONS = ("always_invoice", "create_prorations", "none")
+
+    def _route_subscription_changes(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> tuple[int, Any] | None:
+        if method not in ("POST", "DELETE") or not path.startswith("/v1/subscriptions/"):
+            return None
+        sub = self.subscriptions.get(path.rsplit("/", 1)[1])
+        if sub is None:
+            return None
+        if sub["status"] == "canceled":
+            return 400, {
+                "type": "invalid_request_error",
+                "message": "A canceled subscription can only update its cancellation_details "
+                "and metadata.",
+            }
+        if method == "DELETE":
+            return None  # the monthly section's cancel
+        return self._modify_subscription(sub, params)
+
+    def _modify_subscription(self, sub: dict[str, Any], params: dict[str, Any]) -> tuple[int, Any]:
+        refused = {"type": "invalid_request_error"}
+        if params.get("proration_behavior", "none") not in self.PRORATIONS:
+            return 400, {**refused, "message": "Invalid proration_behavior."}
+        prices = []
+        for item in params.get("items") or []:
+            current = next((i for i in sub["items"]["data"] if i["id"] == item.get("id")), None)
+            price_data = item.get("price_data") or {}
+            if current is None:  # Stripe would add an item: a second charge each month
+                return 400, {**refused, "message": "This fake changes existing items only."}
+            if price_data.get("product") not in self.products:
+                return 400, {**refused, "message": "No such product."}
+            if price_data.get("recurring", {}).get("interval") != "month":
+                return 400, {**refused, "message": "Missing recurring[interval]."}
+            prices.append((current, price_data))
+        pause = params.get("pause_collection")
+        if pause not in (None, "") and pause.get("behavior") not in self.PAUSE_BEHAVIORS:
+            return 400, {**refused, "message": "Invalid pause_collection[behavior]."}
+        for current, price_data in prices:
+            current["price"] = {
+                **current["price"],
+                "id": f"price_fake_{len(self.requests) + 1:06d}",
+                "currency": price_data["currency"],
+                "product": price_data["product"],
+                "unit_amount": int(price_data["unit_amount"]),
+            }
+        if pause is not None:
+            sub["pause_collection"] = (
+                None if pause == "" else {"behavior": pause["behavior"], "resumes_at": None}
+            )
+        for key, value in (params.get("metadata") or {}).items():
+            if value == "":
+                sub["metadata"].pop(key, None)
+            else:
+                sub["metadata"][key] = value
+        return 200, self._expanded_subscription(sub, [])
+
+    def subscription_object(self, subscription_id: str) -> dict[str, Any]:
+        """The subscription as it is now: the object of a customer.subscription.updated."""
+        with self.lock:
+            return json.loads(
+                json.dumps(self._expanded_subscription(self.subscriptions[subscription_id], []))
+            )

@@ -6,13 +6,23 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from donations.models import Donation, ProviderEvent
+from donations.models import Donation, ManageLink, ProviderEvent
 from donations.providers.stripe_events import parse_event
 from donations.selectors import event_tally, ledger_tally
 from donations.webhooks.apply import apply_event
 from donations.webhooks.store import record_event
 from tests.donations.factories import DonationFactory
-from tests.donations.support import live_changes, post_start, reset_live_changes, start_payload
+from tests.donations.support import (
+    ask_link,
+    give_simulated,
+    link_path,
+    live_changes,
+    paid_monthly_gift,
+    post_start,
+    reset_live_changes,
+    sign_in,
+    start_payload,
+)
 from tests.factories import EventFactory
 from tests.support.stripe import post_webhook, succeeded
 
@@ -113,3 +123,34 @@ def test_the_sweep_racing_the_receiver_applies_an_event_once(stripe_settings):
     tally = event_tally(event_id=donation.event_id)
     assert (tally.raised_minor, tally.donations) == (5_000, 1)
     assert live_changes(donation.event_id) == 1
+
+
+def test_one_self_service_link_continued_in_two_tabs_at_once_starts_one_session(
+    simulated_settings, event
+):
+    give_simulated(Client(), event, email="ada@example.com")
+    ask_link(Client(), "ada@example.com")
+    path = link_path(mail.outbox[-1])
+
+    results = in_threads(2, lambda: Client().post(path))
+
+    assert sorted(getattr(r, "status_code", r) for r in results) == [303, 410]
+    assert ManageLink.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_two_pauses_of_one_monthly_gift_at_once_ask_stripe_once(monthly_event, stripe_settings):
+    donor = Client()
+    gift = paid_monthly_gift(donor, monthly_event, stripe_settings)
+    sign_in(donor, "ada@example.com")
+
+    def pause() -> object:
+        tab = Client()
+        tab.cookies = donor.cookies
+        return tab.post(f"/donations/manage/monthly/{gift.pk}/pause/")
+
+    results = in_threads(2, pause)
+
+    assert [getattr(r, "status_code", r) for r in results] == [303, 303]
+    assert len(stripe_settings.calls("POST", f"/v1/subscriptions/{gift.subscription_id}")) == 1
+    gift.refresh_from_db()
+    assert (gift.paused, gift.state_version, gift.changes.count()) == (True, 1, 1)

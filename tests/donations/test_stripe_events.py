@@ -146,11 +146,15 @@ def test_an_invoice_payment_names_its_invoice_and_payment():
 )
 def test_a_subscriptions_status_is_what_it_means_for_a_monthly_gift(status, gift_status):
     obj = {"id": "sub_1", "status": status}
+    event = stripe_event("customer.subscription.updated", obj)
 
-    parsed = parse_event(stripe_event("customer.subscription.updated", obj)).object
+    parsed = parse_event(event).object
 
     assert parsed == SubscriptionChange(
-        subscription_id="sub_1", gift_status=gift_status, ended_at=None
+        subscription_id="sub_1",
+        gift_status=gift_status,
+        ended_at=None,
+        changed_at=datetime.fromtimestamp(event["created"], tz=UTC),
     )
 
 
@@ -161,6 +165,44 @@ def test_an_ended_subscription_says_when():
 
     assert isinstance(parsed, SubscriptionChange)
     assert parsed.ended_at == datetime.fromtimestamp(1_800_000_000, tz=UTC)
+
+
+def test_a_subscription_says_its_pause_amount_and_our_change_counter():
+    obj = {
+        "id": "sub_1",
+        "status": "active",
+        "pause_collection": {"behavior": "void", "resumes_at": None},
+        "metadata": {"donation_id": "7", "pc_version": "3"},
+        "items": {
+            "object": "list",
+            "data": [
+                {"id": "si_1", "quantity": 2, "price": {"unit_amount": 1250, "currency": "usd"}}
+            ],
+        },
+    }
+
+    parsed = parse_event(stripe_event("customer.subscription.updated", obj)).object
+
+    assert isinstance(parsed, SubscriptionChange)
+    assert (parsed.paused, parsed.amount_minor, parsed.currency, parsed.version) == (
+        True,
+        2_500,
+        "usd",
+        3,
+    )
+
+
+def test_a_subscription_without_pause_or_items_leaves_them_unknown():
+    obj = {"id": "sub_1", "status": "active", "metadata": {"pc_version": "x"}}
+    resumed = {**obj, "pause_collection": None}
+
+    parsed = parse_event(stripe_event("customer.subscription.updated", obj)).object
+    parsed_resumed = parse_event(stripe_event("customer.subscription.updated", resumed)).object
+
+    assert isinstance(parsed, SubscriptionChange)
+    assert (parsed.paused, parsed.amount_minor, parsed.version) == (None, None, 0)
+    assert isinstance(parsed_resumed, SubscriptionChange)
+    assert parsed_resumed.paused is False
 
 
 def test_an_event_type_we_do_not_read_has_no_object():
