@@ -49,13 +49,15 @@ VISIBLE_LIVE_BADGES = """
 """
 
 # Every text the viewer count shows, from the first parse on.
+# Every text the viewer count shows, from the parser's first one on (the page's deferred scripts
+# may get a snapshot before DOMContentLoaded).
 RECORD_VIEWER_COUNTS = """
-document.addEventListener("DOMContentLoaded", () => {
+window.__viewers = [];
+new MutationObserver(() => {
   const node = document.querySelector("[data-live=viewers]");
-  window.__viewers = [node.textContent];
-  new MutationObserver(() => window.__viewers.push(node.textContent))
-    .observe(node, { childList: true, characterData: true, subtree: true });
-});
+  const text = node ? node.textContent : "";
+  if (text && window.__viewers[window.__viewers.length - 1] !== text) window.__viewers.push(text);
+}).observe(document, { childList: true, characterData: true, subtree: true });
 """
 
 
