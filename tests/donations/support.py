@@ -47,6 +47,27 @@ def post_start(client: Client, event: Any, body: dict[str, Any], **extra: Any) -
     )
 
 
+def one_tap_body(event: Any, **overrides: Any) -> dict[str, Any]:
+    """A valid one-tap body for the event: the donor and the card come from the cookie."""
+    return {
+        "attempt_key": str(uuid.uuid4()),
+        "page_token": issue_page_token(event_id=event.pk),
+        "amount_minor": 2_500,
+        "cover_fees": False,
+        "monthly": False,
+        **overrides,
+    }
+
+
+def post_one_tap(client: Client, event: Any, body: dict[str, Any], **extra: Any) -> Any:
+    return client.post(
+        f"/donations/one-tap/{event.slug}/",
+        data=json.dumps(body),
+        content_type="application/json",
+        **extra,
+    )
+
+
 def reset_live_changes(event_id: int) -> None:
     """A new test database reuses event ids: forget a counter left by an earlier session."""
     redis.Redis.from_url(settings.REDIS_URL).delete(livebus.key(event_id, "changes"))
