@@ -119,7 +119,15 @@
     }
   }
 
+  const changeListeners = [];  // window.Pledgecast.donate.onChange (returning.js)
+
+  function totalMinor() {
+    const gift = giftMinor();
+    return gift ? gift + (form.elements.cover_fees.checked ? feeFor(gift) : 0) : null;
+  }
+
   function refreshTotal() {
+    changeListeners.forEach((fn) => fn());
     const gift = giftMinor();
     if (!gift) { totalBox.textContent = ""; return; }
     const fee = form.elements.cover_fees.checked ? feeFor(gift) : 0;
@@ -128,7 +136,13 @@
       ? `Total ${money(gift + fee)}${each} (${money(gift)} + ${money(fee)} to cover fees)`
       : `Total ${money(gift)}${each}`;
     if (elements) {
-      elements.update({ amount: gift + fee, mode: monthly() ? "subscription" : "payment" });
+      // A card kept for next time: the PaymentIntent is made with setup_future_usage too.
+      const save = Boolean(form.elements.save_card && form.elements.save_card.checked);
+      elements.update({
+        amount: gift + fee,
+        mode: monthly() ? "subscription" : "payment",
+        setupFutureUsage: save && !monthly() ? "off_session" : null,
+      });
     }
   }
 
@@ -279,6 +293,7 @@
       display_name: value("display_name"),
       message: value("message"),
       refcode: refcode,
+      save_card: Boolean(f.save_card && f.save_card.checked),
     }, overrides || {});
   }
 
@@ -514,6 +529,18 @@
     event.preventDefault();
     give(null);
   });
+
+  // For returning.js (the one-tap button in the amount step).
+  window.Pledgecast = window.Pledgecast || {};
+  window.Pledgecast.donate = {
+    giftMinor: giftMinor,
+    totalMinor: totalMinor,
+    monthly: monthly,
+    onChange: (fn) => { changeListeners.push(fn); },
+    finish: (started) => done(started, started.attempt_key || null),
+    pageToken: () => config.pageToken,
+    newAttemptKey: newKey,
+  };
   refreshTotal();
   refreshPreview();
 })();
