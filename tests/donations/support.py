@@ -4,11 +4,14 @@ what the live room was told."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from donations.defence import issue_page_token
@@ -77,3 +80,25 @@ def live_changes(event_id: int) -> int:
     """How many times the live room was told the event's tally changed."""
     value = redis.Redis.from_url(settings.REDIS_URL).get(livebus.key(event_id, "changes"))
     return int(value or 0)
+
+
+def in_threads(count: int, target: Callable[[], object]) -> list[object]:
+    """Start `count` threads at one barrier; return what each returned (or raised)."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target()
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results

@@ -3,7 +3,6 @@ from __future__ import annotations
 import threading
 
 from django.core import mail
-from django.db import connection
 from django.test import Client
 
 from donations.models import Donation, ProviderEvent
@@ -12,31 +11,15 @@ from donations.selectors import event_tally, ledger_tally
 from donations.webhooks.apply import apply_event
 from donations.webhooks.store import record_event
 from tests.donations.factories import DonationFactory
-from tests.donations.support import live_changes, post_start, reset_live_changes, start_payload
+from tests.donations.support import (
+    in_threads,
+    live_changes,
+    post_start,
+    reset_live_changes,
+    start_payload,
+)
 from tests.factories import EventFactory
 from tests.support.stripe import post_webhook, succeeded
-
-
-def in_threads(count: int, target) -> list[object]:
-    """Start `count` threads at one barrier; return what each returned (or raised)."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target()
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_the_same_event_delivered_20_times_at_once_counts_once(stripe_settings):

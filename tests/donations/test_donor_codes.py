@@ -19,7 +19,7 @@ from donations import donor_code_mail
 from donations.donor_codes import SENT_ANSWER
 from donations.models import DonorCode, SavedDonor
 from donations.saved_donors import COOKIE
-from tests.donations.support import post_start, start_payload
+from tests.donations.support import in_threads, post_start, start_payload
 
 pytestmark = pytest.mark.usefixtures("simulated_settings")
 
@@ -256,3 +256,26 @@ def test_logs_carry_no_address_code_or_card(client, event, caplog):
     )
     for secret in ["ada@example.com", code, saved.customer_id, saved.payment_method_id]:
         assert secret not in logged
+
+
+def test_ten_wrong_tries_at_once_spend_exactly_the_codes_five(client, event, settings):
+    save_a_card(event)
+    settings.DONOR_CODE_CHECKS_PER_EMAIL = 100
+    ask(client, "ada@example.com")
+    code = emailed_code()
+
+    answers = in_threads(10, lambda: check(Client(), "ada@example.com", wrong(code)))
+
+    assert sorted(a.status_code for a in answers) == [400] * 5 + [429] * 5
+    assert DonorCode.objects.get().attempts == 5
+
+
+def test_the_right_code_twice_at_once_lets_in_one_browser(client, event):
+    save_a_card(event)
+    ask(client, "ada@example.com")
+    code = emailed_code()
+
+    answers = in_threads(2, lambda: check(Client(), "ada@example.com", code))
+
+    assert sorted(a.status_code for a in answers) == [200, 400]
+    assert sum(COOKIE in a.cookies for a in answers) == 1

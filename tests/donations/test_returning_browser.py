@@ -72,6 +72,7 @@ def test_a_donor_who_saved_their_card_gives_again_in_one_tap(
     page.click("[data-returning-send]")
     page.wait_for_selector("[data-returning-code-input]:visible")
     assert_accessible(page, include="[data-donate]")
+    screenshot(page, "phone-emailed-code", full_page=False)
     [message] = mail.outbox
     code = re.search(r"Your code is (\d{6})", message.body).group(1)
     page.fill("[data-returning-code-input]", code)

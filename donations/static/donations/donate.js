@@ -120,6 +120,7 @@
   }
 
   const changeListeners = [];  // window.Pledgecast.donate.onChange (returning.js)
+  let savingCard = false;  // the Payment Element was told the card is kept (setupFutureUsage)
 
   function totalMinor() {
     const gift = giftMinor();
@@ -136,13 +137,13 @@
       ? `Total ${money(gift + fee)}${each} (${money(gift)} + ${money(fee)} to cover fees)`
       : `Total ${money(gift)}${each}`;
     if (elements) {
-      // A card kept for next time: the PaymentIntent is made with setup_future_usage too.
-      const save = Boolean(form.elements.save_card && form.elements.save_card.checked);
-      elements.update({
-        amount: gift + fee,
-        mode: monthly() ? "subscription" : "payment",
-        setupFutureUsage: save && !monthly() ? "off_session" : null,
-      });
+      const options = { amount: gift + fee, mode: monthly() ? "subscription" : "payment" };
+      // A card kept for next time: the PaymentIntent is made with setup_future_usage too (a
+      // subscription keeps its card anyway). Set only once the donor ticks the box.
+      const save = Boolean(form.elements.save_card && form.elements.save_card.checked) && !monthly();
+      if (save || savingCard) options.setupFutureUsage = save ? "off_session" : null;
+      savingCard = save;
+      elements.update(options);
     }
   }
 
