@@ -319,6 +319,19 @@ CELERY_BEAT_SCHEDULE["donations-receipts"] = {
     "task": "donations.tasks.send_pending_receipts",
     "schedule": 5.0,
 }
+# Returning donors' emailed codes (donations/donor_codes.py): codes asked for and tries of a code
+# allowed per visitor address and per email in a window, across the deployment (each code also
+# takes at most 5 tries and lasts 10 minutes). The code's row is the outbox: what the on-commit
+# task did not send goes out from here.
+DONOR_CODE_RATE_WINDOW_SECONDS = env_int("DONOR_CODE_RATE_WINDOW_SECONDS", 3600, minimum=1)
+DONOR_CODE_REQUESTS_PER_ADDRESS = env_int("DONOR_CODE_REQUESTS_PER_ADDRESS", 10, minimum=1)
+DONOR_CODE_REQUESTS_PER_EMAIL = env_int("DONOR_CODE_REQUESTS_PER_EMAIL", 3, minimum=1)
+DONOR_CODE_CHECKS_PER_ADDRESS = env_int("DONOR_CODE_CHECKS_PER_ADDRESS", 20, minimum=1)
+DONOR_CODE_CHECKS_PER_EMAIL = env_int("DONOR_CODE_CHECKS_PER_EMAIL", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["donations-donor-codes"] = {
+    "task": "donations.tasks.send_pending_donor_codes",
+    "schedule": 5.0,
+}
 
 # --- Donor self-service (donations/selfservice/): emailed single-use links -------------------
 # How long an emailed link works, and the session it starts.
@@ -357,5 +370,6 @@ LOGGING = {
     "formatters": {"kv": {"()": "config.logging.KeyValueFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # The stripe library's request lines name payment methods and customers in their URLs.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }

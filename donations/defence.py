@@ -1,6 +1,7 @@
 """Card-testing defence for starting donations: a signed page token issued with the event
 page, and rate limits per IP and per email (a fixed 10-minute window in the cache, Redis in
-production). The campaign minimum is the third part (donations.rules)."""
+production). The campaign minimum is the third part (donations.rules). Returning donors'
+emailed codes have rate limits of their own here too."""
 
 from __future__ import annotations
 
@@ -44,16 +45,49 @@ def check_rate_limits(*, ip: str, email: str) -> None:
     either. The address is the client's as config/serve.py establishes it; an address that is
     one of our own proxies means the proxy sent no X-Forwarded-For: counting it would put
     every donor in one bucket, so only the email is counted then (and a warning logged)."""
-    limits = [("donations:starts:email", email.casefold(), settings.DONATION_STARTS_PER_EMAIL)]
-    if ratelimits.is_trusted_proxy(ip):
-        log.warning("donation start from a trusted proxy without X-Forwarded-For")
+    _count(
+        scope="donations:starts",
+        ip=(ip, settings.DONATION_STARTS_PER_IP),
+        email=(email, settings.DONATION_STARTS_PER_EMAIL),
+        window_s=RATE_WINDOW_S,
+        message="Too many donation attempts. Please wait a few minutes and try again.",
+    )
+
+
+def check_code_request_limits(*, ip: str, email: str) -> None:
+    """Count a request for an emailed code (DONOR_CODE_REQUESTS_PER_ADDRESS and _PER_EMAIL in
+    DONOR_CODE_RATE_WINDOW_SECONDS): each one emails the donor. Raises DonationRefused (429)."""
+    _count(
+        scope="donations:codes",
+        ip=(ip, settings.DONOR_CODE_REQUESTS_PER_ADDRESS),
+        email=(email, settings.DONOR_CODE_REQUESTS_PER_EMAIL),
+        window_s=settings.DONOR_CODE_RATE_WINDOW_SECONDS,
+        message="Too many codes asked for. Please wait a while and try again.",
+    )
+
+
+def check_code_check_limits(*, ip: str, email: str) -> None:
+    """Count a try of an emailed code (DONOR_CODE_CHECKS_PER_ADDRESS and _PER_EMAIL in
+    DONOR_CODE_RATE_WINDOW_SECONDS), beside each code's own few tries: guessing codes across
+    addresses or across new codes is bounded too. Raises DonationRefused (429)."""
+    _count(
+        scope="donations:code-checks",
+        ip=(ip, settings.DONOR_CODE_CHECKS_PER_ADDRESS),
+        email=(email, settings.DONOR_CODE_CHECKS_PER_EMAIL),
+        window_s=settings.DONOR_CODE_RATE_WINDOW_SECONDS,
+        message="Too many tries. Please wait a while and try again.",
+    )
+
+
+def _count(
+    *, scope: str, ip: tuple[str, int], email: tuple[str, int], window_s: int, message: str
+) -> None:
+    limits = [(f"{scope}:email", email[0].casefold(), email[1])]
+    if ratelimits.is_trusted_proxy(ip[0]):
+        log.warning("request from a trusted proxy without X-Forwarded-For", extra={"scope": scope})
     else:
-        limits.insert(0, ("donations:starts:ip", ip, settings.DONATION_STARTS_PER_IP))
-    for scope, subject, limit in limits:
-        wait = ratelimits.hit(scope=scope, subject=subject, limit=limit, window_s=RATE_WINDOW_S)
+        limits.insert(0, (f"{scope}:ip", ip[0], ip[1]))
+    for name, subject, limit in limits:
+        wait = ratelimits.hit(scope=name, subject=subject, limit=limit, window_s=window_s)
         if wait is not None:
-            raise DonationRefused(
-                "Too many donation attempts. Please wait a few minutes and try again.",
-                status=429,
-                retry_after=wait,
-            )
+            raise DonationRefused(message, status=429, retry_after=wait)

@@ -1,6 +1,6 @@
 """Who gave: the donor's details as one value, from the donate panel's form to the ledger row,
-a later month's row and the provider's customer. Add a field here and on `Donation` (same
-name) and it travels everywhere."""
+a later month's row, the provider's customer and a saved donor's details. Add a field here and
+on `Donation` (same name) and it travels everywhere."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ class DonorDetails:
     def of(cls, row: Any) -> DonorDetails:
         """The details stored on a row with the same field names (a Donation)."""
         return cls(**{name: getattr(row, name) for name in DONOR_FIELDS})
+
+    @classmethod
+    def from_saved(cls, data: Mapping[str, Any], *, email: str) -> DonorDetails:
+        """The details a saved donor keeps as JSON (as_fields()): a field added since is ""."""
+        values = {name: str(data.get(name) or "") for name in DONOR_FIELDS}
+        values["email"] = email
+        return cls(**values)
 
     def as_fields(self) -> dict[str, str]:
         """Keyword arguments for a row with the same field names (Donation(**...))."""

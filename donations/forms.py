@@ -8,7 +8,8 @@ from typing import Any
 
 from django import forms
 
-from donations.donors import DonorDetails
+from donations.donors import DONOR_FIELDS, DonorDetails
+from donations.one_tap import OneTap
 from donations.rules import DonationRequest
 
 MAX_AMOUNT_MINOR = 99_999_999  # Stripe's ceiling for one charge in these currencies
@@ -66,6 +67,8 @@ class StartDonationForm(forms.Form):
     )
     refcode = forms.CharField(max_length=100, required=False)
     monthly = forms.BooleanField(required=False)
+    # "Save my card and details for next time" (donations.saved_donors).
+    save_card = forms.BooleanField(required=False)
 
     def __init__(self, data: dict[str, Any]) -> None:
         # JSON booleans and numbers arrive typed; the form fields want strings or bools.
@@ -106,6 +109,7 @@ class StartDonationForm(forms.Form):
             message=d["message"].strip(),
             refcode=d["refcode"].strip(),
             monthly=d["monthly"],
+            save_card=d["save_card"],
         )
 
     def first_error(self) -> tuple[str, str]:
@@ -113,6 +117,39 @@ class StartDonationForm(forms.Form):
         for name, errors in self.errors.items():
             return name, str(errors[0])
         return "", "Please check the form."
+
+
+class OneTapForm(StartDonationForm):
+    """A returning donor's one-tap gift (donations.one_tap): the amount and this gift's
+    choices. Who gives, their details and their card come from the saved card the browser's
+    cookie names, never from the request: those fields are not read."""
+
+    NOT_READ = (
+        "currency",
+        *DONOR_FIELDS,
+        "ticker_opt_in",
+        "anonymous",
+        "hide_amount",
+        "display_name",
+        "message",
+        "save_card",
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        for name in self.NOT_READ:
+            del self.fields[name]
+
+    def to_one_tap(self) -> OneTap:
+        d = self.cleaned_data
+        return OneTap(
+            attempt_key=d["attempt_key"],
+            gift_minor=d["amount_minor"],
+            cover_fees=d["cover_fees"],
+            monthly=d["monthly"],
+            attestation_ids=d["attestations"],
+            refcode=d["refcode"].strip(),
+        )
 
 
 def _jsonish(name: str, value: Any) -> Any:

@@ -424,3 +424,84 @@ def event_scope(event_id: int) -> str:
 
 def campaign_scope(campaign_id: int) -> str:
     return f"c:{campaign_id}"
+
+
+# --- Returning donors: saved cards and the emailed codes that unlock them on another device ---
+
+
+def new_device_token() -> str:
+    """The random token a saved donor's signed cookie names (never the row's id)."""
+    return secrets.token_urlsafe(24)
+
+
+class SavedDonor(models.Model):
+    """A donor's card kept at the provider (a Customer and its PaymentMethod) with the details
+    they gave, for one-tap gifts later (donations.saved_donors). Created pending when a gift
+    that asked to save the card starts; usable once the provider's success event for that gift
+    named the payment method (`saved_at`). A browser proves it may use it with a signed cookie
+    naming `token`, set by that gift's start or by a right emailed code."""
+
+    token = models.CharField(max_length=64, unique=True, default=new_device_token, editable=False)
+    # The gift that saved the card: one saved card per gift (a retried start finds it again).
+    donation = models.OneToOneField(Donation, on_delete=models.PROTECT, related_name="saved_card")
+    provider = models.CharField(max_length=20)
+    email = models.EmailField()
+    # The donor's details as DonorDetails' fields (donations.donors).
+    details = models.JSONField(default=dict)
+    customer_id = models.CharField(max_length=255, blank=True, default="")
+    payment_method_id = models.CharField(max_length=255, blank=True, default="")
+    # Read from the provider once the payment method is known ("" until then); "link" for Link.
+    card_brand = models.CharField(max_length=30, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    saved_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # An emailed code unlocks the newest usable card of the address.
+            models.Index(
+                fields=["email", "-saved_at"],
+                condition=Q(saved_at__isnull=False, revoked_at__isnull=True),
+                name="saved_donor_usable",
+            ),
+            # A newly saved card revokes the older ones of its customer.
+            models.Index(fields=["customer_id"], name="saved_donor_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Saved donor {self.pk}"
+
+    @property
+    def donor(self) -> DonorDetails:
+        return DonorDetails.from_saved(self.details, email=self.email)
+
+
+class DonorCode(models.Model):
+    """The emailed one-time code of one address (one row per address; asking again replaces
+    the code). The row is the outbox: `requested_at` without `sent_at` is due. The sender makes
+    the code, stores only its keyed hash and emails it (donations.donor_code_mail)."""
+
+    email = models.EmailField(unique=True)
+    requested_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    code_hash = models.CharField(max_length=64, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(sent_at__isnull=True),
+                name="donor_code_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Donor code {self.pk}"

@@ -14,6 +14,8 @@ from django.conf import settings
 
 from donations.models import Donation
 from donations.providers.base import (
+    NO_CARD,
+    CardUse,
     CreatedPayment,
     PaymentProvider,
     PaymentRequest,
@@ -50,11 +52,13 @@ def with_backoff(call: Callable[[], T], *, donation_id: int) -> T:
             delay = min(delay * 2, 2.0)
 
 
-def payment_request(*, donation: Donation, event: Event, description: str) -> PaymentRequest:
+def payment_request(
+    *, donation: Donation, event: Event, description: str, card: CardUse = NO_CARD
+) -> PaymentRequest:
     """The donation's payment as we ask the provider for it: its amount, under the idempotency
     key of its attempt (a retried start finds the same payment), with metadata to find the
     donation again (reconciliation, a payment whose id we failed to store) and to show staff an
-    unknown payment's campaign."""
+    unknown payment's campaign; saving or paying with the donor's card as `card` says."""
     return PaymentRequest(
         amount_minor=donation.amount_minor,
         currency=donation.currency,
@@ -65,14 +69,18 @@ def payment_request(*, donation: Donation, event: Event, description: str) -> Pa
             "campaign_id": str(event.campaign_id),
         },
         description=description,
+        card=card,
     )
 
 
 def create_payment_with_backoff(
-    *, provider: PaymentProvider, donation: Donation, event: Event
+    *, provider: PaymentProvider, donation: Donation, event: Event, card: CardUse = NO_CARD
 ) -> CreatedPayment:
     """Ask the provider for the payment, retrying a 429 under the same idempotency key."""
     req = payment_request(
-        donation=donation, event=event, description=f"Donation to {event.campaign.name}"
+        donation=donation,
+        event=event,
+        description=f"Donation to {event.campaign.name}",
+        card=card,
     )
     return with_backoff(lambda: provider.create_payment(req), donation_id=donation.pk)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from donations.donors import DonorDetails
 from donations.models import Donation, DonationStatus, Interval
+from donations.providers.base import NO_CARD, CardUse
 from events.models import Campaign, Event, EventStatus
 from events.money import format_money
 
@@ -54,6 +55,10 @@ class DonationRequest:
     message: str = ""
     refcode: str = ""
     monthly: bool = False
+    # Keep the card for one-tap gifts later (donations.saved_donors).
+    save_card: bool = False
+    # A one-tap gift's saved card, or the customer a returning donor's new card is saved under.
+    card: CardUse = NO_CARD
 
     @property
     def interval(self) -> Interval:
@@ -113,15 +118,15 @@ def check_rules(*, event: Event, req: DonationRequest) -> None:
             f"{format_money(campaign.max_donation_minor, campaign.currency)}.",
             field="amount_minor",
         )
-    _check_donor_fields(campaign=campaign, donor=req.donor)
+    check_donor_fields(campaign=campaign, donor=req.donor)
     required = {a.pk: a.text for a in campaign.attestations.all()}
     if not set(required) <= req.attestation_ids:
-        raise DonationRefused(
-            "Please tick each statement to confirm it.", field="attestations"
-        )
+        raise DonationRefused("Please tick each statement to confirm it.", field="attestations")
 
 
-def _check_donor_fields(*, campaign: Campaign, donor: DonorDetails) -> None:
+def check_donor_fields(*, campaign: Campaign, donor: DonorDetails) -> None:
+    """The donor fields the campaign requires are there; raises DonationRefused (400) naming
+    the first missing one."""
     for name in campaign.required_donor_fields:
         if name == "email":
             continue  # always required: receipts and limits are by email

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from donations import saved_donors
 from donations.amounts import Amounts
-from donations.models import Donation, DonationStatus, Interval, MonthlyGift, ProviderEvent
+from donations.models import (
+    Donation,
+    DonationStatus,
+    Interval,
+    MonthlyGift,
+    ProviderEvent,
+    SavedDonor,
+)
 from donations.payments import create_payment_with_backoff
 from donations.providers import get_provider, simulated
 from donations.providers.base import (
@@ -37,6 +45,8 @@ class StartedDonation:
     provider: str
     client_secret: str
     amounts: Amounts
+    # The token of the saved card this gift makes, for the browser's cookie ("" for none).
+    saved_token: str = ""
 
 
 def fee_for(gift_minor: int) -> int:
@@ -81,6 +91,10 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
     """Validate the request against the campaign's rules, create (or find again, by the
     attempt key) the pending donation, and create its payment with the provider.
 
+    With `req.save_card`, the donor's card is saved with the payment for one-tap gifts later
+    (donations.saved_donors: usable once the provider's success event names it); `req.card`
+    pays with a saved card, or names the customer a returning donor's new card is kept under.
+
     Raises DonationRefused (4xx for the donor, 503 when the provider is unavailable). The same
     attempt key never creates a second donation or a second payment: the provider call reuses
     the idempotency key `pc-donation-<attempt key>`."""
@@ -103,6 +117,10 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         or donation.fee_minor != fee_minor
         or donation.email != req.donor.email
         or donation.interval != req.interval
+        or (
+            existing is not None
+            and SavedDonor.objects.filter(donation=donation).exists() != req.save_card
+        )
     ):
         raise DonationRefused(
             "This donation was already started with other details. Reload the page.",
@@ -111,13 +129,24 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
     if donation.status != DonationStatus.PENDING:
         raise DonationRefused("This donation is already complete. Thank you!", status=409)
     created: CreatedPayment | CreatedSubscription
+    saving: saved_donors.Saving | None = None
     try:
+        card = req.card
+        if req.save_card:
+            saving = saved_donors.start_saving(
+                provider=provider, donation=donation, customer_id=card.customer_id
+            )
+            card = saving.card
         if donation.interval == Interval.MONTH:
             created = create_subscription_with_backoff(
-                provider=provider, donation=donation, event=event
+                provider=provider, donation=donation, event=event, card=card
             )
+            if saving is not None:
+                saved_donors.note_customer(donation_id=donation.pk, customer_id=created.customer_id)
         else:
-            created = create_payment_with_backoff(provider=provider, donation=donation, event=event)
+            created = create_payment_with_backoff(
+                provider=provider, donation=donation, event=event, card=card
+            )
     except ProviderRateLimited:
         raise DonationRefused(
             "Our payment processor is very busy right now. Please try again in a minute.",
@@ -140,6 +169,7 @@ def start_donation(*, event: Event, req: DonationRequest) -> StartedDonation:
         provider=provider.name,
         client_secret=created.client_secret,
         amounts=donation.amounts,
+        saved_token=saving.token if saving is not None else "",
     )
 
 

@@ -8,7 +8,13 @@ from django.db import IntegrityError, transaction
 
 from donations.models import Donation, ProviderProduct
 from donations.payments import payment_request, with_backoff
-from donations.providers.base import CreatedSubscription, PaymentProvider, SubscriptionRequest
+from donations.providers.base import (
+    NO_CARD,
+    CardUse,
+    CreatedSubscription,
+    PaymentProvider,
+    SubscriptionRequest,
+)
 from donations.webhooks import monthly
 from events.models import Event
 
@@ -43,10 +49,11 @@ def ensure_product(*, provider: PaymentProvider, event: Event, donation_id: int)
 
 
 def create_subscription_with_backoff(
-    *, provider: PaymentProvider, donation: Donation, event: Event
+    *, provider: PaymentProvider, donation: Donation, event: Event, card: CardUse = NO_CARD
 ) -> CreatedSubscription:
-    """The monthly gift at the provider (customer + subscription), its first invoice's payment
-    waiting for the donor; then the MonthlyGift row (found again on a retry)."""
+    """The monthly gift at the provider (customer + subscription; the customer and the card
+    `card` names, when it names them), its first invoice's payment waiting for the donor; then
+    the MonthlyGift row (found again on a retry)."""
     product_id = ensure_product(provider=provider, event=event, donation_id=donation.pk)
     req = SubscriptionRequest(
         product_id=product_id,
@@ -55,6 +62,7 @@ def create_subscription_with_backoff(
             donation=donation,
             event=event,
             description=f"Monthly donation to {event.campaign.name}",
+            card=card,
         ),
     )
     created = with_backoff(lambda: provider.create_subscription(req), donation_id=donation.pk)

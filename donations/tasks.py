@@ -9,6 +9,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from donations import donor_code_mail
 from donations.providers import get_provider
 from donations.receipt_tasks import send_pending_receipts, send_receipt_task
 from donations.selfservice.tasks import send_link_email_task, send_pending_link_emails
@@ -17,7 +18,9 @@ from donations.webhooks import apply, reconcile
 __all__ = [
     "apply_unapplied_events",
     "reconcile_payments",
+    "send_donor_code_task",
     "send_link_email_task",
+    "send_pending_donor_codes",
     "send_pending_link_emails",
     "send_pending_receipts",
     "send_receipt_task",
@@ -38,3 +41,16 @@ def reconcile_payments() -> int:
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def apply_unapplied_events() -> int:
     return apply.apply_unapplied_events()
+
+
+@shared_task(bind=True, max_retries=3, default_retry_delay=10, ignore_result=True, acks_late=True)  # type: ignore[untyped-decorator]
+def send_donor_code_task(self, code_id: int) -> None:  # type: ignore[no-untyped-def]
+    try:
+        donor_code_mail.send_donor_code(code_id=code_id)
+    except Exception as exc:  # the claim was released: a retry sends a new code once
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def send_pending_donor_codes() -> int:
+    return donor_code_mail.send_pending_donor_codes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -14,10 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from donations import asgi as webhook_http
-from donations import defence, exports, selectors, services
+from donations import defence, exports, saved_donors, selectors, services
 from donations.forms import StartDonationForm
 from donations.models import Donation
 from donations.providers import get_provider
+from donations.providers.base import CardUse
 from donations.rules import DonationRefused
 from events import selectors as event_selectors
 from events.exports import streaming_csv_response
@@ -42,20 +44,33 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
         field, message = form.first_error()
         return _refuse(message, 400, field)
     req = form.to_request()
+    if req.save_card:  # a returning donor's new card is kept under their customer
+        reuse = saved_donors.customer_to_reuse(
+            token=saved_donors.device_token(request), email=req.donor.email
+        )
+        req = replace(req, card=CardUse(customer_id=reuse))
     try:
         defence.check_page_token(token=form.cleaned_data["page_token"], event_id=event.pk)
         defence.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=req.donor.email)
         started = services.start_donation(event=event, req=req)
     except DonationRefused as exc:
-        refused = _refuse(exc.message, exc.status, exc.field)
-        if exc.retry_after is not None:
-            refused["Retry-After"] = str(exc.retry_after)
-        return refused
-    return _started_answer(started)
+        return refusal(exc)
+    answer = started_answer(started)
+    if started.saved_token:
+        saved_donors.remember_device(answer, started.saved_token)
+    return answer
 
 
-def _started_answer(started: services.StartedDonation) -> JsonResponse:
-    """What the donate panel needs to pay, and to thank the donor once paid."""
+def refusal(exc: DonationRefused) -> JsonResponse:
+    """A refused request's answer: the message for the donor, the field, Retry-After."""
+    refused = _refuse(exc.message, exc.status, exc.field)
+    if exc.retry_after is not None:
+        refused["Retry-After"] = str(exc.retry_after)
+    return refused
+
+
+def started_answer(started: services.StartedDonation, **extra: str) -> JsonResponse:
+    """What the donate panel needs to pay, and to thank the donor once paid (and `extra`)."""
     provider = get_provider()
     ticker = selectors.ticker_entry(donation_id=started.donation_id)
     donation = Donation.objects.only("reference").get(pk=started.donation_id)
@@ -79,6 +94,7 @@ def _started_answer(started: services.StartedDonation) -> JsonResponse:
                 if ticker is not None
                 else None
             ),
+            **extra,
         }
     )
 
@@ -105,11 +121,8 @@ def start_monthly_upsell(request: HttpRequest) -> JsonResponse:
             defence.check_rate_limits(ip=request.META.get("REMOTE_ADDR", ""), email=email)
         started = services.start_monthly_upsell(reference=reference, attempt_key=attempt_key)
     except DonationRefused as exc:
-        refused = _refuse(exc.message, exc.status, exc.field)
-        if exc.retry_after is not None:
-            refused["Retry-After"] = str(exc.retry_after)
-        return refused
-    return _started_answer(started)
+        return refusal(exc)
+    return started_answer(started)
 
 
 @require_POST

@@ -32,15 +32,44 @@ class BadWebhook(Exception):
 
 
 @dataclass(frozen=True)
+class CardUse:
+    """What a payment does with a donor's card beyond paying: `save` it for later gifts, kept
+    under the provider's customer `customer_id`; or pay with `payment_method_id`, a card saved
+    under `customer_id` (the donor then confirms on the page: 3-D Secure when the bank asks).
+    The default does neither."""
+
+    customer_id: str = ""
+    payment_method_id: str = ""
+    save: bool = False
+
+
+NO_CARD = CardUse()
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    """What the donor is shown of a saved payment method: the card's brand ("visa",
+    "mastercard", …; "link" for Link, or the method's type for another kind) and last four
+    digits, and its expiry (None when it has none)."""
+
+    brand: str
+    last4: str = ""
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+
+@dataclass(frozen=True)
 class PaymentRequest:
     """A payment to create: `amount_minor` in `currency`, labelled with our `metadata` and a
-    `description` at the provider. The same `idempotency_key` finds the same payment again."""
+    `description` at the provider, saving or using a card as `card` says. The same
+    `idempotency_key` finds the same payment again."""
 
     amount_minor: int
     currency: str
     idempotency_key: str
     metadata: dict[str, str]
     description: str
+    card: CardUse = NO_CARD
 
 
 @dataclass(frozen=True)
@@ -135,6 +164,16 @@ class PaymentProvider(abc.ABC):
     ) -> SubscriptionChange:
         """End a subscription now: nothing more is charged. A subscription that had already
         ended answers as it is. Raises ProviderRateLimited or ProviderError."""
+
+    @abc.abstractmethod
+    def create_customer(self, *, donor: DonorDetails, idempotency_key: str) -> str:
+        """A customer for the donor, to keep their card under (or, with the same idempotency
+        key, the same one again). Returns its id. Raises ProviderRateLimited or ProviderError."""
+
+    @abc.abstractmethod
+    def retrieve_card(self, *, payment_method_id: str) -> CardDetails:
+        """What a saved payment method shows the donor. Raises ProviderError (for one the
+        provider does not know, too)."""
 
     @abc.abstractmethod
     def refund(

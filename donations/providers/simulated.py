@@ -14,18 +14,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
 
-from donations.models import Donation, MonthlyGift, MonthlyGiftStatus
+from donations.donors import DonorDetails
+from donations.models import Donation, MonthlyGift, MonthlyGiftStatus, SavedDonor
 from donations.providers.base import (
     BadWebhook,
+    CardDetails,
     CreatedPayment,
     CreatedSubscription,
     PaymentProvider,
     PaymentRequest,
+    ProviderError,
     RefundResult,
     SubscriptionRequest,
     SubscriptionUpdate,
@@ -94,6 +97,17 @@ class SimulatedProvider(PaymentProvider):
             version=gift.state_version,
         )
 
+    def create_customer(self, *, donor: DonorDetails, idempotency_key: str) -> str:
+        return f"sim_cus_{_digest(idempotency_key)}"
+
+    def retrieve_card(self, *, payment_method_id: str) -> CardDetails:
+        # Every simulated card is the same test Visa, valid for a few more years.
+        if not payment_method_id.startswith("sim_pm_"):
+            raise ProviderError("No such simulated payment method.")
+        return CardDetails(
+            brand="visa", last4="4242", exp_month=12, exp_year=datetime.now(UTC).year + 4
+        )
+
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
     ) -> RefundResult:
@@ -112,7 +126,10 @@ class SimulatedProvider(PaymentProvider):
 
 def confirmation_events(*, donation: Donation, succeed: bool) -> list[ParsedEvent]:
     """The donor confirmed (or the card was declined): the payment's event, then for a monthly
-    gift also its first invoice paid, or its end on a decline."""
+    gift also its first invoice paid, or its end on a decline. The payment names the card that
+    paid it (a test Visa of its own) and, for a gift that saves it, the customer it is kept
+    under."""
+    saving = SavedDonor.objects.filter(donation=donation).values_list("customer_id", flat=True)
     obj = {
         "id": donation.payment_id,
         "object": "payment_intent",
@@ -121,6 +138,8 @@ def confirmation_events(*, donation: Donation, succeed: bool) -> list[ParsedEven
         "currency": donation.currency,
         "metadata": {"donation_id": str(donation.pk)},
         "latest_charge": f"sim_ch_{donation.pk}" if succeed else None,
+        "payment_method": f"sim_pm_{_digest(str(donation.payment_id))}",
+        "customer": saving.first() or None,
     }
     outcome = "succeeded" if succeed else "payment_failed"
     events = [make_event(f"sim_{donation.payment_id}_{outcome}", f"payment_intent.{outcome}", obj)]

@@ -16,8 +16,11 @@ from typing import Any
 
 import stripe as stripe_lib
 
+from donations.donors import DonorDetails
 from donations.providers.base import (
     BadWebhook,
+    CardDetails,
+    CardUse,
     CreatedPayment,
     CreatedSubscription,
     PaymentDeclined,
@@ -76,15 +79,17 @@ class StripeProvider(PaymentProvider):
         )
 
     def create_payment(self, req: PaymentRequest) -> CreatedPayment:
+        params: dict[str, Any] = {
+            "amount": req.amount_minor,
+            "currency": req.currency,
+            "automatic_payment_methods": {"enabled": True},
+            "metadata": req.metadata,
+            "description": req.description,
+            **_card_params(req.card),
+        }
         try:
             intent = self._client.v1.payment_intents.create(
-                params={
-                    "amount": req.amount_minor,
-                    "currency": req.currency,
-                    "automatic_payment_methods": {"enabled": True},
-                    "metadata": req.metadata,
-                    "description": req.description,
-                },
+                params=params,  # type: ignore[arg-type]
                 options={"idempotency_key": req.idempotency_key},
             )
         except stripe_lib.StripeError as exc:
@@ -108,34 +113,38 @@ class StripeProvider(PaymentProvider):
         `payment_intent`: its client secret is `confirmation_secret` and the PaymentIntent is
         in `payments` (both only when expanded)."""
         monthly, donor = req.payment, req.donor
+        params: dict[str, Any] = {
+            "items": [
+                {
+                    "price_data": {
+                        "currency": monthly.currency,
+                        "product": req.product_id,
+                        "unit_amount": monthly.amount_minor,
+                        "recurring": {"interval": "month"},
+                    }
+                }
+            ],
+            "payment_behavior": "default_incomplete",
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            "metadata": monthly.metadata,
+            "description": monthly.description,
+            "expand": ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
+        }
+        if monthly.card.payment_method_id:  # a returning donor's saved card
+            params["default_payment_method"] = monthly.card.payment_method_id
         try:
-            customer = self._client.v1.customers.create(
-                params={
-                    "email": donor.email,
-                    "name": donor.full_name,
-                    "metadata": monthly.metadata,
-                },
-                options={"idempotency_key": f"{monthly.idempotency_key}-customer"},
+            customer_id = monthly.card.customer_id or (
+                self._client.v1.customers.create(
+                    params={
+                        "email": donor.email,
+                        "name": donor.full_name,
+                        "metadata": monthly.metadata,
+                    },
+                    options={"idempotency_key": f"{monthly.idempotency_key}-customer"},
+                ).id
             )
             subscription = self._client.v1.subscriptions.create(
-                params={
-                    "customer": customer.id,
-                    "items": [
-                        {
-                            "price_data": {
-                                "currency": monthly.currency,
-                                "product": req.product_id,
-                                "unit_amount": monthly.amount_minor,
-                                "recurring": {"interval": "month"},
-                            }
-                        }
-                    ],
-                    "payment_behavior": "default_incomplete",
-                    "payment_settings": {"save_default_payment_method": "on_subscription"},
-                    "metadata": monthly.metadata,
-                    "description": monthly.description,
-                    "expand": ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
-                },
+                params={"customer": customer_id, **params},  # type: ignore[arg-type]
                 options={"idempotency_key": f"{monthly.idempotency_key}-subscription"},
             )
         except stripe_lib.StripeError as exc:
@@ -153,7 +162,7 @@ class StripeProvider(PaymentProvider):
             raise ProviderError("Stripe returned a first invoice without its payment.")
         return CreatedSubscription(
             subscription_id=subscription.id,
-            customer_id=customer.id,
+            customer_id=customer_id,
             invoice_id=invoice.id or "",
             payment_id=payment_id,
             client_secret=invoice.confirmation_secret.client_secret,
@@ -218,6 +227,28 @@ class StripeProvider(PaymentProvider):
             raise _translate(exc) from exc
         return parse_subscription(subscription.to_dict())
 
+    def create_customer(self, *, donor: DonorDetails, idempotency_key: str) -> str:
+        try:
+            customer = self._client.v1.customers.create(
+                params={"email": donor.email, "name": donor.full_name},
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        return customer.id
+
+    def retrieve_card(self, *, payment_method_id: str) -> CardDetails:
+        try:
+            method = self._client.v1.payment_methods.retrieve(payment_method_id)
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+        card = method.card if method.type == "card" else None
+        if card is None:
+            return CardDetails(brand=method.type)
+        return CardDetails(
+            brand=card.brand, last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year
+        )
+
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
     ) -> RefundResult:
@@ -249,6 +280,7 @@ class StripeProvider(PaymentProvider):
                     latest_charge=str(getattr(intent, "latest_charge", None) or ""),
                     created=datetime.fromtimestamp(intent.created, tz=UTC),
                     failed=intent.last_payment_error is not None,
+                    payment_method=_id(getattr(intent, "payment_method", None)),
                 )
         except stripe_lib.StripeError as exc:
             raise _translate(exc) from exc
@@ -275,6 +307,26 @@ class StripeProvider(PaymentProvider):
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise BadWebhook("The body is not a Stripe event.")
         return parse_event(event)
+
+
+def _card_params(card: CardUse) -> dict[str, str]:
+    """A PaymentIntent's parameters that save a card (`setup_future_usage` off-session: later
+    gifts are charged with the donor on the page, but the bank may still be asked then) or pay
+    with a saved one."""
+    params = {}
+    if card.customer_id:
+        params["customer"] = card.customer_id
+    if card.payment_method_id:
+        params["payment_method"] = card.payment_method_id
+    elif card.save:
+        params["setup_future_usage"] = "off_session"
+    return params
+
+
+def _id(value: Any) -> str:
+    """An id that may come expanded (an object with its own id)."""
+    found = getattr(value, "id", value)
+    return found if isinstance(found, str) else ""
 
 
 def _signature_timestamp(header: str) -> int:

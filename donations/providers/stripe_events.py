@@ -30,6 +30,7 @@ class RemotePayment:
     latest_charge: str = ""
     created: datetime | None = None
     failed: bool = False
+    payment_method: str = ""  # the payment method that paid ("" when none is known)
 
 
 class MalformedEvent(ValueError):
@@ -45,6 +46,7 @@ class PaymentIntentEvent:
     currency: str | None
     latest_charge: str | None  # None unless Stripe named the charge
     customer: str  # "" when the payment has no customer (a one-off gift)
+    payment_method: str  # "" when the event names none
     donation_ref: str | None  # the donation id our metadata carries, as sent
     campaign_id: int | None  # the campaign our metadata names, when it is a number
 
@@ -205,6 +207,7 @@ def _payment_intent(obj: Mapping[str, Any]) -> PaymentIntentEvent:
         currency=_str_or_none(obj.get("currency")),
         latest_charge=_str_or_none(obj.get("latest_charge")),
         customer=_id_of(obj.get("customer")),
+        payment_method=_id_of(obj.get("payment_method")),
         donation_ref=_donation_ref(metadata),
         campaign_id=_number(metadata.get("campaign_id")),
     )
@@ -387,6 +390,7 @@ def reconciled_event(payment: RemotePayment) -> ParsedEvent | None:
         "currency": payment.currency,
         "metadata": payment.metadata,
         "latest_charge": payment.latest_charge or None,
+        "payment_method": payment.payment_method or None,
         "status": payment.status,
     }
     return make_event(f"recon_{payment.payment_id}_{outcome}", type_, obj)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from donations import ledger
+from donations import ledger, saved_donors
 from donations.models import DISPUTE_RANK, DisputeState, Donation, IssueKind, ProviderEvent
 from donations.providers.stripe_events import (
     ChargeRefund,
@@ -103,6 +103,17 @@ def _payment_succeeded(row: ProviderEvent, payment: PaymentIntentEvent, donation
     return True
 
 
+def _on_payment_succeeded(row: ProviderEvent, payment: PaymentIntentEvent) -> None:
+    """The donation succeeds; a card the donor asked to save with it is saved (the payment
+    names the payment method that paid)."""
+    _apply_to_donation(row, payment, lambda d: _payment_succeeded(row, payment, d))
+    saved_donors.record_payment_method(
+        payment_id=payment.payment_id or "",
+        payment_method_id=payment.payment_method,
+        customer_id=payment.customer,
+    )
+
+
 def _payment_failed(row: ProviderEvent, payment: PaymentIntentEvent, donation: Donation) -> bool:
     donation.failed_seen = True  # a success, before or after, still wins
     return True
@@ -155,7 +166,7 @@ def _typed(kind: type[K], handler: Callable[[ProviderEvent, K], None]) -> Handle
 
 
 HANDLERS: dict[str, Handler] = {
-    "payment_intent.succeeded": _typed(PaymentIntentEvent, _on_payment(_payment_succeeded)),
+    "payment_intent.succeeded": _typed(PaymentIntentEvent, _on_payment_succeeded),
     "payment_intent.payment_failed": _typed(PaymentIntentEvent, _on_payment(_payment_failed)),
     "charge.refunded": _typed(ChargeRefund, _on_payment(_charge_refunded)),
     "charge.dispute.created": _typed(

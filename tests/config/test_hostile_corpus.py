@@ -126,6 +126,36 @@ def start_bodies(event) -> Iterator[tuple[str, bytes, str]]:
     assert text  # the valid base is valid JSON
 
 
+def returning_bodies(event) -> Iterator[tuple[str, str, bytes]]:
+    """(what, path, body) of hostile requests of returning donors: codes and one-tap gifts."""
+    emails = [json.dumps(e) for e in ["a\x00@example.com", "x" * 5_000, 5, None]]
+    emails.append(f'"a{SURROGATE}@example.com"')  # a lone surrogate, as JSON spells it
+    for email in emails:
+        yield f"code for {email[:20]}", "/donations/saved/code/", f'{{"email": {email}}}'.encode()
+    for code in [
+        "12345",
+        "1234567",
+        "12 34 5x",
+        123456,
+        [1],
+        None,
+        "\uff11\uff12\uff13\uff14\uff15\uff16",
+    ]:
+        body = json.dumps({"email": "ada@example.org", "code": code})
+        yield f"code {code!r}", "/donations/saved/code/check/", body.encode()
+    yield (
+        "header injection",
+        "/donations/saved/code/",
+        json.dumps({"email": "a@example.com\r\nBcc: victim@example.org"}).encode(),
+    )
+    yield "a list", "/donations/saved/code/", b"[1]"
+    one_tap = f"/donations/one-tap/{event.slug}/"
+    base = {k: v for k, v in start_payload(event).items() if k != "email"}
+    yield "one tap without a saved card", one_tap, json.dumps(base).encode()
+    yield "one tap amount 25.5", one_tap, json.dumps({**base, "amount_minor": 25.5}).encode()
+    yield "one tap not JSON", one_tap, b"{not json"
+
+
 def test_hostile_requests_get_clear_4xx_store_nothing_and_log_no_traceback(logged_server):
     server, log = logged_server
     campaign = CampaignFactory()
@@ -142,6 +172,12 @@ def test_hostile_requests_get_clear_4xx_store_nothing_and_log_no_traceback(logge
         body = body.replace(ATTEMPT_KEY.encode(), str(uuid.uuid4()).encode())
         status, _, content = browser.request(
             "POST", f"/donations/events/{event.slug}/start/", body, {"Content-Type": kind}
+        )
+        answers.append((what, status, content))
+
+    for what, path, body in returning_bodies(event):
+        status, _, content = browser.request(
+            "POST", path, body, {"Content-Type": "application/json"}
         )
         answers.append((what, status, content))
 

@@ -11,6 +11,11 @@ with a PaymentIntent; the invoice has no `payment_intent` field, its `confirmati
 `payments` are includable (present only when expanded), and it names its subscription under
 `parent.subscription_details`. Tests move time on with `pay_invoice`, `renew` and `cancel`,
 which return the objects Stripe would put in the matching webhooks.
+
+Saved cards: PaymentMethods (retrieved by id), PaymentIntents that save the card they are paid
+with (`customer` + `setup_future_usage`) or are paid with a customer's saved card
+(`customer` + `payment_method`), checked as Stripe checks them. `confirm` is the donor's
+confirmation in the browser (the card typed, or the saved one).
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class FakeStripe:
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.invoice_payments: dict[str, dict[str, Any]] = {}  # by invoice id
+        self.payment_methods: dict[str, dict[str, Any]] = {}  # saved cards (their section)
         self.requests: list[Request] = []
         self._idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
         self._failures: list[int] = []
@@ -174,6 +180,9 @@ class FakeStripe:
         monthly = self._route_monthly(method, path, params)
         if monthly is not None:
             return monthly
+        saved = self._route_saved_cards(method, path, params)
+        if saved is not None:
+            return saved
         if method == "POST" and path == "/v1/payment_intents":
             fields = {k: v for k, v in params.items() if k != "automatic_payment_methods"}
             return 200, self._new_intent(fields)
@@ -543,3 +552,90 @@ class FakeStripe:
             return json.loads(
                 json.dumps(self._expanded_subscription(self.subscriptions[subscription_id], []))
             )
+
+    # --- saved cards: PaymentMethods, and PaymentIntents that save a card or pay with one ---
+
+    def _route_saved_cards(
+        self, method: str, path: str, params: dict[str, Any]
+    ) -> tuple[int, Any] | None:
+        if method == "GET" and path.startswith("/v1/payment_methods/"):
+            found = self.payment_methods.get(path.rsplit("/", 1)[1])
+            if found is None:
+                return 404, {"type": "invalid_request_error", "message": "No such PaymentMethod."}
+            return 200, found
+        saving = {"customer", "payment_method", "setup_future_usage"} & set(params)
+        if method == "POST" and path == "/v1/payment_intents" and saving:
+            customer = params.get("customer")
+            if customer is not None and customer not in self.customers:
+                return 400, {"type": "invalid_request_error", "message": "No such customer."}
+            if params.get("setup_future_usage") not in (None, "on_session", "off_session"):
+                return 400, {"type": "invalid_request_error", "message": "Invalid usage."}
+            if "payment_method" in params:
+                card = self.payment_methods.get(params["payment_method"])
+                if card is None or card["customer"] != customer:
+                    return 400, {
+                        "type": "invalid_request_error",
+                        "message": "The PaymentMethod does not belong to the Customer.",
+                    }
+            fields = {k: v for k, v in params.items() if k != "automatic_payment_methods"}
+            return 200, self._new_intent(fields)
+        return None
+
+    def add_card(
+        self,
+        *,
+        customer: str | None = None,
+        brand: str = "visa",
+        last4: str = "4242",
+        exp_month: int = 12,
+        exp_year: int = 2034,
+        type_: str = "card",
+    ) -> dict[str, Any]:
+        """A PaymentMethod, as the Payment Element creates one from what the donor typed
+        (attached to `customer` when given)."""
+        with self.lock:
+            return self._new_card(customer, brand, last4, exp_month, exp_year, type_)
+
+    def _new_card(
+        self,
+        customer: str | None,
+        brand: str,
+        last4: str,
+        exp_month: int,
+        exp_year: int,
+        type_: str,
+    ) -> dict[str, Any]:
+        pm_id = f"pm_fake_{len(self.payment_methods) + 1:06d}"
+        card = {"brand": brand, "last4": last4, "exp_month": exp_month, "exp_year": exp_year}
+        self.payment_methods[pm_id] = {
+            "id": pm_id,
+            "object": "payment_method",
+            "type": type_,
+            "customer": customer,
+            "card": card if type_ == "card" else None,
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        return self.payment_methods[pm_id]
+
+    def confirm(self, intent_id: str, *, last4: str = "4242") -> dict[str, Any]:
+        """The donor confirms the payment in the browser and it succeeds: paid with the
+        intent's saved card, or with a new card (last digits `last4`) that is attached to the
+        intent's customer when the intent saves it. Returns the PaymentIntent as
+        payment_intent.succeeded carries it."""
+        with self.lock:
+            intent = self.intents[intent_id]
+            pm_id = intent.get("payment_method")
+            if not pm_id:
+                saves = intent.get("setup_future_usage") and intent.get("customer")
+                card = self._new_card(
+                    intent.get("customer") if saves else None, "visa", last4, 12, 2034, "card"
+                )
+                pm_id = card["id"]
+            intent.update(
+                status="succeeded",
+                amount_received=intent["amount"],
+                payment_method=pm_id,
+                latest_charge=f"ch_fake_{intent_id.rsplit('_', 1)[1]}",
+            )
+            return dict(intent)

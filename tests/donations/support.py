@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.core import mail
+from django.db import connection
 from django.test import Client
 
 from donations.defence import issue_page_token
@@ -46,6 +49,27 @@ def start_body(*, event_id: int, currency: str = "usd", **overrides: Any) -> dic
 def post_start(client: Client, event: Any, body: dict[str, Any], **extra: Any) -> Any:
     return client.post(
         f"/donations/events/{event.slug}/start/",
+        data=json.dumps(body),
+        content_type="application/json",
+        **extra,
+    )
+
+
+def one_tap_body(event: Any, **overrides: Any) -> dict[str, Any]:
+    """A valid one-tap body for the event: the donor and the card come from the cookie."""
+    return {
+        "attempt_key": str(uuid.uuid4()),
+        "page_token": issue_page_token(event_id=event.pk),
+        "amount_minor": 2_500,
+        "cover_fees": False,
+        "monthly": False,
+        **overrides,
+    }
+
+
+def post_one_tap(client: Client, event: Any, body: dict[str, Any], **extra: Any) -> Any:
+    return client.post(
+        f"/donations/one-tap/{event.slug}/",
         data=json.dumps(body),
         content_type="application/json",
         **extra,
@@ -128,3 +152,25 @@ def sign_in(client: Client, email: str) -> None:
     assert len(mail.outbox) == before + 1
     opened = client.post(link_path(mail.outbox[-1]))
     assert opened.status_code == 303, opened.content
+
+
+def in_threads(count: int, target: Callable[[], object]) -> list[object]:
+    """Start `count` threads at one barrier; return what each returned (or raised)."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target()
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results

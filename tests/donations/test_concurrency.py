@@ -3,7 +3,6 @@ from __future__ import annotations
 import threading
 
 from django.core import mail
-from django.db import connection
 from django.test import Client
 
 from donations.models import Donation, ManageLink, ProviderEvent
@@ -15,6 +14,7 @@ from tests.donations.factories import DonationFactory
 from tests.donations.support import (
     ask_link,
     give_simulated,
+    in_threads,
     link_path,
     live_changes,
     paid_monthly_gift,
@@ -25,28 +25,6 @@ from tests.donations.support import (
 )
 from tests.factories import EventFactory
 from tests.support.stripe import post_webhook, succeeded
-
-
-def in_threads(count: int, target) -> list[object]:
-    """Start `count` threads at one barrier; return what each returned (or raised)."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target()
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_the_same_event_delivered_20_times_at_once_counts_once(stripe_settings):

@@ -138,9 +138,7 @@ def test_it_refuses_an_unticked_attestation(client, event):
 
     response = post_start(client, event, start_payload(event, attestations=[statement.pk]))
 
-    assert refused(
-        response, 400, "Please tick each statement to confirm it.", "attestations"
-    )
+    assert refused(response, 400, "Please tick each statement to confirm it.", "attestations")
     assert Donation.objects.count() == 0
     ok = post_start(client, event, start_payload(event, attestations=[statement.pk, other.pk]))
     assert ok.status_code == 200

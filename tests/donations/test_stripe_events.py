@@ -33,6 +33,7 @@ def test_a_payment_intent_event_carries_what_the_handlers_read():
                 "currency": "usd",
                 "latest_charge": "ch_1",
                 "customer": {"id": "cus_1", "object": "customer"},
+                "payment_method": "pm_1",
                 "metadata": {"donation_id": "7", "campaign_id": "3"},
             },
             event_id="evt_1",
@@ -50,6 +51,7 @@ def test_a_payment_intent_event_carries_what_the_handlers_read():
         currency="usd",
         latest_charge="ch_1",
         customer="cus_1",
+        payment_method="pm_1",
         donation_ref="7",
         campaign_id=3,
     )

@@ -379,7 +379,10 @@
 
   // --- the total, and what other scripts hear of it ---
 
+  let savingCard = false;  // the Payment Element was told the card is kept (setupFutureUsage)
+
   function refreshTotal() {
+    const f = form.elements;
     const gift = giftMinor();
     if (!gift) {
       totalBox.textContent = "";
@@ -390,7 +393,13 @@
         ? `Total ${money(gift + fee)}${each} (${money(gift)} + ${money(fee)} to cover fees)`
         : `Total ${money(gift)}${each}`;
       if (elements) {
-        elements.update({ amount: gift + fee, mode: monthly() ? "subscription" : "payment" });
+        const options = { amount: gift + fee, mode: monthly() ? "subscription" : "payment" };
+        // A card kept for next time: the PaymentIntent is made with setup_future_usage too (a
+        // subscription keeps its card anyway). Told only once the donor ticks the box.
+        const save = f.save_card.checked && !monthly();
+        if (save || savingCard) options.setupFutureUsage = save ? "off_session" : null;
+        savingCard = save;
+        elements.update(options);
       }
     }
     refreshLabels();
@@ -499,6 +508,7 @@
     attemptKey = newKey();
     const name = event.target.name;
     if (name === "custom_amount" || name === "monthly" || name === "cover_fees") changed();
+    else if (name === "save_card") refreshTotal();
     else refreshLabels();
     refreshPreview();
     if (event.target.getAttribute("aria-invalid") === "true") clearErrors();
