@@ -103,8 +103,14 @@ class Campaign(models.Model):
         upload_to=brand.logo_upload_to,
         blank=True,
         validators=[brand.check_logo],
+        width_field="logo_width",
+        height_field="logo_height",
         help_text="PNG, JPEG or WebP; at most 1 MB and 2000 by 2000 pixels.",
     )
+    # The logo's size in pixels (the ImageField keeps them): pages give the <img> its width and
+    # height, so the browser keeps the logo's box from the first paint and nothing moves.
+    logo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     brand_color = models.CharField(
         "brand colour",
         max_length=7,
@@ -167,15 +173,17 @@ class Campaign(models.Model):
             self._loaded_logo = self.logo.name
             return
         with transaction.atomic():
-            stored = (
+            row = (
                 Campaign.objects.select_for_update()
                 .filter(pk=self.pk)
-                .values_list("logo", flat=True)
+                .values("logo", "logo_width", "logo_height")
                 .first()
             )
+            stored = row["logo"] if row is not None else None
             untouched = self._loaded_logo is not None and self.logo.name == self._loaded_logo
-            if untouched and stored is not None and stored != self.logo.name:
+            if row is not None and untouched and stored != self.logo.name:
                 self.logo.name = stored
+                self.logo_width, self.logo_height = row["logo_width"], row["logo_height"]
             super().save(*args, **kwargs)
             if stored and stored != self.logo.name:
                 _discard_logo(stored)

@@ -5,11 +5,13 @@ committee must have, and where each shows: the event page, the thank-you and the
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 import threading
 
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -104,6 +106,40 @@ def test_a_good_png_is_stored_under_a_random_name_and_served_as_png(owner_client
     assert served["Content-Type"] == "image/png"
     assert served["X-Content-Type-Options"] == "nosniff"
     assert b"".join(served.streaming_content) == campaign.logo.open("rb").read()
+
+
+def test_the_logos_size_is_kept_with_it_and_cleared_with_it(owner_client):
+    campaign = CampaignFactory()
+    client, url = owner_client(campaign)
+
+    client.post(url, form(campaign, logo=upload(image_bytes(size=(300, 90)))))
+    campaign.refresh_from_db()
+    assert (campaign.logo_width, campaign.logo_height) == (300, 90)
+
+    client.post(url, form(campaign, logo=upload(image_bytes("WEBP", size=(64, 64)), "l.webp")))
+    campaign.refresh_from_db()
+    assert (campaign.logo_width, campaign.logo_height) == (64, 64)
+
+    client.post(url, form(campaign, **{"logo-clear": "on"}))
+    campaign.refresh_from_db()
+    assert (campaign.logo.name, campaign.logo_width, campaign.logo_height) == ("", None, None)
+
+
+def test_logos_stored_before_their_size_was_kept_get_it_from_their_file(media_root):
+    fill_logo_sizes = importlib.import_module(
+        "events.migrations.0008_campaign_logo_size"
+    ).fill_logo_sizes
+    sized = CampaignFactory(logo=upload(image_bytes(size=(210, 70))))
+    gone = CampaignFactory(logo=upload(image_bytes()))
+    (media_root / gone.logo.name).unlink()
+    bare = CampaignFactory()
+    Campaign.objects.update(logo_width=None, logo_height=None)
+
+    fill_logo_sizes(django_apps, None)
+
+    sizes = dict(Campaign.objects.values_list("pk", "logo_width"))
+    assert sizes == {sized.pk: 210, gone.pk: None, bare.pk: None}
+    assert Campaign.objects.get(pk=sized.pk).logo_height == 70
 
 
 def test_a_jpeg_saved_with_a_png_name_is_stored_as_jpg(owner_client):
@@ -290,13 +326,14 @@ def test_a_save_from_a_campaign_read_before_the_logo_was_replaced_keeps_the_new_
     fresh = Campaign.objects.get(pk=campaign.pk)
 
     with django_capture_on_commit_callbacks(execute=True):
-        fresh.logo = upload(image_bytes("JPEG"), "new.jpg", "image/jpeg")
+        fresh.logo = upload(image_bytes("JPEG", size=(90, 30)), "new.jpg", "image/jpeg")
         fresh.save()
         stale.name = "Alpha for Senate"
         stale.save()
 
     stored = Campaign.objects.get()
     assert (stored.name, stored.logo.name) == ("Alpha for Senate", fresh.logo.name)
+    assert (stored.logo_width, stored.logo_height) == (90, 30)
     assert stored_files(media_root) == [logo_file(stored)]
 
 
@@ -506,7 +543,11 @@ def test_the_event_page_shows_the_name_logo_colours_and_disclaimer(client, setti
     page = client.get(event.get_absolute_url()).content.decode()
 
     assert "<span data-brand-name>Alpha for Congress</span>" in page
-    assert f'<img class="brand-logo" src="{campaign.logo_url}" alt="" data-brand-logo>' in page
+    # Its size in pixels: the browser keeps the logo's box from the first paint.
+    assert (
+        f'<img class="brand-logo" src="{campaign.logo_url}" alt="" width="120" height="40" '
+        "data-brand-logo>"
+    ) in page
     assert 'style="--brand: #7a1f2b; --brand-text: #ffffff;"' in page
     assert '<p class="brand-paid-for" data-paid-for-by>Paid for by Alpha for Congress</p>' in page
     assert (
