@@ -19,7 +19,7 @@ from streaming.models import Stream
 from tests.axe import axe_violations, describe
 from tests.browser import PHONE
 from tests.donations.factories import DonationFactory
-from tests.factories import EventFactory
+from tests.factories import CampaignFactory, EventFactory
 from tests.liveroom.page.conftest import new_stream
 from tests.liveroom.page.test_event_page_donations import give
 from tests.support import wait_for
@@ -59,9 +59,14 @@ def test_the_event_page_before_during_and_after_the_show_has_no_violations(
     platform, browser, screenshot
 ):
     starts = timezone.now() + timedelta(hours=2)
+    campaign = CampaignFactory(  # the brand's colours and its "Paid for by" box, checked too
+        name="Alpha for Congress", paid_for_by="Paid for by Alpha for Congress",
+        brand_color="#7a1f2b", brand_text_color="#ffffff",
+    )  # fmt: skip
     event = EventFactory(
-        status=EventStatus.SCHEDULED, starts_at=starts, ends_at=starts + timedelta(hours=1)
-    )
+        campaign=campaign, status=EventStatus.SCHEDULED, starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+    )  # fmt: skip
     receive(succeeded(DonationFactory(event=event, gift_minor=15_000, ticker_opt_in=True)))
     stream, key = new_stream(event.pk)
     pages = {device: browser.new_page(**options) for device, options in DEVICES.items()}
