@@ -13,6 +13,7 @@ from pathlib import Path
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 from config.env import (
     PoolBudget,
@@ -179,8 +180,9 @@ STATICFILES_FINDERS = [
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # Outside DEBUG, `collectstatic` writes content-hashed names (cached for good by browsers) with a
-# gzip copy beside each, and pages link the hashed names from its manifest (a page naming a file
-# that was never collected is a 500, so collectstatic runs before the web process starts).
+# Brotli and a gzip copy beside each, and pages link the hashed names from its manifest (a page
+# naming a file that was never collected is a 500, so collectstatic runs before the web process
+# starts).
 STATIC_HASHED = env_bool("STATIC_HASHED", default=not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -192,8 +194,11 @@ STORAGES = {
         )
     },
 }
-# The web process serves /static/ itself (config/staticfiles.py: WhiteNoise, the gzip copy to
-# clients that accept it, hashed names immutable); in DEBUG straight from the source folders.
+# Source maps are fetched by developer tools only: no compressed copies (hls.js's is 1.7 MB, and
+# Brotli's best compression, done once per deploy, takes seconds on it).
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
+# The web process serves /static/ itself (config/staticfiles.py: WhiteNoise, the Brotli or gzip
+# copy to clients that accept it, hashed names immutable); in DEBUG from the source folders.
 SERVE_STATIC = env_bool("SERVE_STATIC", default=DEBUG)
 if SERVE_STATIC:
     MIDDLEWARE.insert(0, "config.staticfiles.StaticFilesMiddleware")

@@ -2,8 +2,9 @@
 
 `SERVE_STATIC`: WhiteNoise, as ASGI middleware.
 
-Outside DEBUG it serves what `collectstatic` put in `STATIC_ROOT` (read once at start): the gzip
-copy to a client that accepts it, a content-hashed name with a cache lifetime of years
+Outside DEBUG it serves what `collectstatic` put in `STATIC_ROOT` (read once at start): the Brotli
+copy (`.br`, written because the `Brotli` package is installed) to a client that accepts `br`, else
+the gzip copy to one that accepts gzip, a content-hashed name with a cache lifetime of years
 (`immutable`), any other name for a minute. In DEBUG it reads the source folders on each request.
 WhiteNoise's own middleware is synchronous and hands Django's ASGI handler a file iterator it warns
 about; this one reads the file in a worker thread and answers from the event loop.

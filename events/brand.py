@@ -5,7 +5,9 @@ until Pillow has read it: PNG, JPEG or WebP only (never SVG, which can carry scr
 `MAX_LOGO_BYTES` and `MAX_LOGO_PIXELS` on a side, checked with `verify()`. It is stored under a
 random name whose extension comes from the format Pillow found, and served by
 `events.views.campaign_logo`
-with that format's Content-Type and `nosniff`, so a browser never reads it as anything else.
+with that format's Content-Type and `nosniff`, so a browser never reads it as anything else. A
+logo replaced or cleared, or its campaign deleted, is deleted from storage once that commits
+(`discard_logo_on_commit`).
 
 Colours are `#rrggbb`. WCAG 2's contrast ratio decides whether a pair is readable: the text
 colour on the brand colour at least 4.5:1 (normal text, AA), and the brand colour against the
@@ -17,10 +19,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Callable
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage
 from django.core.validators import RegexValidator
+from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
 MAX_LOGO_BYTES = 1024 * 1024
@@ -102,6 +107,21 @@ def logo_upload_to(instance: Any, filename: str) -> str:
     used at all."""
     kind = _logo_format(instance.logo.file)
     return f"{LOGO_DIR}/{secrets.token_hex(16)}.{LOGO_FORMATS[kind][0]}"
+
+
+def discard_logo_on_commit(*, storage: Storage, name: str, in_use: Callable[[str], bool]) -> None:
+    """Deletes the stored logo `name` once the current transaction commits (at once outside
+    one; never if it rolls back), unless `in_use(name)` then says a campaign still names it.
+    A deletion that fails is logged by Django's on-commit runner, not raised into the request
+    whose change already committed; the file is then left behind, as before."""
+    if not name:
+        return
+
+    def discard() -> None:
+        if not in_use(name):
+            storage.delete(name)
+
+    transaction.on_commit(discard, robust=True)
 
 
 def relative_luminance(color: str) -> float:

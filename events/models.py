@@ -6,11 +6,12 @@ This is the base layer: it imports neither `donations` nor `streaming`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 
 from events import brand
@@ -26,6 +27,26 @@ CURRENCY_CHOICES = [
 ]
 
 DEFAULT_MIN_DONATION_MINOR = 500
+
+
+def _logo_in_use(name: str) -> bool:
+    return Campaign.objects.filter(logo=name).exists()
+
+
+def _discard_logo(name: str) -> None:
+    storage = Campaign._meta.get_field("logo").storage
+    brand.discard_logo_on_commit(storage=storage, name=name, in_use=_logo_in_use)
+
+
+class CampaignQuerySet(models.QuerySet["Campaign"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Deletes the campaigns, and their logos' files once that commits."""
+        with transaction.atomic():
+            logos = [name for name in self.values_list("logo", flat=True) if name]
+            deleted = super().delete()
+            for name in logos:
+                _discard_logo(name)
+        return deleted
 
 
 class Campaign(models.Model):
@@ -82,8 +103,14 @@ class Campaign(models.Model):
         upload_to=brand.logo_upload_to,
         blank=True,
         validators=[brand.check_logo],
+        width_field="logo_width",
+        height_field="logo_height",
         help_text="PNG, JPEG or WebP; at most 1 MB and 2000 by 2000 pixels.",
     )
+    # The logo's size in pixels (the ImageField keeps them): pages give the <img> its width and
+    # height, so the browser keeps the logo's box from the first paint and nothing moves.
+    logo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     brand_color = models.CharField(
         "brand colour",
         max_length=7,
@@ -120,11 +147,62 @@ class Campaign(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CampaignQuerySet.as_manager()
+    # The logo's name as this instance read it from the database (None: not read).
+    _loaded_logo: str | None = None
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saves the campaign; the logo it replaced or cleared is deleted once that commits.
+
+        Holds the campaign's row lock from reading the stored logo to writing the new one, so
+        two staff changing the logo at once each discard exactly the file they replaced. A
+        save from an instance read before another replaced the logo, which leaves the logo as
+        it read it, keeps the newer logo rather than writing back a name whose file is gone."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "logo" not in update_fields:
+            super().save(*args, **kwargs)
+            return
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            self._loaded_logo = self.logo.name
+            return
+        with transaction.atomic():
+            row = (
+                Campaign.objects.select_for_update()
+                .filter(pk=self.pk)
+                .values("logo", "logo_width", "logo_height")
+                .first()
+            )
+            stored = row["logo"] if row is not None else None
+            untouched = self._loaded_logo is not None and self.logo.name == self._loaded_logo
+            if row is not None and untouched and stored != self.logo.name:
+                self.logo.name = stored
+                self.logo_width, self.logo_height = row["logo_width"], row["logo_height"]
+            super().save(*args, **kwargs)
+            if stored and stored != self.logo.name:
+                _discard_logo(stored)
+        self._loaded_logo = self.logo.name
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Deletes the campaign, and its logo's file once that commits."""
+        logo = self.logo.name or ""
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            _discard_logo(logo)
+        return deleted
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Campaign:
+        campaign = super().from_db(*args, **kwargs)
+        # The logo as read: a save that leaves it alone must not write it back over a newer one.
+        campaign._loaded_logo = campaign.__dict__.get("logo")  # None when deferred
+        return campaign
 
     @property
     def brand_style(self) -> str:

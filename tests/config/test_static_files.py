@@ -1,5 +1,6 @@
 """Static files as the web process serves them outside DEBUG (config/staticfiles.py): the names
-`collectstatic` hashed, kept by browsers for good, gzip to a client that asks for it."""
+`collectstatic` hashed, kept by browsers for good, Brotli to a client that accepts it and gzip to
+one that accepts only gzip."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import urllib.request
 from collections.abc import Iterator
 
+import brotli
 import pytest
 
 from events.models import EventStatus
@@ -50,8 +52,22 @@ def test_the_page_links_hashed_names_only(transactional_db, server):
         assert re.search(r"\.[0-9a-f]{12}\.[a-z]+$", url), url
 
 
-def test_hls_js_is_sent_gzipped_to_a_client_that_accepts_it(server, hls_url):
-    status, headers, body = get(server.url(hls_url), **{"Accept-Encoding": "gzip, br"})
+def test_a_hashed_file_is_sent_as_brotli_cached_for_good_to_a_client_that_accepts_it(
+    server, hls_url
+):
+    status, headers, body = get(server.url(hls_url), **{"Accept-Encoding": "gzip, deflate, br"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "br"
+    assert headers["Vary"] == "Accept-Encoding"
+    assert headers["Cache-Control"] == "max-age=315360000, public, immutable"
+    plain = get(server.url(hls_url))[2]
+    assert brotli.decompress(body) == plain
+    gzipped = get(server.url(hls_url), **{"Accept-Encoding": "gzip"})[2]
+    assert len(body) < len(gzipped)
+
+
+def test_hls_js_is_sent_gzipped_to_a_client_that_accepts_only_gzip(server, hls_url):
+    status, headers, body = get(server.url(hls_url), **{"Accept-Encoding": "gzip"})
     assert status == 200
     assert headers["Content-Encoding"] == "gzip"
     assert headers["Vary"] == "Accept-Encoding"

@@ -1,16 +1,20 @@
-"""A campaign's brand: the logo (a real PNG, JPEG or WebP within its bounds, never SVG), the
-colours (refused when people could not read them, with the ratio), the "Paid for by" line a
-political committee must have, and where each shows: the event page, the thank-you and the
-emails."""
+"""A campaign's brand: the logo (a real PNG, JPEG or WebP within its bounds, never SVG; the old
+file deleted once a replacement, a clearing or the campaign's deletion commits), the colours
+(refused when people could not read them, with the ratio), the "Paid for by" line a political
+committee must have, and where each shows: the event page, the thank-you and the emails."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
+import threading
 
 import pytest
+from django.apps import apps as django_apps
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
@@ -21,6 +25,7 @@ from events.models import Campaign
 from tests.donations.factories import DonationFactory
 from tests.events.support import campaign_form_data
 from tests.factories import CampaignFactory, EventFactory
+from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +108,40 @@ def test_a_good_png_is_stored_under_a_random_name_and_served_as_png(owner_client
     assert b"".join(served.streaming_content) == campaign.logo.open("rb").read()
 
 
+def test_the_logos_size_is_kept_with_it_and_cleared_with_it(owner_client):
+    campaign = CampaignFactory()
+    client, url = owner_client(campaign)
+
+    client.post(url, form(campaign, logo=upload(image_bytes(size=(300, 90)))))
+    campaign.refresh_from_db()
+    assert (campaign.logo_width, campaign.logo_height) == (300, 90)
+
+    client.post(url, form(campaign, logo=upload(image_bytes("WEBP", size=(64, 64)), "l.webp")))
+    campaign.refresh_from_db()
+    assert (campaign.logo_width, campaign.logo_height) == (64, 64)
+
+    client.post(url, form(campaign, **{"logo-clear": "on"}))
+    campaign.refresh_from_db()
+    assert (campaign.logo.name, campaign.logo_width, campaign.logo_height) == ("", None, None)
+
+
+def test_logos_stored_before_their_size_was_kept_get_it_from_their_file(media_root):
+    fill_logo_sizes = importlib.import_module(
+        "events.migrations.0008_campaign_logo_size"
+    ).fill_logo_sizes
+    sized = CampaignFactory(logo=upload(image_bytes(size=(210, 70))))
+    gone = CampaignFactory(logo=upload(image_bytes()))
+    (media_root / gone.logo.name).unlink()
+    bare = CampaignFactory()
+    Campaign.objects.update(logo_width=None, logo_height=None)
+
+    fill_logo_sizes(django_apps, None)
+
+    sizes = dict(Campaign.objects.values_list("pk", "logo_width"))
+    assert sizes == {sized.pk: 210, gone.pk: None, bare.pk: None}
+    assert Campaign.objects.get(pk=sized.pk).logo_height == 70
+
+
 def test_a_jpeg_saved_with_a_png_name_is_stored_as_jpg(owner_client):
     campaign = CampaignFactory()
     client, url = owner_client(campaign)
@@ -180,6 +219,164 @@ def test_a_logo_over_2000_pixels_on_a_side_is_refused(owner_client, media_root):
 
 def test_a_webp_of_exactly_2000_pixels_is_accepted():
     brand.check_logo(upload(image_bytes("WEBP", size=(2000, 2000)), "logo.webp", "image/webp"))
+
+
+# --- Old logos --------------------------------------------------------------------------------
+
+
+def logo_file(campaign: Campaign) -> str:
+    return campaign.logo.name.split("/")[1]
+
+
+def test_replacing_the_logo_deletes_the_old_file_once_the_change_commits(
+    owner_client, media_root, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    old = logo_file(campaign)
+    client, url = owner_client(campaign)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        new_logo = upload(image_bytes("JPEG"), "new.jpg", "image/jpeg")
+        response = client.post(url, form(campaign, logo=new_logo))
+        assert response.status_code == 302
+        campaign.refresh_from_db()
+        assert stored_files(media_root) == sorted([old, logo_file(campaign)])  # not yet
+
+    assert campaign.logo.name.endswith(".jpg")
+    assert stored_files(media_root) == [logo_file(campaign)]
+    assert client.get(campaign.logo_url).status_code == 200
+
+
+def test_clearing_the_logo_deletes_its_file(
+    owner_client, media_root, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    client, url = owner_client(campaign)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, form(campaign, **{"logo-clear": "on"}))
+
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.logo.name == ""
+    assert stored_files(media_root) == []
+
+
+def test_a_save_that_leaves_the_logo_alone_keeps_its_file(
+    owner_client, media_root, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    client, url = owner_client(campaign)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, form(campaign, name="Alpha for Senate"))
+
+    assert response.status_code == 302
+    assert stored_files(media_root) == [logo_file(campaign)]
+    assert Campaign.objects.get().logo.name == campaign.logo.name
+
+
+def test_a_replacement_rolled_back_keeps_the_old_file(media_root):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    old = campaign.logo.name
+
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            campaign.logo = upload(image_bytes("WEBP"), "new.webp", "image/webp")
+            campaign.save()
+            raise RuntimeError("the rest of the change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+
+    assert Campaign.objects.get().logo.name == old
+    assert old.split("/")[1] in stored_files(media_root)
+
+
+def test_deleting_a_campaign_deletes_its_logo(media_root, django_capture_on_commit_callbacks):
+    one = CampaignFactory(logo=upload(image_bytes()))
+    others = [CampaignFactory(logo=upload(image_bytes())) for _ in range(2)]
+    kept = CampaignFactory(logo=upload(image_bytes()))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        one.delete()
+        Campaign.objects.filter(pk__in=[c.pk for c in others]).delete()
+
+    assert stored_files(media_root) == [logo_file(kept)]
+
+
+def test_a_file_another_campaign_still_names_is_kept(
+    media_root, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    twin = CampaignFactory(logo=campaign.logo.name)  # a copy that shares the stored file
+
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign.logo = ""
+        campaign.save()
+
+    assert stored_files(media_root) == [logo_file(twin)]
+
+
+def test_a_save_from_a_campaign_read_before_the_logo_was_replaced_keeps_the_new_logo(
+    media_root, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    stale = Campaign.objects.get(pk=campaign.pk)  # another owner's form, opened earlier
+    fresh = Campaign.objects.get(pk=campaign.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh.logo = upload(image_bytes("JPEG", size=(90, 30)), "new.jpg", "image/jpeg")
+        fresh.save()
+        stale.name = "Alpha for Senate"
+        stale.save()
+
+    stored = Campaign.objects.get()
+    assert (stored.name, stored.logo.name) == ("Alpha for Senate", fresh.logo.name)
+    assert (stored.logo_width, stored.logo_height) == (90, 30)
+    assert stored_files(media_root) == [logo_file(stored)]
+
+
+def _waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_logos_saved_at_once_leave_only_the_last_one_stored(media_root):
+    campaign = CampaignFactory(logo=upload(image_bytes()))
+    first = Campaign.objects.get(pk=campaign.pk)
+    second = Campaign.objects.get(pk=campaign.pk)
+    errors: list[BaseException] = []
+
+    def save_second() -> None:
+        try:
+            second.logo = upload(image_bytes("WEBP"), "second.webp", "image/webp")
+            second.save()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        first.logo = upload(image_bytes("JPEG"), "first.jpg", "image/jpeg")
+        first.save()
+        # The second save runs while the first holds the campaign's row.
+        thread = threading.Thread(target=save_second)
+        thread.start()
+        wait_for(_waiting_on_a_lock, 10, what="the second save waiting for the row")
+    thread.join(timeout=30)
+
+    assert errors == []
+    stored = Campaign.objects.get()
+    assert stored.logo.name == second.logo.name
+    assert stored.logo.name.endswith(".webp")
+    assert stored_files(media_root) == [logo_file(stored)]
 
 
 @pytest.mark.parametrize(
@@ -346,7 +543,11 @@ def test_the_event_page_shows_the_name_logo_colours_and_disclaimer(client, setti
     page = client.get(event.get_absolute_url()).content.decode()
 
     assert "<span data-brand-name>Alpha for Congress</span>" in page
-    assert f'<img class="brand-logo" src="{campaign.logo_url}" alt="" data-brand-logo>' in page
+    # Its size in pixels: the browser keeps the logo's box from the first paint.
+    assert (
+        f'<img class="brand-logo" src="{campaign.logo_url}" alt="" width="120" height="40" '
+        "data-brand-logo>"
+    ) in page
     assert 'style="--brand: #7a1f2b; --brand-text: #ffffff;"' in page
     assert '<p class="brand-paid-for" data-paid-for-by>Paid for by Alpha for Congress</p>' in page
     assert (

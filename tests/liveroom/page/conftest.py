@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.test import Client
 
 from streaming import ffmpeg, services, teststream
 from streaming.models import Stream
+from tests.browser import LAPTOP
+from tests.factories import MembershipFactory, UserFactory
 from tests.support import processes
 from tests.support.processes import Server, start_server, stop_process
 
@@ -58,6 +61,21 @@ class Platform:
         )  # fmt: skip
         self.procs.append(proc)
         return proc
+
+    def staff_dashboard(self, browser, event, *, role: str = "manager", device: dict = LAPTOP):
+        """The event's live dashboard in its own browser context, signed in as a member of
+        the event's campaign with `role`."""
+        user = UserFactory(username=f"staff-{role}")
+        MembershipFactory(campaign=event.campaign, user=user, role=role)
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(**device)
+        context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": self.origin}]
+        )
+        page = context.new_page()
+        page.goto(self.url(f"/staff/events/{event.pk}/dashboard/"))
+        return page
 
 
 @pytest.fixture(scope="package")

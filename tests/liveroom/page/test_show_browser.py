@@ -12,13 +12,12 @@ import time
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from donations.models import Donation
 from events.models import Event, EventStatus
 from streaming.models import Stream
 from tests.browser import LAPTOP
-from tests.factories import EventFactory, MembershipFactory, UserFactory
+from tests.factories import EventFactory
 from tests.liveroom.page.conftest import new_stream
 from tests.liveroom.page.test_event_page import assert_video_advances, player
 from tests.liveroom.page.test_event_page_donations import give
@@ -27,28 +26,6 @@ from tests.support import wait_for
 pytestmark = pytest.mark.browser
 
 GAP_S = 20  # how long the encoder stays away before it comes back
-
-
-def _staff_page(browser, platform, event: Event):
-    """The event's dashboard in its own browser context, signed in as a manager."""
-    user = UserFactory(username="producer")
-    MembershipFactory(campaign=event.campaign, user=user, role="manager")
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**LAPTOP)
-    context.add_cookies(
-        [
-            {
-                "name": "sessionid",
-                "value": client.cookies["sessionid"].value,
-                "url": platform.origin,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # "Go live now?"
-    page.goto(platform.url(f"/staff/events/{event.pk}/dashboard/"))
-    return page
 
 
 def _preview_time(page) -> float:
@@ -110,7 +87,8 @@ def test_the_show_survives_its_encoder_from_green_room_to_replay(platform, brows
     encoder = platform.push(stream, key)
     wait_for(lambda: Event.objects.get(pk=event.pk).status == EventStatus.BACKSTAGE, 30,
              what="backstage")  # fmt: skip
-    staff = _staff_page(browser, platform, event)
+    staff = platform.staff_dashboard(browser, event)
+    staff.on("dialog", lambda dialog: dialog.accept())  # "Go live now?"
     wait_for(lambda: _preview_time(staff) > 2, 30, what="the preview playing")
     assert staff.is_visible("[data-show-action=go-live]")
     screenshot(staff, "green-room")

@@ -9,14 +9,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.test import Client
 
 from donations.models import Donation
 from events.models import Event, EventStatus
 from tests.browser import LAPTOP, PHONE
 from tests.donations import panel
 from tests.donations.factories import DonationFactory
-from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
+from tests.factories import CampaignFactory, EventFactory
 from tests.support.stripe import receive, succeeded
 
 pytestmark = pytest.mark.browser
@@ -28,21 +27,6 @@ def _attendee(browser, platform, event: Event, device: dict):
     page = browser.new_context(**device).new_page()
     page.goto(platform.url(event.get_absolute_url()))
     page.wait_for_selector("[data-live-room][data-version]")  # the live room is connected
-    return page
-
-
-def _staff(browser, platform, event: Event, *, role: str):
-    """The event's dashboard in its own browser context, signed in with `role`."""
-    user = UserFactory(username=f"staff-{role}")
-    MembershipFactory(campaign=event.campaign, user=user, role=role)
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**LAPTOP)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": platform.origin}]
-    )
-    page = context.new_page()
-    page.goto(platform.url(f"/staff/events/{event.pk}/dashboard/"))
     return page
 
 
@@ -160,7 +144,7 @@ def test_staff_hide_a_line_and_it_leaves_an_attendees_page_within_two_seconds(
     attendee.wait_for_function(
         f"() => {TICKER_NAMES}.map((n) => n.textContent).join() === 'Troll,Ada'"
     )
-    staff = _staff(browser, platform, event, role="manager")
+    staff = platform.staff_dashboard(browser, event, role="manager")
     row = staff.locator(f"#recent-donations tr[data-donation='{troll.pk}']")
     assert "Troll — $25 — “spam”" in row.text_content()
 
@@ -182,7 +166,7 @@ def test_a_viewer_member_sees_the_lines_but_no_button(platform, browser):
     donation = DonationFactory(event=event, ticker_opt_in=True, display_name="Ada")
     receive(succeeded(donation))
 
-    staff = _staff(browser, platform, event, role="viewer")
+    staff = platform.staff_dashboard(browser, event, role="viewer")
 
     assert "Ada — $25" in staff.text_content("#recent-donations")
     assert staff.locator("[data-ticker-action]").count() == 0
