@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from donations.models import Donation, Interval
+from events.kinds import CampaignKind
 from events.models import Campaign
 from events.money import format_money
 
@@ -52,13 +53,20 @@ def _long_date(moment: datetime) -> str:
     return f"{moment:%B} {moment.day}, {moment:%Y}"  # UTC, as stored
 
 
+def tax_statement(campaign: Campaign) -> str:
+    """A 501(c)(3)'s acknowledgment: its legal name, its EIN and that nothing was given in
+    return ("" for every other kind: political gifts are not deductible)."""
+    if campaign.kind != CampaignKind.NONPROFIT:
+        return ""
+    ein = f" (EIN {campaign.ein})" if campaign.ein else ""
+    return f"{campaign.legal_name}{ein}: {NONPROFIT_STATEMENT}"
+
+
 def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
     """What both parts of the receipt say. The brand fields (`logo`, `brand_color`,
-    `paid_for_by`, `political`) are read with getattr so that campaigns without them still
-    get a receipt; a campaign that is not political is a nonprofit and gets the tax
-    statement."""
+    `paid_for_by`) are read with getattr so that campaigns without them still get a receipt;
+    a 501(c)(3) gets the tax statement (`tax_statement`)."""
     campaign = donation.campaign
-    political = bool(getattr(campaign, "political", True))
     return {
         "donation": donation,
         "campaign": campaign,
@@ -71,7 +79,7 @@ def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
         "logo_url": _logo_url(campaign),
         "brand_color": _brand_color(campaign),
         "paid_for_by": str(getattr(campaign, "paid_for_by", "") or ""),
-        "tax_statement": "" if political else NONPROFIT_STATEMENT,
+        "tax_statement": tax_statement(campaign),
     }
 
 

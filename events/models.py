@@ -6,6 +6,7 @@ This is the base layer: it imports neither `donations` nor `streaming`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from events import brand
+from events import brand, kinds
 from events.fields import MoneyField, SuggestedAmountsField
 
 # Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
@@ -101,12 +102,29 @@ class Campaign(models.Model):
         validators=[brand.check_hex_color],
         help_text="#rrggbb; at least 4.5:1 against the brand colour. Empty: white.",
     )
+    kind = models.CharField(
+        max_length=20,
+        choices=kinds.CampaignKind.choices,
+        default=kinds.CampaignKind.OTHER,
+        help_text=(
+            "Sets the defaults of the money rules below (limits per election, itemization, "
+            "attestations) and what the receipt says. A federal candidate committee or a PAC "
+            "is political; a 501(c)(3) is not and its receipts carry its EIN."
+        ),
+    )
+    ein = models.CharField(
+        "EIN",
+        max_length=10,
+        blank=True,
+        help_text="The IRS employer identification number (12-3456789): a 501(c)(3)'s receipts "
+        "print it.",
+    )
     political = models.BooleanField(
         "political committee",
         default=True,
         help_text=(
             "A US political committee must print a “Paid for by” disclaimer on its public "
-            "pages and emails."
+            "pages and emails. Set by the kind, except for “Other”."
         ),
     )
     paid_for_by = models.CharField(
@@ -126,6 +144,12 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        political = kinds.rules_of(self.kind).political
+        if political is not None:
+            self.political = political  # the kind decides; only "other" leaves it to staff
+        super().save(*args, **kwargs)
+
     @property
     def brand_style(self) -> str:
         """CSS custom properties for the event page (empty: the page's own colours)."""
@@ -137,8 +161,23 @@ class Campaign(models.Model):
             return ""
         return reverse("campaign_logo", args=[(self.logo.name or "").rsplit("/", 1)[-1]])
 
+    @property
+    def rules(self) -> kinds.KindRules:
+        """The defaults of the campaign's kind (events.kinds)."""
+        return kinds.rules_of(self.kind)
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        political = self.rules.political
+        if political is not None:
+            self.political = political
+        if self.ein.strip():
+            try:
+                self.ein = kinds.normalize_ein(self.ein)
+            except ValidationError as exc:
+                errors["ein"] = exc.messages[0]
+        elif self.kind == kinds.CampaignKind.NONPROFIT:
+            errors["ein"] = "A 501(c)(3)'s receipts must carry its EIN: enter it."
         if (
             self.max_donation_minor is not None
             and self.max_donation_minor < self.min_donation_minor

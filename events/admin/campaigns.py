@@ -92,14 +92,14 @@ class AttestationInline(admin.TabularInline[Attestation, Campaign]):
 @admin.register(Campaign)
 class CampaignAdmin(CampaignScopedAdmin):
     campaign_path = "pk"
-    list_display = ["name", "legal_name", "currency", "limit_display", "created_at"]
-    list_filter = ["currency"]
+    list_display = ["name", "legal_name", "kind", "currency", "limit_display", "created_at"]
+    list_filter = ["kind", "currency"]
     search_fields = ["name", "slug", "legal_name"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at"]
     inlines = [AttestationInline, MembershipInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "legal_name", "currency", "created_at"]}),
+        (None, {"fields": ["name", "slug", "legal_name", "kind", "ein", "currency", "created_at"]}),
         (
             "Giving rules",
             {

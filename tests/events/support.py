@@ -14,6 +14,8 @@ def campaign_form_data(campaign: Campaign, **fields: Any) -> dict[str, Any]:
         "name": campaign.name,
         "slug": campaign.slug,
         "legal_name": campaign.legal_name,
+        "kind": campaign.kind,
+        "ein": campaign.ein,
         "currency": campaign.currency,
         "min_donation_minor": "5",
         "max_donation_minor": "",
