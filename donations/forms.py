@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from donations.donors import DonorDetails
-from donations.rules import DonationRequest
+from donations.rules import DesignationChoice, DonationRequest
 
 MAX_AMOUNT_MINOR = 99_999_999  # Stripe's ceiling for one charge in these currencies
 
@@ -66,6 +66,15 @@ class StartDonationForm(forms.Form):
     )
     refcode = forms.CharField(max_length=100, required=False)
     monthly = forms.BooleanField(required=False)
+    express = forms.BooleanField(required=False)
+    # {"election": id} (the donor's choice), {"split_to": id, "consent": token} (the excess
+    # over the limit to a later election, with the consent the refusal handed out).
+    designation = forms.JSONField(
+        required=False,
+        error_messages={
+            "invalid": "The election you chose was not understood. Reload the page and try again."
+        },
+    )
 
     def __init__(self, data: dict[str, Any]) -> None:
         # JSON booleans and numbers arrive typed; the form fields want strings or bools.
@@ -82,6 +91,25 @@ class StartDonationForm(forms.Form):
         ):
             raise forms.ValidationError("Please confirm each statement above the Donate button.")
         return frozenset(value)
+
+    def clean_designation(self) -> DesignationChoice:
+        value = self.cleaned_data.get("designation") or {}
+        problem = forms.ValidationError(
+            "The election you chose was not understood. Reload the page and try again."
+        )
+        if not isinstance(value, dict) or not set(value) <= {"election", "split_to", "consent"}:
+            raise problem
+        ids = [value.get("election"), value.get("split_to")]
+        if any(v is not None and (isinstance(v, bool) or not isinstance(v, int)) for v in ids):
+            raise problem
+        consent = value.get("consent", "")
+        if not isinstance(consent, str) or len(consent) > 1_000:
+            raise problem
+        if value.get("split_to") is not None and not consent:
+            raise forms.ValidationError(
+                "Confirm that the rest of your gift goes to the next election."
+            )
+        return DesignationChoice(election_id=ids[0], split_to=ids[1], consent=consent)
 
     def clean_amount_minor(self) -> int:
         value = self.data.get("amount_minor")
@@ -106,6 +134,8 @@ class StartDonationForm(forms.Form):
             message=d["message"].strip(),
             refcode=d["refcode"].strip(),
             monthly=d["monthly"],
+            designation=d["designation"],
+            express=d["express"],
         )
 
     def first_error(self) -> tuple[str, str]:
@@ -116,7 +146,7 @@ class StartDonationForm(forms.Form):
 
 
 def _jsonish(name: str, value: Any) -> Any:
-    if name == "attestations":
+    if name in ("attestations", "designation"):
         return value if isinstance(value, str) else json.dumps(value)
     if isinstance(value, float) and name == "amount_minor":
         return "x"  # fractions of a cent are refused, not rounded

@@ -87,6 +87,19 @@ class Donation(models.Model):
     )
     invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
 
+    # The election(s) the gift is for (donations/compliance/designation.py); none when the
+    # campaign has no elections. A gift split with the donor's consent gives `election_minor`
+    # to `election` and the rest, `split_minor`, to the later `split_election`: one charge, two
+    # designations that add up to the charged amount exactly (a check constraint).
+    election = models.ForeignKey(
+        "events.Election", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    election_minor = models.PositiveBigIntegerField(default=0)
+    split_election = models.ForeignKey(
+        "events.Election", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    split_minor = models.PositiveBigIntegerField(default=0)
+
     # Monotone facts from the provider (see the module docstring).
     succeeded_seen = models.BooleanField(default=False)
     failed_seen = models.BooleanField(default=False)
@@ -159,6 +172,26 @@ class Donation(models.Model):
             models.CheckConstraint(
                 condition=Q(amount_minor=models.F("gift_minor") + models.F("fee_minor")),
                 name="donation_amount_is_gift_plus_fee",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    election__isnull=True,
+                    election_minor=0,
+                    split_election__isnull=True,
+                    split_minor=0,
+                )
+                | (
+                    Q(
+                        election__isnull=False,
+                        election_minor__gt=0,
+                        election_minor=models.F("amount_minor") - models.F("split_minor"),
+                    )
+                    & (
+                        Q(split_election__isnull=True, split_minor=0)
+                        | Q(split_election__isnull=False, split_minor__gt=0)
+                    )
+                ),
+                name="donation_designations_add_up",
             ),
         ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, Sum
@@ -24,16 +25,35 @@ PENDING_HOLD = timedelta(minutes=30)
 
 class DonationRefused(Exception):
     """A start-donation request we refuse; `message` is for the donor, `status` the HTTP code,
-    `field` the form field it is about ("" for none)."""
+    `field` the form field it is about ("" for none), `extra` more keys of the JSON answer
+    (the room left under a limit, the fields now required: donations.compliance)."""
 
     def __init__(
-        self, message: str, *, status: int = 400, field: str = "", retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        field: str = "",
+        retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.field = field
         self.retry_after = retry_after  # seconds, for a 429
+        self.extra = extra or {}
+
+
+@dataclass(frozen=True)
+class DesignationChoice:
+    """What the donor asked about elections (the request's `designation`): an election of
+    their choice, and/or the later election the excess over the limit goes to, with the
+    signed consent token the refusal handed them (donations.compliance.designation)."""
+
+    election_id: int | None = None
+    split_to: int | None = None
+    consent: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,9 @@ class DonationRequest:
     message: str = ""
     refcode: str = ""
     monthly: bool = False
+    designation: DesignationChoice = field(default_factory=DesignationChoice)
+    # Sent by the wallet (Express Checkout) path, whose sheet has no employer or occupation.
+    express: bool = False
 
     @property
     def interval(self) -> Interval:

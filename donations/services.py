@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from donations.amounts import Amounts
+from donations.compliance import checkout
 from donations.models import Donation, DonationStatus, Interval, MonthlyGift, ProviderEvent
 from donations.payments import create_payment_with_backoff
 from donations.providers import get_provider, simulated
@@ -23,7 +24,7 @@ from donations.providers.base import (
     ProviderError,
     ProviderRateLimited,
 )
-from donations.rules import DonationRefused, DonationRequest, check_donor_limit, check_rules
+from donations.rules import DonationRefused, DonationRequest, check_rules
 from donations.subscriptions import create_subscription_with_backoff
 from donations.webhooks.apply import receive_event
 from events.models import Event
@@ -59,7 +60,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         currency=campaign.currency,
         interval=req.interval,
     )
-    check_donor_limit(campaign=campaign, email=req.donor.email, amount_minor=amounts.amount_minor)
+    facts = checkout.check_gift(campaign=campaign, req=req, amount_minor=amounts.amount_minor)
     return Donation.objects.create(
         event=event,
         campaign=campaign,
@@ -74,6 +75,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         display_name=req.display_name,
         message=req.message,
         refcode=req.refcode,
+        **facts.as_fields(),
     )
 
 

@@ -15,6 +15,7 @@ from django.db import models
 from django.urls import reverse
 
 from events import brand, kinds
+from events.elections import Election as Election  # the model of a campaign's elections
 from events.fields import MoneyField, SuggestedAmountsField
 
 # Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
@@ -119,6 +120,25 @@ class Campaign(models.Model):
         help_text="The IRS employer identification number (12-3456789): a 501(c)(3)'s receipts "
         "print it.",
     )
+    # --- The money rules of elections (events/elections.py, donations/compliance/).
+    election_limit_minor = MoneyField(
+        "limit per election",
+        null=True,
+        blank=True,
+        help_text=(
+            "The most one donor (the same person, whatever their email) may give for each "
+            "election. Empty: the kind's default ($3,500 for a federal candidate committee, "
+            "none otherwise). Applies once the campaign has elections."
+        ),
+    )
+    donor_chooses_election = models.BooleanField(
+        "donors may choose the election",
+        default=False,
+        help_text=(
+            "Donors may designate their gift to any election still ahead. Otherwise a gift "
+            "is for the next election on its date, as the FEC presumes."
+        ),
+    )
     political = models.BooleanField(
         "political committee",
         default=True,
@@ -165,6 +185,14 @@ class Campaign(models.Model):
     def rules(self) -> kinds.KindRules:
         """The defaults of the campaign's kind (events.kinds)."""
         return kinds.rules_of(self.kind)
+
+    @property
+    def election_limit(self) -> int | None:
+        """The most one donor may give per election (minor units): the campaign's own limit,
+        else its kind's; None for no limit."""
+        if self.election_limit_minor is not None:
+            return int(self.election_limit_minor)
+        return self.rules.election_limit_minor
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from donations import ledger
+from donations.compliance.designation import installment_designation
 from donations.models import (
     MONTHLY_STATUS_RANK,
     Donation,
@@ -35,6 +36,7 @@ from donations.providers.stripe_events import (
 )
 from donations.webhooks import store
 from donations.webhooks.issues import check_amount, record_issue
+from events.elections import gift_date
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +160,13 @@ def _adopt_first(invoice: InvoicePaid) -> int | None:
 
 def _new_installment(gift: MonthlyGift, invoice_id: str) -> int:
     """A later month: a new donation row copying the first one's amounts (each month charges
-    what the first did) and donor details. Its attempt key is derived from the invoice id, so
+    what the first did) and donor details, designated to the next election on the day it is
+    paid. Its attempt key is derived from the invoice id, so
     it is as unique as the invoice."""
     first = gift.first_donation
+    designation = installment_designation(
+        campaign_id=gift.campaign_id, amount_minor=first.amount_minor, on=gift_date()
+    )
     installment = Donation.objects.create(
         event_id=gift.event_id,
         campaign_id=gift.campaign_id,
@@ -177,6 +183,7 @@ def _new_installment(gift: MonthlyGift, invoice_id: str) -> int:
         hide_amount=first.hide_amount,
         display_name=first.display_name,
         refcode=first.refcode,
+        **designation.as_fields(),
     )
     log.info("monthly installment donation_id=%s monthly_gift_id=%s", installment.pk, gift.pk)
     return installment.pk

@@ -17,6 +17,7 @@ from events.models import (
     Attestation,
     Campaign,
     CapacityTier,
+    Election,
     EventStatus,
     Membership,
 )
@@ -89,6 +90,27 @@ class AttestationInline(admin.TabularInline[Attestation, Campaign]):
         return obj is not None and CampaignAdmin.can_edit(request, obj)
 
 
+class ElectionInline(admin.TabularInline[Election, Campaign]):
+    """The campaign's elections (owners change them; an election gifts are designated to
+    cannot be deleted)."""
+
+    model = Election
+    extra = 0
+    fields = ["kind", "date", "cycle"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(CampaignScopedAdmin):
     campaign_path = "pk"
@@ -97,7 +119,7 @@ class CampaignAdmin(CampaignScopedAdmin):
     search_fields = ["name", "slug", "legal_name"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at"]
-    inlines = [AttestationInline, MembershipInline]
+    inlines = [ElectionInline, AttestationInline, MembershipInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "legal_name", "kind", "ein", "currency", "created_at"]}),
         (
@@ -109,6 +131,19 @@ class CampaignAdmin(CampaignScopedAdmin):
                     "per_donor_limit_minor",
                     "monthly_enabled",
                 ]
+            },
+        ),
+        (
+            "Elections and limits",
+            {
+                "fields": ["election_limit_minor", "donor_chooses_election"],
+                "description": (
+                    "Each gift is for one of the campaign's elections (listed below): the next "
+                    "one on the gift's date unless donors may choose. A donor's gifts per "
+                    "election, whatever email they use, stay within the limit; a gift over it is "
+                    "offered the room left and, with the donor's consent, the rest goes to the "
+                    "next election of the cycle."
+                ),
             },
         ),
         (
