@@ -129,6 +129,10 @@ class Donation(models.Model):
     employer = models.CharField(max_length=200, blank=True)
     occupation = models.CharField(max_length=200, blank=True)
     attestations = models.JSONField(default=list, blank=True, help_text="The texts ticked.")
+    # The donor's identity key (normalized name and postal code, donations/compliance/
+    # identity.py): with the email, what ties one person's gifts together for limits and
+    # aggregates. "" without a name or a postal code.
+    donor_key = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     ticker_opt_in = models.BooleanField("show in the ticker", default=False)
     anonymous = models.BooleanField(default=False)
@@ -148,6 +152,11 @@ class Donation(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["campaign", "email"]),
+            models.Index(
+                fields=["campaign", "donor_key"],
+                condition=~Q(donor_key=""),
+                name="donation_campaign_donor_key",
+            ),
             models.Index(fields=["event", "status"]),
             models.Index(fields=["campaign", "created_at"]),
             models.Index(fields=["refcode"]),

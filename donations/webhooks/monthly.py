@@ -176,6 +176,7 @@ def _new_installment(gift: MonthlyGift, invoice_id: str) -> int:
         monthly_gift=gift,
         invoice_id=invoice_id,
         **first.donor.as_fields(),
+        donor_key=first.donor_key,
         attestations=first.attestations,
         # The ticker is the live moment of the first gift; later months count, quietly.
         ticker_opt_in=False,
