@@ -319,6 +319,11 @@ CELERY_BEAT_SCHEDULE["donations-receipts"] = {
     "task": "donations.tasks.send_pending_receipts",
     "schedule": 5.0,
 }
+# Monthly gifts stopped at the limit per election whose cancellation or emails are still due.
+CELERY_BEAT_SCHEDULE["donations-monthly-stops"] = {
+    "task": "donations.tasks.run_due_monthly_stops",
+    "schedule": 60.0,
+}
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

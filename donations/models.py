@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.db.models.fields.json import KT
 
 from donations.amounts import Amounts
+from donations.compliance_models import MonthlyGiftStop as MonthlyGiftStop
 from donations.donors import DonorDetails
 from events.models import CURRENCY_CHOICES, Campaign, Event
 

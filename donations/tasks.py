@@ -9,6 +9,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from donations.compliance.tasks import run_due_monthly_stops, run_monthly_stop
 from donations.providers import get_provider
 from donations.receipt_tasks import send_pending_receipts, send_receipt_task
 from donations.webhooks import apply, reconcile
@@ -16,6 +17,8 @@ from donations.webhooks import apply, reconcile
 __all__ = [
     "apply_unapplied_events",
     "reconcile_payments",
+    "run_due_monthly_stops",
+    "run_monthly_stop",
     "send_pending_receipts",
     "send_receipt_task",
 ]

@@ -34,13 +34,20 @@ def check_gift(*, campaign: Campaign, req: DonationRequest, amount_minor: int) -
     commits)."""
     key = donor_key(req.donor)
     email = req.donor.email
-    election = first_election(campaign=campaign, choice=req.designation, on=gift_date())
+    on = gift_date()
+    election = first_election(campaign=campaign, choice=req.designation, on=on)
     if election is None:  # no elections: the campaign's per-email limit, as it always was
         check_donor_limit(campaign=campaign, email=email, amount_minor=amount_minor)
         return GiftFacts(donor_key=key)
     lock_donor(campaign_id=campaign.pk, donor_key=key, email=email)
     totals = donor_totals(campaign_id=campaign.pk, donor_key=key, email=email)
     designation = check_election_limit(
-        campaign=campaign, election=election, amount_minor=amount_minor, totals=totals
+        campaign=campaign,
+        election=election,
+        amount_minor=amount_minor,
+        totals=totals,
+        req=req,
+        donor_key=key,
+        on=on,
     )
     return GiftFacts(donor_key=key, designation=designation)

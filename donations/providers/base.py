@@ -101,6 +101,11 @@ class PaymentProvider(abc.ABC):
         ProviderRateLimited, PaymentDeclined or ProviderError."""
 
     @abc.abstractmethod
+    def cancel_subscription(self, *, subscription_id: str) -> None:
+        """End a monthly gift now: no further charges. A subscription that has already ended
+        is left as it is (no error). Raises ProviderRateLimited or ProviderError."""
+
+    @abc.abstractmethod
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
     ) -> RefundResult:

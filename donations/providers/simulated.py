@@ -59,6 +59,9 @@ class SimulatedProvider(PaymentProvider):
             client_secret=f"{payment_id}_secret_sim",
         )
 
+    def cancel_subscription(self, *, subscription_id: str) -> None:
+        return None  # nothing runs remotely: the gift's row is what ends it
+
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
     ) -> RefundResult:

@@ -151,6 +151,15 @@ class StripeProvider(PaymentProvider):
             client_secret=invoice.confirmation_secret.client_secret,
         )
 
+    def cancel_subscription(self, *, subscription_id: str) -> None:
+        try:
+            subscription = self._client.v1.subscriptions.retrieve(subscription_id)
+            if subscription.status in ("canceled", "incomplete_expired"):
+                return
+            self._client.v1.subscriptions.cancel(subscription_id)
+        except stripe_lib.StripeError as exc:
+            raise _translate(exc) from exc
+
     def refund(
         self, *, payment_id: str, amount_minor: int | None, idempotency_key: str
     ) -> RefundResult:

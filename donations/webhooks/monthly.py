@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from donations import ledger
 from donations.compliance.designation import installment_designation
+from donations.compliance.monthly import watch_next_month
 from donations.models import (
     MONTHLY_STATUS_RANK,
     Donation,
@@ -67,6 +68,10 @@ def on_invoice_paid(row: ProviderEvent, invoice: InvoicePaid) -> None:
         return
     donation.succeeded_seen = True
     ledger.commit_donation_state(donation=donation, before=before, others=others)
+    if donation.counted:
+        # A month paid (its payment's own event may have counted it first): stop the gift if
+        # its next month would pass the election's limit (decided once per gift).
+        watch_next_month(installment=donation)
 
 
 def on_invoice_payment_paid(row: ProviderEvent, paid: InvoicePaymentPaid) -> None:

@@ -13,6 +13,7 @@ from django.test import Client
 
 from donations.defence import issue_page_token
 from events import livebus
+from tests.support.stripe import post_webhook, stripe_event
 
 
 def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:
@@ -56,3 +57,16 @@ def live_changes(event_id: int) -> int:
     """How many times the live room was told the event's tally changed."""
     value = redis.Redis.from_url(settings.REDIS_URL).get(livebus.key(event_id, "changes"))
     return int(value or 0)
+
+
+def deliver_paid(client: Client, objects: dict[str, dict[str, Any]]) -> None:
+    """Every webhook Stripe sends when an invoice is paid (fakestripe's pay_invoice or renew),
+    in Stripe's usual order; each must be accepted."""
+    for type_, key in (
+        ("payment_intent.succeeded", "payment_intent"),
+        ("invoice_payment.paid", "invoice_payment"),
+        ("invoice.paid", "invoice"),
+        ("customer.subscription.updated", "subscription"),
+    ):
+        response = post_webhook(client, stripe_event(type_, objects[key]))
+        assert response.status_code == 200, response.content

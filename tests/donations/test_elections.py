@@ -12,9 +12,8 @@ from django.db import IntegrityError, transaction
 from donations.models import Donation, MonthlyGift
 from events.elections import gift_date
 from tests.donations.factories import DonationFactory
-from tests.donations.support import post_start, start_payload
+from tests.donations.support import deliver_paid, post_start, start_payload
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
-from tests.support.stripe import post_webhook, stripe_event
 
 pytestmark = pytest.mark.usefixtures("stripe_settings")
 
@@ -207,14 +206,3 @@ def test_a_month_of_a_monthly_gift_is_for_the_next_election_on_the_day_it_is_pai
         2_500,
         "succeeded",
     )
-
-
-def deliver_paid(client, objects):
-    for type_, key in (
-        ("payment_intent.succeeded", "payment_intent"),
-        ("invoice_payment.paid", "invoice_payment"),
-        ("invoice.paid", "invoice"),
-        ("customer.subscription.updated", "subscription"),
-    ):
-        response = post_webhook(client, stripe_event(type_, objects[key]))
-        assert response.status_code == 200, response.content
