@@ -324,6 +324,11 @@ CELERY_BEAT_SCHEDULE["donations-monthly-stops"] = {
     "task": "donations.tasks.run_due_monthly_stops",
     "schedule": 60.0,
 }
+# Best efforts: follow-ups of gifts that became itemizable without the donor's details.
+CELERY_BEAT_SCHEDULE["donations-best-efforts"] = {
+    "task": "donations.tasks.send_best_efforts_requests",
+    "schedule": 60.0,
+}
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

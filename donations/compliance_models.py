@@ -43,3 +43,45 @@ class MonthlyGiftStop(models.Model):
 
     def __str__(self) -> str:
         return f"Monthly gift {self.monthly_gift_id} stopped at the limit"
+
+
+class InfoRequest(models.Model):
+    """The best-efforts follow-up of a donor whose gifts became itemizable without their
+    employer, occupation or address (the wallet path, a month of a monthly gift): one email
+    with a signed link to a form, sent within 30 days of the first gift's receipt, and the
+    answer, recorded on every gift attached to it (`gifts`). One open request per donor and
+    campaign: a later gift of the same donor joins it and gets no second email."""
+
+    campaign = models.ForeignKey("events.Campaign", on_delete=models.PROTECT, related_name="+")
+    donor_key = models.CharField(max_length=32, blank=True)
+    email = models.EmailField()
+    gifts = models.ManyToManyField("donations.Donation", related_name="info_requests")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The receipt of the first gift it asks about: the follow-up goes out within 30 days of it.
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)  # the outbox: set until sent
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Not sent: the 30 days passed first (an outage); the treasurer's to follow up.
+    expired_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    employer = models.CharField(max_length=200, blank=True)
+    occupation = models.CharField(max_length=200, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="info_request_due"
+            ),
+            models.Index(fields=["campaign", "email"], name="info_request_email"),
+            models.Index(fields=["campaign", "donor_key"], name="info_request_donor_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Information request {self.pk}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 
+from donations.compliance.besteffort import ANSWER_FIELDS, InfoAnswer
 from donations.donors import DonorDetails
 from donations.rules import DesignationChoice, DonationRequest
 
@@ -151,3 +152,49 @@ def _jsonish(name: str, value: Any) -> Any:
     if isinstance(value, float) and name == "amount_minor":
         return "x"  # fractions of a cent are refused, not rounded
     return str(value)
+
+
+class InfoAnswerForm(forms.Form):
+    """The best-efforts follow-up form (donations.compliance.besteffort): what an itemized
+    gift needs and the donor did not give."""
+
+    employer = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Your employer is required (enter “None” if you have none)."},
+    )
+    occupation = forms.CharField(
+        max_length=200, error_messages={"required": "Your occupation is required."}
+    )
+    address_line1 = forms.CharField(
+        label="Street address",
+        max_length=200,
+        error_messages={"required": "Your street address is required."},
+    )
+    address_line2 = forms.CharField(label="Apartment, suite", max_length=200, required=False)
+    city = forms.CharField(max_length=100, error_messages={"required": "Your city is required."})
+    region = forms.CharField(label="State", max_length=100, required=False)
+    postal_code = forms.CharField(
+        label="ZIP or postal code",
+        max_length=20,
+        error_messages={"required": "Your ZIP or postal code is required."},
+    )
+    country = forms.CharField(
+        label="Country (two letters)",
+        max_length=2,
+        min_length=2,
+        initial="US",
+        error_messages={
+            "required": "Your country is required.",
+            "min_length": "Enter the country as two letters, for example US.",
+        },
+    )
+
+    def clean_country(self) -> str:
+        value: str = self.cleaned_data["country"].strip().upper()
+        if not value.isascii() or not value.isalpha():
+            raise forms.ValidationError("Enter the country as two letters, for example US.")
+        return value
+
+    def to_answer(self) -> InfoAnswer:
+        d = self.cleaned_data
+        return InfoAnswer(**{name: d[name].strip() for name in ANSWER_FIELDS})

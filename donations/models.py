@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.db.models.fields.json import KT
 
 from donations.amounts import Amounts
+from donations.compliance_models import InfoRequest as InfoRequest
 from donations.compliance_models import MonthlyGiftStop as MonthlyGiftStop
 from donations.donors import DonorDetails
 from events.models import CURRENCY_CHOICES, Campaign, Event
@@ -134,6 +135,10 @@ class Donation(models.Model):
     # identity.py): with the email, what ties one person's gifts together for limits and
     # aggregates. "" without a name or a postal code.
     donor_key = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # The outbox of the best-efforts follow-up (donations/compliance/besteffort.py): the gift
+    # became itemizable without the donor's employer, occupation or address; the sweep attaches
+    # it to its donor's InfoRequest once it is paid, and clears this.
+    info_followup_due = models.BooleanField(default=False, editable=False)
 
     ticker_opt_in = models.BooleanField("show in the ticker", default=False)
     anonymous = models.BooleanField(default=False)
@@ -165,6 +170,11 @@ class Donation(models.Model):
                 fields=["succeeded_at"],
                 condition=Q(receipt_sent_at__isnull=True, net_minor__gt=0),
                 name="donation_receipt_due",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(info_followup_due=True),
+                name="donation_info_followup_due",
             ),
             models.Index(
                 fields=["event", "-succeeded_at", "-id"],

@@ -9,7 +9,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from donations.compliance.tasks import run_due_monthly_stops, run_monthly_stop
+from donations.compliance.tasks import (
+    run_due_monthly_stops,
+    run_monthly_stop,
+    send_best_efforts_requests,
+)
 from donations.providers import get_provider
 from donations.receipt_tasks import send_pending_receipts, send_receipt_task
 from donations.webhooks import apply, reconcile
@@ -19,6 +23,7 @@ __all__ = [
     "reconcile_payments",
     "run_due_monthly_stops",
     "run_monthly_stop",
+    "send_best_efforts_requests",
     "send_pending_receipts",
     "send_receipt_task",
 ]

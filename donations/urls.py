@@ -1,6 +1,6 @@
 from django.urls import path
 
-from donations import views
+from donations import infoviews, views
 
 app_name = "donations"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("simulated/confirm/", views.confirm_simulated, name="confirm_simulated"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
     path("campaigns/<int:campaign_id>/export.csv", views.export_donations, name="export"),
+    path("details/<str:token>/", infoviews.info_request, name="info_request"),
 ]

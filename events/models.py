@@ -53,7 +53,10 @@ class Campaign(models.Model):
         "per-donor contribution limit",
         null=True,
         blank=True,
-        help_text="The most one donor (same email) may give to this campaign in total.",
+        help_text=(
+            "The most one donor (same email) may give to this campaign in total, while it has "
+            "no elections (with elections, the limit per election applies instead)."
+        ),
     )
     require_name = models.BooleanField(default=True)
     require_email = models.BooleanField(default=True)
@@ -131,6 +134,18 @@ class Campaign(models.Model):
             "none otherwise). Applies once the campaign has elections."
         ),
     )
+    itemization_threshold_minor = MoneyField(
+        "itemization threshold",
+        null=True,
+        blank=True,
+        help_text=(
+            "Employer, occupation and postal address are asked of every donor but required "
+            "only once a donor's gifts pass this amount in the election cycle (the calendar "
+            "year for a campaign without elections). Empty: the kind's default ($200 for a "
+            "federal candidate committee or a PAC, no threshold otherwise: the required "
+            "details below apply from the first cent)."
+        ),
+    )
     donor_chooses_election = models.BooleanField(
         "donors may choose the election",
         default=False,
@@ -185,6 +200,14 @@ class Campaign(models.Model):
     def rules(self) -> kinds.KindRules:
         """The defaults of the campaign's kind (events.kinds)."""
         return kinds.rules_of(self.kind)
+
+    @property
+    def itemization_threshold(self) -> int | None:
+        """Above this total (minor units) in a cycle or year a donor's details are required
+        (None: no itemization rule)."""
+        if self.itemization_threshold_minor is not None:
+            return int(self.itemization_threshold_minor)
+        return self.rules.itemization_threshold_minor
 
     @property
     def election_limit(self) -> int | None:

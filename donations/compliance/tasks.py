@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from donations.compliance import stops
+from donations.compliance import besteffort, stops
 
 
 @shared_task(  # type: ignore[untyped-decorator]
@@ -26,3 +26,8 @@ def run_monthly_stop(self, stop_id: int) -> None:  # type: ignore[no-untyped-def
 @shared_task(name="donations.tasks.run_due_monthly_stops", ignore_result=True)  # type: ignore[untyped-decorator]
 def run_due_monthly_stops() -> int:
     return stops.run_due_stops()
+
+
+@shared_task(name="donations.tasks.send_best_efforts_requests", ignore_result=True)  # type: ignore[untyped-decorator]
+def send_best_efforts_requests() -> int:
+    return besteffort.sweep()

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from donations import ledger
 from donations.compliance.designation import installment_designation
+from donations.compliance.itemization import flag_if_itemizable
 from donations.compliance.monthly import watch_next_month
 from donations.models import (
     MONTHLY_STATUS_RANK,
@@ -69,8 +70,10 @@ def on_invoice_paid(row: ProviderEvent, invoice: InvoicePaid) -> None:
     donation.succeeded_seen = True
     ledger.commit_donation_state(donation=donation, before=before, others=others)
     if donation.counted:
-        # A month paid (its payment's own event may have counted it first): stop the gift if
-        # its next month would pass the election's limit (decided once per gift).
+        # A month paid (its payment's own event may have counted it first): its details, if
+        # it made the donor itemizable without them; and stop the gift if its next month would
+        # pass the election's limit (decided once per gift).
+        flag_if_itemizable(donation=donation)
         watch_next_month(installment=donation)
 
 

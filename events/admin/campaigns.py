@@ -134,9 +134,13 @@ class CampaignAdmin(CampaignScopedAdmin):
             },
         ),
         (
-            "Elections and limits",
+            "Elections, limits and itemization",
             {
-                "fields": ["election_limit_minor", "donor_chooses_election"],
+                "fields": [
+                    "election_limit_minor",
+                    "donor_chooses_election",
+                    "itemization_threshold_minor",
+                ],
                 "description": (
                     "Each gift is for one of the campaign's elections (listed below): the next "
                     "one on the gift's date unless donors may choose. A donor's gifts per "

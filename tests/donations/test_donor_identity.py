@@ -15,7 +15,7 @@ from donations.donors import DonorDetails
 from donations.models import Donation
 from events.elections import gift_date
 from tests.donations.factories import DonationFactory
-from tests.donations.support import post_start, start_payload
+from tests.donations.support import ITEMIZED, post_start, start_payload
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
 
 pytestmark = pytest.mark.usefixtures("stripe_settings")
@@ -50,7 +50,8 @@ def given(event, election, amount_minor, **fields):
 
 
 def start(client, event, amount_minor, **fields):
-    return post_start(client, event, start_payload(event, amount_minor=amount_minor, **fields))
+    body = start_payload(event, amount_minor=amount_minor, **{**ITEMIZED, **fields})
+    return post_start(client, event, body)
 
 
 @pytest.mark.parametrize(

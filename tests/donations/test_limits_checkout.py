@@ -14,7 +14,7 @@ from donations.compliance.identity import donor_key
 from donations.donors import DonorDetails
 from donations.models import Donation
 from tests.donations.factories import DonationFactory
-from tests.donations.support import post_start, start_payload
+from tests.donations.support import ITEMIZED, post_start, start_payload
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
 
 pytestmark = pytest.mark.usefixtures("stripe_settings")
@@ -49,7 +49,7 @@ def given(event, election, amount_minor, **details):
 
 def offer(client, event, amount_minor=100_000, **fields):
     """Start a gift past the room; return (the body sent, the refusal's JSON)."""
-    body = start_payload(event, amount_minor=amount_minor, **{**ADA_HOME, **fields})
+    body = start_payload(event, amount_minor=amount_minor, **{**ITEMIZED, **ADA_HOME, **fields})
     response = post_start(client, event, body)
     assert response.status_code == 400, response.content
     return body, response.json()

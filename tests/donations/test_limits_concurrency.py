@@ -16,7 +16,7 @@ import pytest
 from django.db.models import Sum
 
 from donations.models import Donation
-from tests.donations.support import start_body
+from tests.donations.support import ITEMIZED, start_body
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
 from tests.support.processes import Server, start_server
 
@@ -84,7 +84,17 @@ def test_200_concurrent_starts_of_one_donor_across_two_web_processes_never_pass_
     lock = threading.Lock()
     barrier = threading.Barrier(THREADS)
 
+    errors: list[BaseException] = []
+
     def donor(n: int) -> None:
+        try:
+            give(n)
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+            raise
+
+    def give(n: int) -> None:
         browser = Browser(two_servers[n % 2], event.slug)
         barrier.wait()
         for i in range(STARTS // THREADS):
@@ -98,7 +108,7 @@ def test_200_concurrent_starts_of_one_donor_across_two_web_processes_never_pass_
                     first_name=names[k][0],
                     last_name=names[k][1],
                     postal_code=["20500", "20500-0003"][k % 2],
-                    country="US",
+                    **ITEMIZED,
                 ),
             )
             with lock:
@@ -109,6 +119,7 @@ def test_200_concurrent_starts_of_one_donor_across_two_web_processes_never_pass_
         t.start()
     for t in threads:
         t.join(timeout=300)
+    assert errors == []
 
     statuses = Counter(status for status, _, _ in answers)
     assert statuses == {200: LIMIT_MINOR // GIFT_MINOR, 400: STARTS - LIMIT_MINOR // GIFT_MINOR}

@@ -13,7 +13,7 @@ from donations.compliance.identity import donor_key
 from donations.donors import DonorDetails
 from donations.models import Donation, MonthlyGift, MonthlyGiftStop
 from tests.donations.factories import DonationFactory
-from tests.donations.support import deliver_paid, post_start, start_payload
+from tests.donations.support import ITEMIZED, deliver_paid, post_start, start_payload
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
 from tests.support.stripe import post_webhook, stripe_event
 
@@ -50,9 +50,10 @@ def given(event, election, amount_minor):
 
 
 def start_monthly(client, event, amount_minor):
-    response = post_start(
-        client, event, start_payload(event, amount_minor=amount_minor, monthly=True, **ADA)
+    body = start_payload(
+        event, amount_minor=amount_minor, monthly=True, **ADA, **ITEMIZED, postal_code="20500"
     )
+    response = post_start(client, event, body)
     assert response.status_code == 200, response.content
     return MonthlyGift.objects.get()
 

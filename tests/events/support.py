@@ -21,6 +21,7 @@ def campaign_form_data(campaign: Campaign, **fields: Any) -> dict[str, Any]:
         "max_donation_minor": "",
         "per_donor_limit_minor": "",
         "election_limit_minor": "",
+        "itemization_threshold_minor": "",
         "require_name": "on",
         "require_email": "on",
         "ticker_name_min_minor": "0",
