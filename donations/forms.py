@@ -68,6 +68,7 @@ class StartDonationForm(forms.Form):
     refcode = forms.CharField(max_length=100, required=False)
     monthly = forms.BooleanField(required=False)
     express = forms.BooleanField(required=False)
+    us_passport_number = forms.CharField(max_length=20, required=False)
     # {"election": id} (the donor's choice), {"split_to": id, "consent": token} (the excess
     # over the limit to a later election, with the consent the refusal handed out).
     designation = forms.JSONField(
@@ -137,6 +138,7 @@ class StartDonationForm(forms.Form):
             monthly=d["monthly"],
             designation=d["designation"],
             express=d["express"],
+            us_passport_number=d["us_passport_number"].strip().upper().replace(" ", ""),
         )
 
     def first_error(self) -> tuple[str, str]:

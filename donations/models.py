@@ -135,6 +135,9 @@ class Donation(models.Model):
     # identity.py): with the email, what ties one person's gifts together for limits and
     # aggregates. "" without a name or a postal code.
     donor_key = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # A donor with an address outside the US, where the campaign asks for it: their US
+    # passport number (donations/compliance/sources.py). Never logged or exported.
+    us_passport_number = models.CharField(max_length=9, blank=True, default="", editable=False)
     # The outbox of the best-efforts follow-up (donations/compliance/besteffort.py): the gift
     # became itemizable without the donor's employer, occupation or address; the sweep attaches
     # it to its donor's InfoRequest once it is paid, and clears this.

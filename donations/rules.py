@@ -77,6 +77,8 @@ class DonationRequest:
     designation: DesignationChoice = field(default_factory=DesignationChoice)
     # Sent by the wallet (Express Checkout) path, whose sheet has no employer or occupation.
     express: bool = False
+    # A US citizen abroad's passport number (a campaign that asks for it of non-US addresses).
+    us_passport_number: str = ""
 
     @property
     def interval(self) -> Interval:

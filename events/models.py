@@ -146,6 +146,18 @@ class Campaign(models.Model):
             "details below apply from the first cent)."
         ),
     )
+    foreign_address_policy = models.CharField(
+        "gifts from addresses outside the US",
+        max_length=10,
+        choices=kinds.ForeignAddress.choices,
+        blank=True,
+        default=kinds.ForeignAddress.DEFAULT,
+        help_text=(
+            "US law bars political gifts from foreign nationals. The kind's default: a "
+            "political committee takes them only with the donor's US passport number; others "
+            "accept them."
+        ),
+    )
     donor_chooses_election = models.BooleanField(
         "donors may choose the election",
         default=False,
@@ -208,6 +220,13 @@ class Campaign(models.Model):
         if self.itemization_threshold_minor is not None:
             return int(self.itemization_threshold_minor)
         return self.rules.itemization_threshold_minor
+
+    @property
+    def foreign_address(self) -> kinds.ForeignAddress:
+        """What the campaign does with a gift from a postal address outside the US."""
+        if self.foreign_address_policy:
+            return kinds.ForeignAddress(self.foreign_address_policy)
+        return self.rules.foreign_address
 
     @property
     def election_limit(self) -> int | None:

@@ -1,7 +1,7 @@
 """The money rules on a starting donation, run by donations.services in the transaction that
-creates the pending row: which election it is for, who the donor is, their limit, and the
-details an itemized gift needs. Returns what the row stores; raises DonationRefused with the
-answer for the donor."""
+creates the pending row: prohibited sources, which election it is for, who the donor is, their
+limit, and the details an itemized gift needs. Returns what the row stores; raises
+DonationRefused with the answer for the donor."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from donations.compliance.designation import Designation, first_election
 from donations.compliance.identity import donor_key
 from donations.compliance.itemization import check_itemization, period_total
 from donations.compliance.limits import check_election_limit
+from donations.compliance.sources import check_sources
 from donations.rules import DonationRequest, check_donor_limit
 from events.elections import gift_date
 from events.models import Campaign
@@ -25,11 +26,13 @@ class GiftFacts:
     donor_key: str = ""
     designation: Designation = field(default_factory=Designation)
     info_followup_due: bool = False
+    us_passport_number: str = ""
 
     def as_fields(self) -> dict[str, Any]:
         return {
             "donor_key": self.donor_key,
             "info_followup_due": self.info_followup_due,
+            "us_passport_number": self.us_passport_number,
             **self.designation.as_fields(),
         }
 
@@ -39,6 +42,7 @@ def check_gift(*, campaign: Campaign, req: DonationRequest, amount_minor: int) -
     with elections; the per-email lifetime limit for the others) and the details an itemized
     gift needs. Must run in the transaction that then creates the pending donation (the
     donor's locks are held until it commits)."""
+    passport = check_sources(campaign=campaign, req=req, amount_minor=amount_minor)
     key = donor_key(req.donor)
     email = req.donor.email
     on = gift_date()
@@ -73,4 +77,9 @@ def check_gift(*, campaign: Campaign, req: DonationRequest, amount_minor: int) -
             ),
             has_elections=election is not None,
         )
-    return GiftFacts(donor_key=key, designation=designation, info_followup_due=followup)
+    return GiftFacts(
+        donor_key=key,
+        designation=designation,
+        info_followup_due=followup,
+        us_passport_number=passport,
+    )

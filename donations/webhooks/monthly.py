@@ -185,6 +185,7 @@ def _new_installment(gift: MonthlyGift, invoice_id: str) -> int:
         invoice_id=invoice_id,
         **first.donor.as_fields(),
         donor_key=first.donor_key,
+        us_passport_number=first.us_passport_number,
         attestations=first.attestations,
         # The ticker is the live moment of the first gift; later months count, quietly.
         ticker_opt_in=False,

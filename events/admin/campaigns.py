@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from events import services
 from events.admin.scoping import CampaignScopedAdmin, member_ids, owner_ids
 from events.models import (
     Attestation,
@@ -140,6 +141,7 @@ class CampaignAdmin(CampaignScopedAdmin):
                     "election_limit_minor",
                     "donor_chooses_election",
                     "itemization_threshold_minor",
+                    "foreign_address_policy",
                 ],
                 "description": (
                     "Each gift is for one of the campaign's elections (listed below): the next "
@@ -193,6 +195,12 @@ class CampaignAdmin(CampaignScopedAdmin):
             },
         ),
     ]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # After the inlines: statements staff just removed are not put back unless none remain.
+        if not change or "kind" in form.changed_data:
+            services.add_kind_attestations(campaign_id=form.instance.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
         qs = admin.ModelAdmin.get_queryset(self, request)

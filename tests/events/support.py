@@ -22,6 +22,7 @@ def campaign_form_data(campaign: Campaign, **fields: Any) -> dict[str, Any]:
         "per_donor_limit_minor": "",
         "election_limit_minor": "",
         "itemization_threshold_minor": "",
+        "foreign_address_policy": campaign.foreign_address_policy,
         "require_name": "on",
         "require_email": "on",
         "ticker_name_min_minor": "0",

@@ -8,7 +8,8 @@ from django.core import mail
 from django.urls import reverse
 
 from donations import receipts
-from events.models import Campaign
+from events import kinds
+from events.models import Attestation, Campaign
 from tests.donations.factories import DonationFactory
 from tests.events.support import campaign_form_data
 from tests.factories import CampaignFactory, EventFactory
@@ -146,3 +147,52 @@ def test_a_candidate_committees_receipt_keeps_its_paid_for_by_line_and_no_tax_st
     assert text.endswith("\n\nPaid for by Alpha for Congress\n")
     assert receipts.NONPROFIT_STATEMENT not in text
     assert receipts.NONPROFIT_STATEMENT not in html
+
+
+def test_a_campaign_that_becomes_a_candidate_committee_gets_its_kinds_attestations(owner_post):
+    campaign = CampaignFactory()
+
+    response = owner_post(
+        campaign, kind="federal_candidate", paid_for_by="Paid for by Alpha for Congress"
+    )
+
+    assert response.status_code == 302
+    assert list(campaign.attestations.values_list("text", "position")) == [
+        (text, i) for i, text in enumerate(kinds.POLITICAL_ATTESTATIONS)
+    ]
+    # Saving it again, with its statements as they are, adds nothing.
+    campaign.refresh_from_db()
+    rows = list(campaign.attestations.all())
+    again = owner_post(
+        campaign,
+        paid_for_by="Paid for by Alpha for Congress",
+        **{
+            "attestations-TOTAL_FORMS": str(len(rows)),
+            "attestations-INITIAL_FORMS": str(len(rows)),
+        },
+        **{f"attestations-{i}-id": a.pk for i, a in enumerate(rows)},
+        **{f"attestations-{i}-campaign": campaign.pk for i, a in enumerate(rows)},
+        **{f"attestations-{i}-text": a.text for i, a in enumerate(rows)},
+        **{f"attestations-{i}-position": a.position for i, a in enumerate(rows)},
+    )
+    assert again.status_code == 302
+    assert campaign.attestations.count() == len(kinds.POLITICAL_ATTESTATIONS)
+
+
+def test_a_campaign_with_its_own_attestations_keeps_them_when_its_kind_changes(owner_post):
+    campaign = CampaignFactory()
+    Attestation.objects.create(campaign=campaign, text="I am a resident of Ohio.")
+
+    owner_post(campaign, kind="pac", paid_for_by="Paid for by Ohio PAC")
+
+    assert list(campaign.attestations.values_list("text", flat=True)) == [
+        "I am a resident of Ohio."
+    ]
+
+
+def test_a_nonprofit_gets_no_attestations(owner_post):
+    campaign = CampaignFactory(political=False)
+
+    owner_post(campaign, kind="nonprofit", ein="12-3456789")
+
+    assert campaign.attestations.count() == 0
