@@ -61,7 +61,10 @@ def run_stop(*, stop_id: int) -> bool:
         if stop is not None:
             gift = stop.monthly_gift
             if gift.status != MonthlyGiftStatus.ENDED:
-                _provider_of(gift).cancel_subscription(subscription_id=gift.subscription_id)
+                _provider_of(gift).cancel_subscription(
+                    subscription_id=gift.subscription_id,
+                    idempotency_key=f"pc-limit-stop-{stop.pk}",
+                )
             now = timezone.now()
             # Ended is final whatever the provider's subscription event says later.
             MonthlyGift.objects.filter(pk=gift.pk).exclude(status=MonthlyGiftStatus.ENDED).update(

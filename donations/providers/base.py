@@ -101,9 +101,10 @@ class PaymentProvider(abc.ABC):
         ProviderRateLimited, PaymentDeclined or ProviderError."""
 
     @abc.abstractmethod
-    def cancel_subscription(self, *, subscription_id: str) -> None:
-        """End a monthly gift now: no further charges. A subscription that has already ended
-        is left as it is (no error). Raises ProviderRateLimited or ProviderError."""
+    def cancel_subscription(self, *, subscription_id: str, idempotency_key: str) -> None:
+        """End a monthly gift now: no further charges (the same key cancels once). A
+        subscription that has already ended is left as it is (no error). Raises
+        ProviderRateLimited or ProviderError."""
 
     @abc.abstractmethod
     def refund(

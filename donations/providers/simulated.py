@@ -59,7 +59,7 @@ class SimulatedProvider(PaymentProvider):
             client_secret=f"{payment_id}_secret_sim",
         )
 
-    def cancel_subscription(self, *, subscription_id: str) -> None:
+    def cancel_subscription(self, *, subscription_id: str, idempotency_key: str) -> None:
         return None  # nothing runs remotely: the gift's row is what ends it
 
     def refund(

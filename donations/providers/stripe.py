@@ -151,12 +151,14 @@ class StripeProvider(PaymentProvider):
             client_secret=invoice.confirmation_secret.client_secret,
         )
 
-    def cancel_subscription(self, *, subscription_id: str) -> None:
+    def cancel_subscription(self, *, subscription_id: str, idempotency_key: str) -> None:
         try:
             subscription = self._client.v1.subscriptions.retrieve(subscription_id)
             if subscription.status in ("canceled", "incomplete_expired"):
                 return
-            self._client.v1.subscriptions.cancel(subscription_id)
+            self._client.v1.subscriptions.cancel(
+                subscription_id, options={"idempotency_key": idempotency_key}
+            )
         except stripe_lib.StripeError as exc:
             raise _translate(exc) from exc
 

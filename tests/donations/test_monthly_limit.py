@@ -71,11 +71,11 @@ def test_a_monthly_gift_whose_next_month_would_pass_the_limit_stops(client, race
 
     gift.refresh_from_db()
     assert gift.status == "ended"
-    assert [r.path for r in stripe_settings.requests if r.method == "DELETE"] == [
-        f"/v1/subscriptions/{gift.subscription_id}"
-    ]
-    assert stripe_settings.subscriptions[gift.subscription_id]["status"] == "canceled"
     stop = MonthlyGiftStop.objects.get()
+    assert [
+        (r.path, r.idempotency_key) for r in stripe_settings.requests if r.method == "DELETE"
+    ] == [(f"/v1/subscriptions/{gift.subscription_id}", f"pc-limit-stop-{stop.pk}")]
+    assert stripe_settings.subscriptions[gift.subscription_id]["status"] == "canceled"
     assert (stop.election_id, stop.limit_minor, stop.room_minor, stop.excess_minor) == (
         primary.pk,
         350_000,
