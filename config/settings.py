@@ -352,6 +352,16 @@ CELERY_BEAT_SCHEDULE["donations-manage-links"] = {
     "task": "donations.tasks.send_pending_link_emails",
     "schedule": 5.0,
 }
+# Monthly gifts stopped at the limit per election whose cancellation or emails are still due.
+CELERY_BEAT_SCHEDULE["donations-monthly-stops"] = {
+    "task": "donations.tasks.run_due_monthly_stops",
+    "schedule": 60.0,
+}
+# Best efforts: follow-ups of gifts that became itemizable without the donor's details.
+CELERY_BEAT_SCHEDULE["donations-best-efforts"] = {
+    "task": "donations.tasks.send_best_efforts_requests",
+    "schedule": 60.0,
+}
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

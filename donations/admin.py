@@ -12,7 +12,15 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from donations import refunds
-from donations.models import Donation, LedgerIssue, MonthlyGift, MonthlyGiftChange, ProviderEvent
+from donations.models import (
+    Donation,
+    InfoRequest,
+    LedgerIssue,
+    MonthlyGift,
+    MonthlyGiftChange,
+    MonthlyGiftStop,
+    ProviderEvent,
+)
 from events.admin.scoping import CampaignScopedAdmin, member_ids
 from events.models import Campaign
 from events.money import format_money
@@ -159,6 +167,37 @@ class LedgerIssueAdmin(_ReadOnlyAdmin):
     campaign_path = "campaign"
 
 
+class MonthlyGiftStopAdmin(_ReadOnlyAdmin):
+    """Monthly gifts stopped at the limit per election (donations/compliance/stops.py)."""
+
+    campaign_path = "monthly_gift__campaign"
+    list_display = ["created_at", "monthly_gift", "election", "room_minor", "excess_minor"]
+    list_select_related = ["monthly_gift", "election"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class InfoRequestAdmin(_ReadOnlyAdmin):
+    """Best-efforts follow-ups (donations/compliance/besteffort.py): sent, answered or
+    expired."""
+
+    list_display = ["created_at", "email", "received_at", "sent_at", "answered_at", "expired_at"]
+    list_filter = ["sent_at", "answered_at", "expired_at"]
+    search_fields = ["email"]
+    exclude = ["gifts"]  # never a picker over the whole ledger: the references below
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), "gift_references"]
+
+    @admin.display(description="gifts it asks about")
+    def gift_references(self, obj: InfoRequest) -> str:
+        return ", ".join(obj.gifts.order_by("id").values_list("reference", flat=True))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ProviderEventAdmin(admin.ModelAdmin[ProviderEvent]):
     """Raw provider events: the operator's view (superusers only)."""
 
@@ -187,3 +226,5 @@ admin.site.register(Donation, DonationAdmin)
 admin.site.register(MonthlyGift, MonthlyGiftAdmin)
 admin.site.register(LedgerIssue, LedgerIssueAdmin)
 admin.site.register(ProviderEvent, ProviderEventAdmin)
+admin.site.register(MonthlyGiftStop, MonthlyGiftStopAdmin)
+admin.site.register(InfoRequest, InfoRequestAdmin)

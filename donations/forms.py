@@ -8,9 +8,10 @@ from typing import Any
 
 from django import forms
 
+from donations.compliance.besteffort import ANSWER_FIELDS, InfoAnswer
 from donations.donors import DONOR_FIELDS, DonorDetails
 from donations.one_tap import OneTap
-from donations.rules import DonationRequest
+from donations.rules import DesignationChoice, DonationRequest
 
 MAX_AMOUNT_MINOR = 99_999_999  # Stripe's ceiling for one charge in these currencies
 
@@ -69,6 +70,16 @@ class StartDonationForm(forms.Form):
     monthly = forms.BooleanField(required=False)
     # "Save my card and details for next time" (donations.saved_donors).
     save_card = forms.BooleanField(required=False)
+    express = forms.BooleanField(required=False)
+    us_passport_number = forms.CharField(max_length=20, required=False)
+    # {"election": id} (the donor's choice), {"split_to": id, "consent": token} (the excess
+    # over the limit to a later election, with the consent the refusal handed out).
+    designation = forms.JSONField(
+        required=False,
+        error_messages={
+            "invalid": "The election you chose was not understood. Reload the page and try again."
+        },
+    )
 
     def __init__(self, data: dict[str, Any]) -> None:
         # JSON booleans and numbers arrive typed; the form fields want strings or bools.
@@ -85,6 +96,25 @@ class StartDonationForm(forms.Form):
         ):
             raise forms.ValidationError("Please tick each statement to confirm it.")
         return frozenset(value)
+
+    def clean_designation(self) -> DesignationChoice:
+        value = self.cleaned_data.get("designation") or {}
+        problem = forms.ValidationError(
+            "The election you chose was not understood. Reload the page and try again."
+        )
+        if not isinstance(value, dict) or not set(value) <= {"election", "split_to", "consent"}:
+            raise problem
+        ids = [value.get("election"), value.get("split_to")]
+        if any(v is not None and (isinstance(v, bool) or not isinstance(v, int)) for v in ids):
+            raise problem
+        consent = value.get("consent", "")
+        if not isinstance(consent, str) or len(consent) > 1_000:
+            raise problem
+        if value.get("split_to") is not None and not consent:
+            raise forms.ValidationError(
+                "Confirm that the rest of your gift goes to the next election."
+            )
+        return DesignationChoice(election_id=ids[0], split_to=ids[1], consent=consent)
 
     def clean_amount_minor(self) -> int:
         value = self.data.get("amount_minor")
@@ -110,6 +140,9 @@ class StartDonationForm(forms.Form):
             refcode=d["refcode"].strip(),
             monthly=d["monthly"],
             save_card=d["save_card"],
+            designation=d["designation"],
+            express=d["express"],
+            us_passport_number=d["us_passport_number"].strip().upper().replace(" ", ""),
         )
 
     def first_error(self) -> tuple[str, str]:
@@ -153,8 +186,54 @@ class OneTapForm(StartDonationForm):
 
 
 def _jsonish(name: str, value: Any) -> Any:
-    if name == "attestations":
+    if name in ("attestations", "designation"):
         return value if isinstance(value, str) else json.dumps(value)
     if isinstance(value, float) and name == "amount_minor":
         return "x"  # fractions of a cent are refused, not rounded
     return str(value)
+
+
+class InfoAnswerForm(forms.Form):
+    """The best-efforts follow-up form (donations.compliance.besteffort): what an itemized
+    gift needs and the donor did not give."""
+
+    employer = forms.CharField(
+        max_length=200,
+        error_messages={"required": "Your employer is required (enter “None” if you have none)."},
+    )
+    occupation = forms.CharField(
+        max_length=200, error_messages={"required": "Your occupation is required."}
+    )
+    address_line1 = forms.CharField(
+        label="Street address",
+        max_length=200,
+        error_messages={"required": "Your street address is required."},
+    )
+    address_line2 = forms.CharField(label="Apartment, suite", max_length=200, required=False)
+    city = forms.CharField(max_length=100, error_messages={"required": "Your city is required."})
+    region = forms.CharField(label="State", max_length=100, required=False)
+    postal_code = forms.CharField(
+        label="ZIP or postal code",
+        max_length=20,
+        error_messages={"required": "Your ZIP or postal code is required."},
+    )
+    country = forms.CharField(
+        label="Country (two letters)",
+        max_length=2,
+        min_length=2,
+        initial="US",
+        error_messages={
+            "required": "Your country is required.",
+            "min_length": "Enter the country as two letters, for example US.",
+        },
+    )
+
+    def clean_country(self) -> str:
+        value: str = self.cleaned_data["country"].strip().upper()
+        if not value.isascii() or not value.isalpha():
+            raise forms.ValidationError("Enter the country as two letters, for example US.")
+        return value
+
+    def to_answer(self) -> InfoAnswer:
+        d = self.cleaned_data
+        return InfoAnswer(**{name: d[name].strip() for name in ANSWER_FIELDS})

@@ -16,6 +16,8 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from donations.amounts import Amounts
+from donations.compliance_models import InfoRequest as InfoRequest
+from donations.compliance_models import MonthlyGiftStop as MonthlyGiftStop
 from donations.donors import DonorDetails
 from events.models import CURRENCY_CHOICES, Campaign, Event
 
@@ -88,6 +90,19 @@ class Donation(models.Model):
     )
     invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
 
+    # The election(s) the gift is for (donations/compliance/designation.py); none when the
+    # campaign has no elections. A gift split with the donor's consent gives `election_minor`
+    # to `election` and the rest, `split_minor`, to the later `split_election`: one charge, two
+    # designations that add up to the charged amount exactly (a check constraint).
+    election = models.ForeignKey(
+        "events.Election", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    election_minor = models.PositiveBigIntegerField(default=0)
+    split_election = models.ForeignKey(
+        "events.Election", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    split_minor = models.PositiveBigIntegerField(default=0)
+
     # Monotone facts from the provider (see the module docstring).
     succeeded_seen = models.BooleanField(default=False)
     failed_seen = models.BooleanField(default=False)
@@ -117,6 +132,17 @@ class Donation(models.Model):
     employer = models.CharField(max_length=200, blank=True)
     occupation = models.CharField(max_length=200, blank=True)
     attestations = models.JSONField(default=list, blank=True, help_text="The texts ticked.")
+    # The donor's identity key (normalized name and postal code, donations/compliance/
+    # identity.py): with the email, what ties one person's gifts together for limits and
+    # aggregates. "" without a name or a postal code.
+    donor_key = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # A donor with an address outside the US, where the campaign asks for it: their US
+    # passport number (donations/compliance/sources.py). Never logged or exported.
+    us_passport_number = models.CharField(max_length=9, blank=True, default="", editable=False)
+    # The outbox of the best-efforts follow-up (donations/compliance/besteffort.py): the gift
+    # became itemizable without the donor's employer, occupation or address; the sweep attaches
+    # it to its donor's InfoRequest once it is paid, and clears this.
+    info_followup_due = models.BooleanField(default=False, editable=False)
 
     ticker_opt_in = models.BooleanField("show in the ticker", default=False)
     anonymous = models.BooleanField(default=False)
@@ -138,6 +164,11 @@ class Donation(models.Model):
             models.Index(fields=["campaign", "email"]),
             # A donor's gifts across campaigns, newest first (the self-service page).
             models.Index(fields=["email", "-created_at"], name="donation_by_donor"),
+            models.Index(
+                fields=["campaign", "donor_key"],
+                condition=~Q(donor_key=""),
+                name="donation_campaign_donor_key",
+            ),
             models.Index(fields=["event", "status"]),
             models.Index(fields=["campaign", "created_at"]),
             models.Index(fields=["refcode"]),
@@ -145,6 +176,11 @@ class Donation(models.Model):
                 fields=["succeeded_at"],
                 condition=Q(receipt_sent_at__isnull=True, net_minor__gt=0),
                 name="donation_receipt_due",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(info_followup_due=True),
+                name="donation_info_followup_due",
             ),
             models.Index(
                 fields=["event", "-succeeded_at", "-id"],
@@ -162,6 +198,26 @@ class Donation(models.Model):
             models.CheckConstraint(
                 condition=Q(amount_minor=models.F("gift_minor") + models.F("fee_minor")),
                 name="donation_amount_is_gift_plus_fee",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    election__isnull=True,
+                    election_minor=0,
+                    split_election__isnull=True,
+                    split_minor=0,
+                )
+                | (
+                    Q(
+                        election__isnull=False,
+                        election_minor__gt=0,
+                        election_minor=models.F("amount_minor") - models.F("split_minor"),
+                    )
+                    & (
+                        Q(split_election__isnull=True, split_minor=0)
+                        | Q(split_election__isnull=False, split_minor__gt=0)
+                    )
+                ),
+                name="donation_designations_add_up",
             ),
         ]
 

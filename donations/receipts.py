@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from donations.models import Donation, Interval
+from events.kinds import CampaignKind
 from events.models import Campaign
 from events.money import format_money
 
@@ -75,13 +76,20 @@ def manage_url(campaign: Campaign | None = None) -> str:
     return f"{url}?{urlencode({'campaign': campaign.slug})}" if campaign is not None else url
 
 
+def tax_statement(campaign: Campaign) -> str:
+    """A 501(c)(3)'s acknowledgment: its legal name, its EIN and that nothing was given in
+    return ("" for every other kind: political gifts are not deductible)."""
+    if campaign.kind != CampaignKind.NONPROFIT:
+        return ""
+    ein = f" (EIN {campaign.ein})" if campaign.ein else ""
+    return f"{campaign.legal_name}{ein}: {NONPROFIT_STATEMENT}"
+
+
 def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
     """What both parts of the receipt say. The brand fields (`logo`, `brand_color`,
-    `paid_for_by`, `political`) are read with getattr so that campaigns without them still
-    get a receipt; a campaign that is not political is a nonprofit and gets the tax
-    statement."""
+    `paid_for_by`) are read with getattr so that campaigns without them still get a receipt;
+    a 501(c)(3) gets the tax statement (`tax_statement`)."""
     campaign = donation.campaign
-    political = bool(getattr(campaign, "political", True))
     return {
         **email_brand(campaign),
         "donation": donation,
@@ -92,7 +100,7 @@ def receipt_context(*, donation: Donation, sent_at: datetime) -> dict[str, Any]:
         "monthly": donation.interval == Interval.MONTH,
         "date": long_date(donation.succeeded_at or sent_at),
         "reference": donation.reference,
-        "tax_statement": "" if political else NONPROFIT_STATEMENT,
+        "tax_statement": tax_statement(campaign),
         "manage_url": manage_url(campaign),
     }
 

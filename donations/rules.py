@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, Sum
@@ -25,16 +26,35 @@ PENDING_HOLD = timedelta(minutes=30)
 
 class DonationRefused(Exception):
     """A start-donation request we refuse; `message` is for the donor, `status` the HTTP code,
-    `field` the form field it is about ("" for none)."""
+    `field` the form field it is about ("" for none), `extra` more keys of the JSON answer
+    (the room left under a limit, the fields now required: donations.compliance)."""
 
     def __init__(
-        self, message: str, *, status: int = 400, field: str = "", retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        field: str = "",
+        retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.field = field
         self.retry_after = retry_after  # seconds, for a 429
+        self.extra = extra or {}
+
+
+@dataclass(frozen=True)
+class DesignationChoice:
+    """What the donor asked about elections (the request's `designation`): an election of
+    their choice, and/or the later election the excess over the limit goes to, with the
+    signed consent token the refusal handed them (donations.compliance.designation)."""
+
+    election_id: int | None = None
+    split_to: int | None = None
+    consent: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,11 @@ class DonationRequest:
     save_card: bool = False
     # A one-tap gift's saved card, or the customer a returning donor's new card is saved under.
     card: CardUse = NO_CARD
+    designation: DesignationChoice = field(default_factory=DesignationChoice)
+    # Sent by the wallet (Express Checkout) path, whose sheet has no employer or occupation.
+    express: bool = False
+    # A US citizen abroad's passport number (a campaign that asks for it of non-US addresses).
+    us_passport_number: str = ""
 
     @property
     def interval(self) -> Interval:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from donations import saved_donors
 from donations.amounts import Amounts
+from donations.compliance import checkout
 from donations.models import (
     Donation,
     DonationStatus,
@@ -31,7 +32,7 @@ from donations.providers.base import (
     ProviderError,
     ProviderRateLimited,
 )
-from donations.rules import DonationRefused, DonationRequest, check_donor_limit, check_rules
+from donations.rules import DonationRefused, DonationRequest, check_rules
 from donations.subscriptions import create_subscription_with_backoff
 from donations.webhooks.apply import receive_event
 from events.models import Event
@@ -69,7 +70,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         currency=campaign.currency,
         interval=req.interval,
     )
-    check_donor_limit(campaign=campaign, email=req.donor.email, amount_minor=amounts.amount_minor)
+    facts = checkout.check_gift(campaign=campaign, req=req, amount_minor=amounts.amount_minor)
     return Donation.objects.create(
         event=event,
         campaign=campaign,
@@ -84,6 +85,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         display_name=req.display_name,
         message=req.message,
         refcode=req.refcode,
+        **facts.as_fields(),
     )
 
 

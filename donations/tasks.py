@@ -10,6 +10,11 @@ from celery import shared_task
 from django.utils import timezone
 
 from donations import donor_code_mail
+from donations.compliance.tasks import (
+    run_due_monthly_stops,
+    run_monthly_stop,
+    send_best_efforts_requests,
+)
 from donations.providers import get_provider
 from donations.receipt_tasks import send_pending_receipts, send_receipt_task
 from donations.selfservice.tasks import send_link_email_task, send_pending_link_emails
@@ -18,6 +23,9 @@ from donations.webhooks import apply, reconcile
 __all__ = [
     "apply_unapplied_events",
     "reconcile_payments",
+    "run_due_monthly_stops",
+    "run_monthly_stop",
+    "send_best_efforts_requests",
     "send_donor_code_task",
     "send_link_email_task",
     "send_pending_donor_codes",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from donations import returningviews, views
+from donations import infoviews, returningviews, views
 from donations.selfservice import views as manage
 
 app_name = "donations"
@@ -26,4 +26,5 @@ urlpatterns = [
     path("manage/monthly/<int:gift_id>/pause/", manage.pause, name="manage_pause"),
     path("manage/monthly/<int:gift_id>/resume/", manage.resume, name="manage_resume"),
     path("manage/monthly/<int:gift_id>/cancel/", manage.cancel, name="manage_cancel"),
+    path("details/<str:token>/", infoviews.info_request, name="info_request"),
 ]

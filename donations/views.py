@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
+from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from donations import asgi as webhook_http
 from donations import defence, exports, saved_donors, selectors, services
+from donations.compliance import designation
 from donations.forms import StartDonationForm
 from donations.models import Donation
 from donations.providers import get_provider
@@ -29,8 +31,10 @@ from events.models import Campaign
 log = logging.getLogger(__name__)
 
 
-def _refuse(message: str, status: int, field: str = "") -> JsonResponse:
-    return JsonResponse({"error": message, "field": field}, status=status)
+def _refuse(
+    message: str, status: int, field: str = "", extra: dict[str, Any] | None = None
+) -> JsonResponse:
+    return JsonResponse({"error": message, "field": field, **(extra or {})}, status=status)
 
 
 @require_POST
@@ -63,7 +67,7 @@ def start_donation(request: HttpRequest, slug: str) -> JsonResponse:
 
 def refusal(exc: DonationRefused) -> JsonResponse:
     """A refused request's answer: the message for the donor, the field, Retry-After."""
-    refused = _refuse(exc.message, exc.status, exc.field)
+    refused = _refuse(exc.message, exc.status, exc.field, exc.extra)
     if exc.retry_after is not None:
         refused["Retry-After"] = str(exc.retry_after)
     return refused
@@ -94,6 +98,8 @@ def started_answer(started: services.StartedDonation, **extra: str) -> JsonRespo
                 if ticker is not None
                 else None
             ),
+            # The election(s) the gift is for: [{"election": {"id", "name"}, "amount_minor"}].
+            "designation": designation.designation_answer(donation_id=started.donation_id),
             **extra,
         }
     )

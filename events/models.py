@@ -14,7 +14,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.urls import reverse
 
-from events import brand
+from events import brand, kinds
+from events.elections import Election as Election  # the model of a campaign's elections
 from events.fields import MoneyField, SuggestedAmountsField
 
 # Currencies we accept: all have two decimal places, as Stripe counts them in minor units.
@@ -72,7 +73,10 @@ class Campaign(models.Model):
         "per-donor contribution limit",
         null=True,
         blank=True,
-        help_text="The most one donor (same email) may give to this campaign in total.",
+        help_text=(
+            "The most one donor (same email) may give to this campaign in total, while it has "
+            "no elections (with elections, the limit per election applies instead)."
+        ),
     )
     require_name = models.BooleanField(default=True)
     require_email = models.BooleanField(default=True)
@@ -128,12 +132,72 @@ class Campaign(models.Model):
         validators=[brand.check_hex_color],
         help_text="#rrggbb; at least 4.5:1 against the brand colour. Empty: white.",
     )
+    kind = models.CharField(
+        max_length=20,
+        choices=kinds.CampaignKind.choices,
+        default=kinds.CampaignKind.OTHER,
+        help_text=(
+            "Sets the defaults of the money rules below (limits per election, itemization, "
+            "attestations) and what the receipt says. A federal candidate committee or a PAC "
+            "is political; a 501(c)(3) is not and its receipts carry its EIN."
+        ),
+    )
+    ein = models.CharField(
+        "EIN",
+        max_length=10,
+        blank=True,
+        help_text="The IRS employer identification number (12-3456789): a 501(c)(3)'s receipts "
+        "print it.",
+    )
+    # --- The money rules of elections (events/elections.py, donations/compliance/).
+    election_limit_minor = MoneyField(
+        "limit per election",
+        null=True,
+        blank=True,
+        help_text=(
+            "The most one donor (the same person, whatever their email) may give for each "
+            "election. Empty: the kind's default ($3,500 for a federal candidate committee, "
+            "none otherwise). Applies once the campaign has elections."
+        ),
+    )
+    itemization_threshold_minor = MoneyField(
+        "itemization threshold",
+        null=True,
+        blank=True,
+        help_text=(
+            "Employer, occupation and postal address are asked of every donor but required "
+            "only once a donor's gifts pass this amount in the election cycle (the calendar "
+            "year for a campaign without elections). Empty: the kind's default ($200 for a "
+            "federal candidate committee or a PAC, no threshold otherwise: the required "
+            "details below apply from the first cent)."
+        ),
+    )
+    foreign_address_policy = models.CharField(
+        "gifts from addresses outside the US",
+        max_length=10,
+        choices=kinds.ForeignAddress.choices,
+        blank=True,
+        default=kinds.ForeignAddress.DEFAULT,
+        help_text=(
+            "US law bars political gifts from foreign nationals. The kind's default: a "
+            "political committee takes them only with the donor's US passport number; others "
+            "accept them."
+        ),
+    )
+    donor_chooses_election = models.BooleanField(
+        "donors may choose the election",
+        default=False,
+        help_text=(
+            "Donors may designate their gift to any election still ahead. Otherwise a gift "
+            "is for the next election on its date, as the FEC presumes."
+        ),
+    )
     political = models.BooleanField(
         "political committee",
         default=True,
         help_text=(
             "A US political committee must print a “Paid for by” disclaimer on its public "
-            "pages and emails."
+            "pages and emails. Set by the kind, except for “Other”."
         ),
     )
     paid_for_by = models.CharField(
@@ -163,7 +227,11 @@ class Campaign(models.Model):
         Holds the campaign's row lock from reading the stored logo to writing the new one, so
         two staff changing the logo at once each discard exactly the file they replaced. A
         save from an instance read before another replaced the logo, which leaves the logo as
-        it read it, keeps the newer logo rather than writing back a name whose file is gone."""
+        it read it, keeps the newer logo rather than writing back a name whose file is gone.
+        The campaign's kind decides whether it is political (only "other" leaves it to staff)."""
+        political = kinds.rules_of(self.kind).political
+        if political is not None:
+            self.political = political
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "logo" not in update_fields:
             super().save(*args, **kwargs)
@@ -215,8 +283,46 @@ class Campaign(models.Model):
             return ""
         return reverse("campaign_logo", args=[(self.logo.name or "").rsplit("/", 1)[-1]])
 
+    @property
+    def rules(self) -> kinds.KindRules:
+        """The defaults of the campaign's kind (events.kinds)."""
+        return kinds.rules_of(self.kind)
+
+    @property
+    def itemization_threshold(self) -> int | None:
+        """Above this total (minor units) in a cycle or year a donor's details are required
+        (None: no itemization rule)."""
+        if self.itemization_threshold_minor is not None:
+            return int(self.itemization_threshold_minor)
+        return self.rules.itemization_threshold_minor
+
+    @property
+    def foreign_address(self) -> kinds.ForeignAddress:
+        """What the campaign does with a gift from a postal address outside the US."""
+        if self.foreign_address_policy:
+            return kinds.ForeignAddress(self.foreign_address_policy)
+        return self.rules.foreign_address
+
+    @property
+    def election_limit(self) -> int | None:
+        """The most one donor may give per election (minor units): the campaign's own limit,
+        else its kind's; None for no limit."""
+        if self.election_limit_minor is not None:
+            return int(self.election_limit_minor)
+        return self.rules.election_limit_minor
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
+        political = self.rules.political
+        if political is not None:
+            self.political = political
+        if self.ein.strip():
+            try:
+                self.ein = kinds.normalize_ein(self.ein)
+            except ValidationError as exc:
+                errors["ein"] = exc.messages[0]
+        elif self.kind == kinds.CampaignKind.NONPROFIT:
+            errors["ein"] = "A 501(c)(3)'s receipts must carry its EIN: enter it."
         if (
             self.max_donation_minor is not None
             and self.max_donation_minor < self.min_donation_minor

@@ -13,9 +13,25 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events import confirmations, livebus, ratelimits, registration, tasks
-from events.models import Event, EventStatus, Registration, ViewerSample
+from events.models import Attestation, Campaign, Event, EventStatus, Registration, ViewerSample
 
 log = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def add_kind_attestations(*, campaign_id: int) -> int:
+    """Give a campaign that has no attestations its kind's default statements (a political
+    committee's: citizenship, own funds, no federal contract, age, no corporate or union
+    card), which staff then edit. A campaign with statements of its own keeps them. Returns
+    how many it added."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.attestations.exists():
+        return 0
+    texts = campaign.rules.attestations
+    Attestation.objects.bulk_create(
+        Attestation(campaign=campaign, text=text, position=i) for i, text in enumerate(texts)
+    )
+    return len(texts)
 
 
 @transaction.atomic

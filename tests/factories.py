@@ -8,7 +8,16 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from events.models import Campaign, CapacityTier, Event, EventStatus, Membership, Role
+from events.elections import cycle_of, gift_date
+from events.models import (
+    Campaign,
+    CapacityTier,
+    Election,
+    Event,
+    EventStatus,
+    Membership,
+    Role,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -60,3 +69,19 @@ class EventFactory(factory.django.DjangoModelFactory):
     goal_minor = 5_000_000
     suggested_amounts = factory.LazyFunction(lambda: [2_500, 5_000, 10_000])
     status = EventStatus.DRAFT
+
+
+class ElectionFactory(factory.django.DjangoModelFactory):
+    """An election `days` from today (as gifts count days: events.elections.gift_date), in
+    today's cycle whatever its date (so that a test's elections share a cycle on any day of
+    the year; a test of two cycles names them)."""
+
+    class Meta:
+        model = Election
+        exclude = ["days"]
+
+    campaign = factory.SubFactory(CampaignFactory)
+    kind = "primary"
+    days = 30
+    date = factory.LazyAttribute(lambda o: gift_date() + timedelta(days=o.days))
+    cycle = factory.LazyFunction(lambda: cycle_of(gift_date()))

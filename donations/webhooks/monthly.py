@@ -17,6 +17,9 @@ from django.db import IntegrityError, connection, transaction
 
 from donations import ledger
 from donations.amounts import Amounts
+from donations.compliance.designation import installment_designation
+from donations.compliance.itemization import flag_if_itemizable
+from donations.compliance.monthly import watch_next_month
 from donations.models import (
     Donation,
     Interval,
@@ -34,6 +37,7 @@ from donations.providers.stripe_events import (
 )
 from donations.webhooks import store
 from donations.webhooks.issues import check_amount, record_issue
+from events.elections import gift_date
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,12 @@ def on_invoice_paid(row: ProviderEvent, invoice: InvoicePaid) -> None:
         return
     donation.succeeded_seen = True
     ledger.commit_donation_state(donation=donation, before=before, others=others)
+    if donation.counted:
+        # A month paid (its payment's own event may have counted it first): its details, if
+        # it made the donor itemizable without them; and stop the gift if its next month would
+        # pass the election's limit (decided once per gift).
+        flag_if_itemizable(donation=donation)
+        watch_next_month(installment=donation)
 
 
 def on_invoice_payment_paid(row: ProviderEvent, paid: InvoicePaymentPaid) -> None:
@@ -171,15 +181,22 @@ def _new_installment(gift: MonthlyGift, invoice: InvoicePaid) -> int:
     invoice."""
     first = gift.first_donation
     invoice_id = invoice.invoice_id
+    amounts = _installment_amounts(gift, invoice)
+    # Designated to the next election on the day it is paid.
+    designation = installment_designation(
+        campaign_id=gift.campaign_id, amount_minor=amounts.amount_minor, on=gift_date()
+    )
     installment = Donation.objects.create(
         event_id=gift.event_id,
         campaign_id=gift.campaign_id,
         attempt_key=uuid.uuid5(uuid.NAMESPACE_URL, f"pledgecast:invoice:{invoice_id}"),
         provider=gift.provider,
-        **_installment_amounts(gift, invoice).as_fields(),
+        **amounts.as_fields(),
         monthly_gift=gift,
         invoice_id=invoice_id,
         **first.donor.as_fields(),
+        donor_key=first.donor_key,
+        us_passport_number=first.us_passport_number,
         attestations=first.attestations,
         # The ticker is the live moment of the first gift; later months count, quietly.
         ticker_opt_in=False,
@@ -187,6 +204,7 @@ def _new_installment(gift: MonthlyGift, invoice: InvoicePaid) -> int:
         hide_amount=first.hide_amount,
         display_name=first.display_name,
         refcode=first.refcode,
+        **designation.as_fields(),
     )
     log.info("monthly installment donation_id=%s monthly_gift_id=%s", installment.pk, gift.pk)
     return installment.pk

@@ -12,11 +12,13 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from events import services
 from events.admin.scoping import CampaignScopedAdmin, member_ids, owner_ids
 from events.models import (
     Attestation,
     Campaign,
     CapacityTier,
+    Election,
     EventStatus,
     Membership,
 )
@@ -89,17 +91,38 @@ class AttestationInline(admin.TabularInline[Attestation, Campaign]):
         return obj is not None and CampaignAdmin.can_edit(request, obj)
 
 
+class ElectionInline(admin.TabularInline[Election, Campaign]):
+    """The campaign's elections (owners change them; an election gifts are designated to
+    cannot be deleted)."""
+
+    model = Election
+    extra = 0
+    fields = ["kind", "date", "cycle"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is not None and CampaignAdmin.can_edit(request, obj)
+
+
 @admin.register(Campaign)
 class CampaignAdmin(CampaignScopedAdmin):
     campaign_path = "pk"
-    list_display = ["name", "legal_name", "currency", "limit_display", "created_at"]
-    list_filter = ["currency"]
+    list_display = ["name", "legal_name", "kind", "currency", "limit_display", "created_at"]
+    list_filter = ["kind", "currency"]
     search_fields = ["name", "slug", "legal_name"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at"]
-    inlines = [AttestationInline, MembershipInline]
+    inlines = [ElectionInline, AttestationInline, MembershipInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "legal_name", "currency", "created_at"]}),
+        (None, {"fields": ["name", "slug", "legal_name", "kind", "ein", "currency", "created_at"]}),
         (
             "Giving rules",
             {
@@ -109,6 +132,24 @@ class CampaignAdmin(CampaignScopedAdmin):
                     "per_donor_limit_minor",
                     "monthly_enabled",
                 ]
+            },
+        ),
+        (
+            "Elections, limits and itemization",
+            {
+                "fields": [
+                    "election_limit_minor",
+                    "donor_chooses_election",
+                    "itemization_threshold_minor",
+                    "foreign_address_policy",
+                ],
+                "description": (
+                    "Each gift is for one of the campaign's elections (listed below): the next "
+                    "one on the gift's date unless donors may choose. A donor's gifts per "
+                    "election, whatever email they use, stay within the limit; a gift over it is "
+                    "offered the room left and, with the donor's consent, the rest goes to the "
+                    "next election of the cycle."
+                ),
             },
         ),
         (
@@ -154,6 +195,12 @@ class CampaignAdmin(CampaignScopedAdmin):
             },
         ),
     ]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # After the inlines: statements staff just removed are not put back unless none remain.
+        if not change or "kind" in form.changed_data:
+            services.add_kind_attestations(campaign_id=form.instance.pk)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
         qs = admin.ModelAdmin.get_queryset(self, request)

@@ -22,6 +22,17 @@ from donations.models import MonthlyGift
 from events import livebus
 from tests.support.stripe import post_webhook, stripe_event
 
+# What a donor past a political campaign's itemization threshold gives beside the name and
+# the postal code (donations/compliance/itemization.py).
+ITEMIZED = {
+    "address_line1": "1 Analytical Way",
+    "city": "Washington",
+    "region": "DC",
+    "country": "US",
+    "employer": "Babbage & Co",
+    "occupation": "Mathematician",
+}
+
 
 def start_payload(event: Any, **overrides: Any) -> dict[str, Any]:
     """A valid start-donation body for the event (the factory campaign requires name and

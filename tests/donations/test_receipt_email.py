@@ -63,17 +63,32 @@ def test_a_political_campaign_gets_no_tax_statement(stripe_settings):
     assert receipts.NONPROFIT_STATEMENT not in html
 
 
-def test_a_nonprofit_receipt_carries_the_legal_name_and_the_tax_statement(stripe_settings):
+def test_a_nonprofit_receipt_carries_the_legal_name_the_ein_and_the_tax_statement(
+    stripe_settings,
+):
     donation = DonationFactory()
     campaign = donation.campaign
-    campaign.political = False  # the brand fields may not exist yet: read with getattr
+    campaign.kind = "nonprofit"
+    campaign.ein = "12-3456789"
     campaign.paid_for_by = "Paid for by Friends of the Library"
     donation.net_minor = donation.amount_minor
     message = receipts.receipt_message(donation=donation, sent_at=donation.created_at)
     [(html, _mimetype)] = message.alternatives
     for part in (message.body, html):
-        assert f"{campaign.legal_name}: {receipts.NONPROFIT_STATEMENT}" in part
+        assert f"{campaign.legal_name} (EIN 12-3456789): {receipts.NONPROFIT_STATEMENT}" in part
         assert "Paid for by Friends of the Library" in part
+
+
+def test_a_campaign_of_another_kind_that_is_not_political_gets_no_tax_statement(
+    stripe_settings,
+):
+    donation = DonationFactory(event__campaign__political=False)
+    assert donation.campaign.kind == "other"
+    donation.net_minor = donation.amount_minor
+    message = receipts.receipt_message(donation=donation, sent_at=donation.created_at)
+    [(html, _mimetype)] = message.alternatives
+    assert receipts.NONPROFIT_STATEMENT not in message.body
+    assert receipts.NONPROFIT_STATEMENT not in html
 
 
 def test_references_are_unique_random_and_not_sequential(db):

@@ -113,6 +113,7 @@ def test_a_one_tap_gift_pays_with_the_saved_card_once_per_attempt(client, event,
         "currency": "usd",
         "interval": "",
         "ticker": None,
+        "designation": [],  # the factory's campaign has no elections
         "payment_method": saved.payment_method_id,
     }
     assert (gift.email, gift.first_name, gift.last_name, gift.refcode) == (

@@ -42,6 +42,7 @@ def test_it_creates_a_pending_donation_and_a_payment_intent(client, event, strip
         "currency": "usd",
         "interval": "",
         "ticker": None,
+        "designation": [],
     }
     assert (donation.status, donation.payment_id, donation.refcode) == (
         "pending",

@@ -1,0 +1,87 @@
+"""The records of the money rules (donations/compliance/), apart from the ledger's own tables:
+donations.models imports them so that Django finds them. They name the ledger's models by
+their "donations.<Model>" strings and import nothing of donations."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class MonthlyGiftStop(models.Model):
+    """A monthly gift stopped because its next month would take the donor past the limit per
+    election: the outbox of the provider's cancellation and the two emails (the donor's, the
+    campaign owners'). Each step is claimed once; `due_at` is cleared when all are done."""
+
+    monthly_gift = models.OneToOneField(
+        "donations.MonthlyGift", on_delete=models.PROTECT, related_name="limit_stop"
+    )
+    # The installment whose payment showed it, and the election the next month was for.
+    installment = models.ForeignKey(
+        "donations.Donation", on_delete=models.PROTECT, related_name="+"
+    )
+    election = models.ForeignKey("events.Election", on_delete=models.PROTECT, related_name="+")
+    limit_minor = models.PositiveBigIntegerField()
+    room_minor = models.BigIntegerField(help_text="Left for the next month's election.")
+    # What the installment just paid took past the limit of its own election (0: nothing):
+    # the treasurer refunds or redesignates it.
+    excess_minor = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    donor_told_at = models.DateTimeField(null=True, blank=True)
+    staff_told_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="monthly_stop_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Monthly gift {self.monthly_gift_id} stopped at the limit"
+
+
+class InfoRequest(models.Model):
+    """The best-efforts follow-up of a donor whose gifts became itemizable without their
+    employer, occupation or address (the wallet path, a month of a monthly gift): one email
+    with a signed link to a form, sent within 30 days of the first gift's receipt, and the
+    answer, recorded on every gift attached to it (`gifts`). One open request per donor and
+    campaign: a later gift of the same donor joins it and gets no second email."""
+
+    campaign = models.ForeignKey("events.Campaign", on_delete=models.PROTECT, related_name="+")
+    donor_key = models.CharField(max_length=32, blank=True)
+    email = models.EmailField()
+    gifts = models.ManyToManyField("donations.Donation", related_name="info_requests")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The receipt of the first gift it asks about: the follow-up goes out within 30 days of it.
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)  # the outbox: set until sent
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Not sent: the 30 days passed first (an outage); the treasurer's to follow up.
+    expired_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    employer = models.CharField(max_length=200, blank=True)
+    occupation = models.CharField(max_length=200, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(due_at__isnull=False), name="info_request_due"
+            ),
+            models.Index(fields=["campaign", "email"], name="info_request_email"),
+            models.Index(fields=["campaign", "donor_key"], name="info_request_donor_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Information request {self.pk}"
