@@ -31,6 +31,7 @@ from events.admin.scoping import CampaignScopedAdmin
 from events.models import Event, EventStatus
 from streaming import encoderhelp, health, selectors, services, show, teststream, transcoder
 from streaming.models import Stream, StreamMode, StreamState
+from streaming.simulcast import admin as simulcast_admin  # noqa: F401 (the event's inline)
 
 # Events that may get a stream (from the add form, or the event page's "Create the stream").
 STREAMABLE = [EventStatus.DRAFT, EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE]

@@ -209,3 +209,74 @@ class Transcoder(models.Model):
 
     def __str__(self) -> str:
         return f"Transcoder of {self.stream}"
+
+
+# --- Simulcast (streaming/simulcast/) ----------------------------------------------------------
+
+
+class SimulcastService(models.TextChoices):
+    YOUTUBE = "youtube", "YouTube"
+    FACEBOOK = "facebook", "Facebook"
+    TWITCH = "twitch", "Twitch"
+    CUSTOM = "custom", "Other (any RTMP or RTMPS server)"
+
+
+class SimulcastState(models.TextChoices):
+    """One destination's copy of the program: stopped (the show is not live, or it is off)
+    → connecting (ffmpeg started, or waiting for the program) → live (sending); retrying
+    (it failed: waiting the backoff before the next try, with the last error); failed (it
+    failed SIMULCAST_MAX_TRIES times in a row, or the destination is refused: staff fix it,
+    or the next "Go live" or "Resume show" tries again)."""
+
+    STOPPED = "stopped", "Stopped"
+    CONNECTING = "connecting", "Connecting"
+    LIVE = "live", "Live"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed"
+
+
+class SimulcastDestination(models.Model):
+    """Where a supervised ffmpeg copies the event's program while its show is live
+    (streaming/simulcast/runner.py). The stream key is stored encrypted (keybox.py) and is
+    never shown, logged or put in an error message again."""
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="simulcast_destinations"
+    )
+    service = models.CharField(
+        max_length=10, choices=SimulcastService.choices, default=SimulcastService.CUSTOM
+    )
+    url = models.CharField(
+        "server URL",
+        max_length=500,
+        blank=True,
+        help_text="rtmp:// or rtmps://. Left empty for YouTube, Facebook or Twitch: their "
+        "RTMPS ingest.",
+    )
+    key_sealed = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    # Bumped by every change staff make: a running copy restarts with the new settings.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    state = models.CharField(
+        max_length=10,
+        choices=SimulcastState.choices,
+        default=SimulcastState.STOPPED,
+        editable=False,
+    )
+    tries = models.PositiveIntegerField(default=0, editable=False)  # failures in a row
+    live_since = models.DateTimeField(null=True, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, editable=False)
+    # The lease of the supervisor that runs it (RTMP_SERVER_NAME), renewed every round: one
+    # copy per destination across every transcoder machine.
+    runner = models.CharField(max_length=64, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, editable=False)
+    pid = models.PositiveIntegerField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["enabled", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_display()} for {self.event}"
