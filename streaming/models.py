@@ -43,6 +43,12 @@ class LadderChoice(models.TextChoices):
     ADAPTIVE = "adaptive", "Adaptive: 720p / 480p / 360p (the source copied on top when it fits)"
 
 
+class CaptionMode(models.TextChoices):
+    OFF = "off", "Off"
+    CART = "cart", "A captioner (CART) posts the lines"
+    AUTO = "auto", "Automatic (speech recognition), and a captioner may post lines too"
+
+
 class Stream(models.Model):
     event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="stream")
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
@@ -83,6 +89,20 @@ class Stream(models.Model):
         help_text="Private or paid events: players get expiring signed URLs; unsigned "
         "requests get 403.",
     )
+    # --- live captions (streaming/captions/).
+    captions = models.CharField(
+        "live captions",
+        max_length=6,
+        choices=CaptionMode.choices,
+        default=CaptionMode.OFF,
+        help_text="A WebVTT subtitle track (CC) in the player and the replay: from a human "
+        "captioner (CART: lines posted with the caption key) or automatic speech recognition "
+        "of the program's audio. Applies from the next segment.",
+    )
+    # SHA-256 of the CART caption key (shown once, like the stream key).
+    caption_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The rendition whose segments the caption segments follow (same numbers and times).
+    caption_anchor = models.CharField(max_length=64, blank=True, editable=False)
     # Fixed at creation: a playlist's target duration never changes (RFC 8216 §6.2.1).
     target_duration = models.PositiveSmallIntegerField(editable=False)
     window_seconds = models.PositiveIntegerField(editable=False)
@@ -280,3 +300,32 @@ class SimulcastDestination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_service_display()} for {self.event}"
+
+
+# --- Live captions (streaming/captions/) --------------------------------------------------------
+
+
+class CaptionSource(models.TextChoices):
+    CART = "cart", "Captioner"
+    AUTO = "auto", "Speech recognition"
+
+
+class CaptionCue(models.Model):
+    """One cue of a stream's captions, on the program's clock (the segments' program
+    date-times): it is written into the WebVTT segment of every media segment it overlaps
+    as that segment is published (streaming/captions/rendition.py)."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="caption_cues")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    text = models.CharField(max_length=500)
+    source = models.CharField(max_length=4, choices=CaptionSource.choices)
+    # When it arrived (a CART post, or recognised), for the delay figures.
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["start", "pk"]
+        indexes = [models.Index(fields=["stream", "end"])]
+
+    def __str__(self) -> str:
+        return self.text
