@@ -320,8 +320,10 @@ class CaptionCue(models.Model):
     end = models.DateTimeField()
     text = models.CharField(max_length=500)
     source = models.CharField(max_length=4, choices=CaptionSource.choices)
-    # When it arrived (a CART post, or recognised), for the delay figures.
+    # When it arrived (a CART post, or recognised), and for recognised speech when it was
+    # said (its end, on the program's clock): the captions' delay.
     created_at = models.DateTimeField()
+    spoken_end = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["start", "pk"]

@@ -120,11 +120,12 @@ class Placed:
 @transaction.atomic
 def add_cues(
     *, stream_id: int, lines: list[str], source: str = CaptionSource.CART,
-    now: datetime | None = None,
+    now: datetime | None = None, spoken_end: datetime | None = None,
 ) -> Placed:  # fmt: skip
     """Cues of `lines` (LINES_PER_CUE lines each, one after the other) from the start of
-    the next segment the anchor rendition publishes. Locks the stream's row (see above).
-    Raises CaptionRefused (409) while no video arrives: there is no program to caption."""
+    the next segment the anchor rendition publishes; `spoken_end`: when recognised speech
+    ended on the program's clock. Locks the stream's row (see above). Raises CaptionRefused
+    (409) while no video arrives: there is no program to caption."""
     now = now or timezone.now()
     stream = Stream.objects.select_for_update().get(pk=stream_id)
     if stream.state != StreamState.LIVE:
@@ -144,7 +145,7 @@ def add_cues(
         text = "\n".join(lines[first : first + LINES_PER_CUE])
         end = at + timedelta(seconds=cue_seconds(text))
         cues.append(CaptionCue(stream=stream, start=at, end=end, text=text, source=source,
-                               created_at=now))  # fmt: skip
+                               created_at=now, spoken_end=spoken_end))  # fmt: skip
         at = end
     CaptionCue.objects.bulk_create(cues)
     log.info("caption cues", extra={"stream_id": stream.pk, "cues": len(cues), "source": source})
