@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections
 
 from streaming import ffmpeg
@@ -90,6 +91,11 @@ class Captioner(threading.Thread):
         self.streams: dict[int, _StreamState] = {}
 
     def run(self) -> None:
+        try:
+            recognizers.recognizer_from_settings()  # a misconfigured engine: said once
+        except ImproperlyConfigured:
+            log.exception("captioner not started")
+            return
         log.info("captioner running")
         try:
             while not self.stopping.is_set():
