@@ -253,6 +253,29 @@ PLAYBACK_SIGNING_SECRET = (
 )
 PLAYBACK_URL_TTL_SECONDS = env_int("PLAYBACK_URL_TTL_SECONDS", 12 * 3600, minimum=60)
 
+# --- Simulcast (streaming/simulcast/): the program copied to YouTube, Facebook, any RTMP(S) ---
+# The secret that seals destination stream keys in the database (default: from SECRET_KEY).
+SIMULCAST_KEY_SECRET = (
+    env_str("SIMULCAST_KEY_SECRET")
+    or hashlib.sha256(f"pledgecast-simulcast|{SECRET_KEY}".encode()).hexdigest()
+)
+# A destination that fails this many times in a row is "failed" until staff change it or the
+# show goes live again; between tries it waits 1, 2, 4… seconds, at most this long.
+SIMULCAST_MAX_TRIES = env_int("SIMULCAST_MAX_TRIES", 10, minimum=1)
+SIMULCAST_MAX_BACKOFF_SECONDS = env_int("SIMULCAST_MAX_BACKOFF_SECONDS", 30, minimum=1)
+# Where the transcoder reads a pushed (or relayed) stream's HLS to copy it: the origin.
+SIMULCAST_ORIGIN_URL = env_str("SIMULCAST_ORIGIN_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Live captions (streaming/captions/) --------------------------------------------------------
+# The subtitle track as players list it (EXT-X-MEDIA NAME and LANGUAGE).
+CAPTIONS_NAME = env_str("CAPTIONS_NAME", "English (live captions)")
+CAPTIONS_LANGUAGE = env_str("CAPTIONS_LANGUAGE", "en")
+# Speech recognition of streams with automatic captions, run by the stream worker:
+# "pocketsphinx" (its wheel's US English model), "off", or "module:Class" for another engine
+# implementing streaming.captions.recognizers.Recognizer (faster-whisper with a model an
+# operator installed, say).
+CAPTIONS_ENGINE = env_str("CAPTIONS_ENGINE", "pocketsphinx")
+
 # --- Outbound fetches (events/outbound.py: relay upstreams, any URL staff type) ---------------
 # Only public addresses are fetched; these private ranges too (an operator relaying from its
 # own network), e.g. "10.20.0.0/16,fd00:20::/32". Empty by default.

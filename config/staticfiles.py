@@ -71,7 +71,13 @@ class VendorFinder(BaseFinder):
     `/static/vendor/<package>/<file>`, from `node_modules` (package-lock.json pins them; no CDN)."""
 
     files: ClassVar[dict[str, tuple[str, ...]]] = {
-        "hls.js": ("dist/hls.light.min.js", "dist/hls.light.min.js.map"),
+        # The light build (no subtitles), and the full one for streams with live captions.
+        "hls.js": (
+            "dist/hls.light.min.js",
+            "dist/hls.light.min.js.map",
+            "dist/hls.min.js",
+            "dist/hls.min.js.map",
+        ),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,5 +1,6 @@
 """Outbound HTTP fetches: the one way our code opens a connection to a URL it did not write
-itself (a relay's upstream today; simulcast destinations and any URL staff type later).
+itself (a relay's upstream), and the check of the addresses another program connects to on
+our behalf (simulcast destinations, which ffmpeg publishes to: `check_stream_destination`).
 
 The rules, checked here so that no caller can forget one:
 
@@ -171,7 +172,13 @@ class _Target:
         return f"{self.scheme}://{host}:{self.port}"
 
 
-def _target(url: str) -> _Target:
+# The schemes fetched here, and those of streams another program sends (simulcast), with
+# their default ports.
+HTTP_PORTS = {"http": 80, "https": 443}
+STREAM_PORTS = {"rtmp": 1935, "rtmps": 443}
+
+
+def _target(url: str, *, ports: dict[str, int] = HTTP_PORTS) -> _Target:
     shown_raw = url.split("?", 1)[0].split("#", 1)[0][:200]
     try:
         parts = urlsplit(url.strip())
@@ -179,14 +186,15 @@ def _target(url: str) -> _Target:
     except ValueError:
         raise OutboundRefused(f"not a valid URL: {shown_raw}") from None
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise OutboundRefused(f"only http and https URLs are fetched, not {shown_raw}")
+    if scheme not in ports:
+        names = " and ".join(ports)
+        raise OutboundRefused(f"only {names} URLs are allowed here, not {shown_raw}")
     if parts.username is not None or parts.password is not None:
         raise OutboundRefused("URLs with credentials (user:password@) are not supported")
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise OutboundRefused(f"no host in {shown_raw}")
-    port = port or (443 if scheme == "https" else 80)
+    port = port or ports[scheme]
     path = parts.path or "/"
     netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     shown = f"{scheme}://{netloc}{path}"[:200]
@@ -257,6 +265,18 @@ def check_url(url: str, *, timeout_s: float = 3.0) -> None:
     `url` would not be fetched now. The fetch checks again (DNS answers change)."""
     target = _target(url)
     _checked_addresses(target, timeout_s)
+
+
+def check_stream_destination(url: str, *, timeout_s: float = 3.0) -> str:
+    """The rules above for a stream destination that another program connects to (ffmpeg
+    publishing a simulcast): rtmp or rtmps only, no credentials, every address the host
+    resolves to public (or in OUTBOUND_ALLOWED_NETWORKS). Returns the URL as shown in
+    messages (no query). Raises OutboundError (OutboundRefused for the policy). The caller
+    checks again right before each connection; the program resolves the name itself, so the
+    address is not pinned as `fetch` pins it."""
+    target = _target(url, ports=STREAM_PORTS)
+    _checked_addresses(target, timeout_s)
+    return target.shown
 
 
 # --- Fetching ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from events.models import Event, EventStatus
 from liveroom import greenroom, staffactions
 from liveroom.charts import Chart, money, per_minute_chart, raised_chart, viewers_chart
 from streaming import selectors as stream_selectors
+from streaming.simulcast import selectors as simulcast_selectors
 
 TZ_COOKIE = "pc_tz"
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
@@ -132,6 +133,7 @@ class Panels:
     refcodes: list[RefcodeRow]
     recent: list[DonationRow]
     stream: stream_selectors.StreamHealth | None
+    simulcast: list[simulcast_selectors.DestinationRow]
     zone_name: str
     generated: str
 
@@ -198,6 +200,7 @@ def build_panels(*, event: Event, zone: tzinfo, now: datetime) -> Panels:
             )
         ],
         stream=stream_selectors.stream_health(event_id=event.pk, now=now),
+        simulcast=simulcast_selectors.destination_rows(event_id=event.pk),
         zone_name=str(zone),
         generated=now.astimezone(zone).strftime("%H:%M:%S"),
     )

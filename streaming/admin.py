@@ -30,7 +30,9 @@ from events.admin.event import EventAdmin, EventPanel
 from events.admin.scoping import CampaignScopedAdmin
 from events.models import Event, EventStatus
 from streaming import encoderhelp, health, selectors, services, show, teststream, transcoder
+from streaming.captions import cues
 from streaming.models import Stream, StreamMode, StreamState
+from streaming.simulcast import admin as simulcast_admin  # noqa: F401 (the event's inline)
 
 # Events that may get a stream (from the add form, or the event page's "Create the stream").
 STREAMABLE = [EventStatus.DRAFT, EventStatus.SCHEDULED, EventStatus.BACKSTAGE, EventStatus.LIVE]
@@ -43,7 +45,7 @@ class StreamForm(forms.ModelForm[Stream]):
     class Meta:
         model = Stream
         fields = ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
-                  "signed_playback"]  # fmt: skip
+                  "signed_playback", "captions"]  # fmt: skip
         # A URL typed without a scheme is taken as https (Django 6's default, said now).
         formfield_callback = lambda field, **kw: field.formfield(  # noqa: E731
             **({"assume_scheme": "https"} if isinstance(field, models.URLField) else {}), **kw
@@ -87,6 +89,7 @@ class StreamAdmin(CampaignScopedAdmin):
         # RTMP from OBS and its transcoder.
         "rtmp_url",
         "transcoder_health",
+        "captions_cart",
     ]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
@@ -95,7 +98,7 @@ class StreamAdmin(CampaignScopedAdmin):
             return ["event", "mode", "relay_url", "dvr", "record", "record_practice",
                     "signed_playback"]  # fmt: skip
         return ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
-                "signed_playback", *self.readonly_fields]  # fmt: skip
+                "signed_playback", "captions", "captions_cart", *self.readonly_fields]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -133,6 +136,13 @@ class StreamAdmin(CampaignScopedAdmin):
     def transcoder_health(self, obj: Stream) -> str:
         return transcoder.health_text(stream_id=obj.pk)
 
+    @admin.display(description="captioner (CART)")
+    def captions_cart(self, obj: Stream) -> str:
+        where = f"POST {settings.SITE_URL}/streaming/captions/{obj.public_id}"
+        if not obj.caption_key_hash:
+            return f"{where}; no caption key yet: “New caption key” makes one (shown once)."
+        return f"{where} with Authorization: Bearer <caption key> (shown once, when made)."
+
     @admin.display(description="master playlist")
     def playlist_url(self, obj: Stream) -> str:
         return settings.SITE_URL + selectors.master_path(obj.public_id)
@@ -144,7 +154,7 @@ class StreamAdmin(CampaignScopedAdmin):
             obj.save(update_fields=["relay_url"])
             services.set_delivery_options(
                 stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
-                record_practice=obj.record_practice,
+                record_practice=obj.record_practice, captions_mode=obj.captions,
             )  # fmt: skip
             return
         stream, key = services.create_stream(
@@ -153,7 +163,7 @@ class StreamAdmin(CampaignScopedAdmin):
         )  # fmt: skip
         services.set_delivery_options(
             stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
-            record_practice=obj.record_practice,
+            record_practice=obj.record_practice, captions_mode=obj.captions,
         )  # fmt: skip
         obj.pk = stream.pk
         obj.refresh_from_db()
@@ -170,8 +180,10 @@ class StreamAdmin(CampaignScopedAdmin):
     def get_urls(self) -> list[URLPattern]:
         rotate = self.admin_site.admin_view(require_POST(self.rotate_key_view))
         end = self.admin_site.admin_view(require_POST(self.end_view))
+        caption_key = self.admin_site.admin_view(require_POST(self.caption_key_view))
         return [
             path("<int:object_id>/rotate-key/", rotate, name="streaming_stream_rotate_key"),
+            path("<int:object_id>/caption-key/", caption_key, name="streaming_stream_caption_key"),
             path("<int:object_id>/end/", end, name="streaming_stream_end"),
             *super().get_urls(),
         ]
@@ -188,6 +200,23 @@ class StreamAdmin(CampaignScopedAdmin):
         stream = self._changeable(request, object_id)
         key = services.rotate_stream_key(stream_id=stream.pk)
         return self._key_page(request, stream, key)
+
+    def caption_key_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """A new CART caption key, shown once on its page (never cached)."""
+        stream = self._changeable(request, object_id)
+        key = cues.rotate_caption_key(stream_id=stream.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Caption key",
+            "stream": stream,
+            "key": key,
+            "url": f"{settings.SITE_URL}/streaming/captions/{stream.public_id}",
+            "change_url": reverse("admin:streaming_stream_change", args=[stream.pk]),
+            "opts": self.model._meta,
+        }
+        response = render(request, "streaming/admin/caption_key.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def end_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         stream = self._changeable(request, object_id)

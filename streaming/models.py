@@ -43,6 +43,12 @@ class LadderChoice(models.TextChoices):
     ADAPTIVE = "adaptive", "Adaptive: 720p / 480p / 360p (the source copied on top when it fits)"
 
 
+class CaptionMode(models.TextChoices):
+    OFF = "off", "Off"
+    CART = "cart", "A captioner (CART) posts the lines"
+    AUTO = "auto", "Automatic (speech recognition), and a captioner may post lines too"
+
+
 class Stream(models.Model):
     event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="stream")
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
@@ -83,6 +89,20 @@ class Stream(models.Model):
         help_text="Private or paid events: players get expiring signed URLs; unsigned "
         "requests get 403.",
     )
+    # --- live captions (streaming/captions/).
+    captions = models.CharField(
+        "live captions",
+        max_length=6,
+        choices=CaptionMode.choices,
+        default=CaptionMode.OFF,
+        help_text="A WebVTT subtitle track (CC) in the player and the replay: from a human "
+        "captioner (CART: lines posted with the caption key) or automatic speech recognition "
+        "of the program's audio. Applies from the next segment.",
+    )
+    # SHA-256 of the CART caption key (shown once, like the stream key).
+    caption_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # The rendition whose segments the caption segments follow (same numbers and times).
+    caption_anchor = models.CharField(max_length=64, blank=True, editable=False)
     # Fixed at creation: a playlist's target duration never changes (RFC 8216 §6.2.1).
     target_duration = models.PositiveSmallIntegerField(editable=False)
     window_seconds = models.PositiveIntegerField(editable=False)
@@ -209,3 +229,105 @@ class Transcoder(models.Model):
 
     def __str__(self) -> str:
         return f"Transcoder of {self.stream}"
+
+
+# --- Simulcast (streaming/simulcast/) ----------------------------------------------------------
+
+
+class SimulcastService(models.TextChoices):
+    YOUTUBE = "youtube", "YouTube"
+    FACEBOOK = "facebook", "Facebook"
+    TWITCH = "twitch", "Twitch"
+    CUSTOM = "custom", "Other (any RTMP or RTMPS server)"
+
+
+class SimulcastState(models.TextChoices):
+    """One destination's copy of the program: stopped (the show is not live, or it is off)
+    → connecting (ffmpeg started, or waiting for the program) → live (sending); retrying
+    (it failed: waiting the backoff before the next try, with the last error); failed (it
+    failed SIMULCAST_MAX_TRIES times in a row, or the destination is refused: staff fix it,
+    or the next "Go live" or "Resume show" tries again)."""
+
+    STOPPED = "stopped", "Stopped"
+    CONNECTING = "connecting", "Connecting"
+    LIVE = "live", "Live"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed"
+
+
+class SimulcastDestination(models.Model):
+    """Where a supervised ffmpeg copies the event's program while its show is live
+    (streaming/simulcast/runner.py). The stream key is stored encrypted (keybox.py) and is
+    never shown, logged or put in an error message again."""
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="simulcast_destinations"
+    )
+    service = models.CharField(
+        max_length=10, choices=SimulcastService.choices, default=SimulcastService.CUSTOM
+    )
+    url = models.CharField(
+        "server URL",
+        max_length=500,
+        blank=True,
+        help_text="rtmp:// or rtmps://. Left empty for YouTube, Facebook or Twitch: their "
+        "RTMPS ingest.",
+    )
+    key_sealed = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    # Bumped by every change staff make: a running copy restarts with the new settings.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    state = models.CharField(
+        max_length=10,
+        choices=SimulcastState.choices,
+        default=SimulcastState.STOPPED,
+        editable=False,
+    )
+    tries = models.PositiveIntegerField(default=0, editable=False)  # failures in a row
+    live_since = models.DateTimeField(null=True, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, editable=False)
+    # The lease of the supervisor that runs it (RTMP_SERVER_NAME), renewed every round: one
+    # copy per destination across every transcoder machine.
+    runner = models.CharField(max_length=64, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, editable=False)
+    pid = models.PositiveIntegerField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["enabled", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_display()} for {self.event}"
+
+
+# --- Live captions (streaming/captions/) --------------------------------------------------------
+
+
+class CaptionSource(models.TextChoices):
+    CART = "cart", "Captioner"
+    AUTO = "auto", "Speech recognition"
+
+
+class CaptionCue(models.Model):
+    """One cue of a stream's captions, on the program's clock (the segments' program
+    date-times): it is written into the WebVTT segment of every media segment it overlaps
+    as that segment is published (streaming/captions/rendition.py)."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="caption_cues")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    text = models.CharField(max_length=500)
+    source = models.CharField(max_length=4, choices=CaptionSource.choices)
+    # When it arrived (a CART post, or recognised), and for recognised speech when it was
+    # said (its end, on the program's clock): the captions' delay.
+    created_at = models.DateTimeField()
+    spoken_end = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+        indexes = [models.Index(fields=["stream", "end"])]
+
+    def __str__(self) -> str:
+        return self.text

@@ -20,6 +20,7 @@ CONTENT_TYPES = {
     "ts": "video/mp2t",
     "m4s": "video/mp4",
     "mp4": "video/mp4",
+    "vtt": "text/vtt; charset=utf-8",
 }
 MAX_PLAYLIST_BYTES = 256 * 1024
 
@@ -224,10 +225,31 @@ def render_media(
     return "\n".join(lines) + "\n"
 
 
-def render_master(variants: Iterable[tuple[str, dict[str, str]]]) -> str:
-    """A master playlist from (URI, EXT-X-STREAM-INF attributes) pairs."""
+@dataclass(frozen=True)
+class Subtitles:
+    """A WebVTT subtitle rendition for the master (EXT-X-MEDIA TYPE=SUBTITLES)."""
+
+    uri: str
+    group_id: str
+    name: str
+    language: str
+
+
+def render_master(
+    variants: Iterable[tuple[str, dict[str, str]]], *, subtitles: Subtitles | None = None
+) -> str:
+    """A master playlist from (URI, EXT-X-STREAM-INF attributes) pairs; with `subtitles`,
+    its EXT-X-MEDIA and every variant naming its group (SUBTITLES=)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:3"]
+    if subtitles is not None:
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{subtitles.group_id}",'
+            f'NAME="{subtitles.name}",LANGUAGE="{subtitles.language}",DEFAULT=NO,'
+            f'AUTOSELECT=YES,FORCED=NO,URI="{subtitles.uri}"'
+        )
     for uri, attributes in variants:
+        if subtitles is not None:
+            attributes = {**attributes, "SUBTITLES": f'"{subtitles.group_id}"'}
         attrs = ",".join(f"{k}={v}" for k, v in attributes.items())
         lines.append(f"#EXT-X-STREAM-INF:{attrs}")
         lines.append(uri)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from streaming import codecs, playlists
+from streaming.captions import rendition as captions
 from streaming.models import Rendition, Segment, Stream
 from streaming.storage import get_storage
 
@@ -109,6 +110,8 @@ def append_segment(
     rendition.peak_bits_per_second = max(
         rendition.peak_bits_per_second, int(size * 8 / max(duration, 0.1))
     )
+    # Its caption segment, with the cues that arrived before it (captions on).
+    captions.on_segment(stream=stream, rendition=rendition, segment=segment)
     return segment
 
 
@@ -159,16 +162,22 @@ def write_media_playlist(*, stream: Stream, rendition: Rendition, now: datetime)
         # The discontinuity sequence counts the discontinuities no longer in the playlist.
         rendition.discontinuity_sequence += sum(1 for s in leaving if s.discontinuity)
     rendition.media_sequence = first
+    published = [_as_published(s) for s in keep]
+    # Only the show's end ends a live playlist: an encoder's ENDLIST or drop is a pause
+    # players wait through (its next segment follows a discontinuity).
+    ended = stream.state == "ended"
     text = playlists.render_media(
         target_duration=stream.target_duration,
         media_sequence=first,
         discontinuity_sequence=rendition.discontinuity_sequence,
-        segments=[_as_published(s) for s in keep],
-        # Only the show's end ends a live playlist: an encoder's ENDLIST or drop is a pause
-        # players wait through (its next segment follows a discontinuity).
-        ended=stream.state == "ended",
+        segments=published,
+        ended=ended,
     )
     get_storage().put(live_key(stream, rendition.name, "index.m3u8"), text.encode())
+    captions.write_playlist(
+        stream=stream, rendition=rendition, segments=published, media_sequence=first,
+        discontinuity_sequence=rendition.discontinuity_sequence, ended=ended,
+    )  # fmt: skip
 
 
 # The key of `Rendition.variant` under which we keep what we probed ourselves (describe):
@@ -216,9 +225,19 @@ def write_master(*, stream: Stream) -> None:
         since = max(times) - timedelta(seconds=settings.HLS_WINDOW_SECONDS)
         renditions = [r for r in renditions if r.next_pdt is None or r.next_pdt >= since]
     text = playlists.render_master(
-        (f"{r.name}/index.m3u8", _variant_attributes(r)) for r in renditions
+        ((f"{r.name}/index.m3u8", _variant_attributes(r)) for r in renditions),
+        subtitles=_subtitles(stream, "index.m3u8"),
     )
     get_storage().put(live_key(stream, "master.m3u8"), text.encode())
+
+
+def _subtitles(stream: Stream, name: str) -> playlists.Subtitles | None:
+    if not captions.listed(stream):
+        return None
+    return playlists.Subtitles(
+        uri=f"{captions.FOLDER}/{name}", group_id=captions.GROUP_ID,
+        name=settings.CAPTIONS_NAME, language=settings.CAPTIONS_LANGUAGE,
+    )  # fmt: skip
 
 
 def write_replay(*, stream: Stream, since: datetime | None = None) -> None:
@@ -259,10 +278,16 @@ def write_replay(*, stream: Stream, since: datetime | None = None) -> None:
             vod=True,
         )
         storage.put(live_key(stream, rendition.name, "replay.m3u8"), text.encode())
+        captions.write_playlist(
+            stream=stream, rendition=rendition, segments=segments, name="replay.m3u8",
+            media_sequence=segments[0].seq, discontinuity_sequence=0, ended=True, vod=True,
+        )  # fmt: skip
     if not recorded:
         return
+    anchored = any(r.name == stream.caption_anchor for r in recorded)
     text = playlists.render_master(
-        (f"{r.name}/replay.m3u8", _variant_attributes(r)) for r in recorded
+        ((f"{r.name}/replay.m3u8", _variant_attributes(r)) for r in recorded),
+        subtitles=_subtitles(stream, "replay.m3u8") if anchored else None,
     )
     storage.put(live_key(stream, "replay.m3u8"), text.encode())
 
@@ -287,6 +312,8 @@ def delete_expired_segments(*, now: datetime, limit: int = 500) -> int:
         if keep_until >= now:
             continue
         storage.delete(live_key(stream, segment.rendition.name, segment.file_name))
+        if segment.rendition.name == stream.caption_anchor:
+            storage.delete(live_key(stream, captions.FOLDER, f"{segment.seq}.vtt"))
         done.append(segment.pk)
     if done:
         Segment.objects.filter(pk__in=done).update(deleted=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from events.models import EventStatus
 from streaming import health, signing
-from streaming.models import Stream, StreamMode, StreamState, Transcoder
+from streaming.models import CaptionMode, Stream, StreamMode, StreamState, Transcoder
 from streaming.refusals import EncoderRefused
 from streaming.services import hash_key
 
@@ -83,6 +83,8 @@ class StreamView:
     master_url: str | None
     replay_url: str | None
     target_duration: int | None
+    # Live captions on (or the replay has them): the player needs a build with subtitles.
+    captions: bool = False
 
 
 # What viewers play through: receiving, or waiting for the encoder to come back.
@@ -122,6 +124,7 @@ def event_stream_state(*, event_id: int) -> StreamView:
         if published and state == StreamState.ENDED and stream.record
         else None,
         target_duration=stream.target_duration,
+        captions=stream.captions != CaptionMode.OFF or bool(stream.caption_anchor),
     )
 
 

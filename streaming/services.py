@@ -26,6 +26,7 @@ from events import livebus, outbound
 from events import services as event_services
 from events.models import Event, EventStatus
 from streaming import keycache, playlists, publishing
+from streaming.captions import rendition as captions
 from streaming.models import Rendition, Stream, StreamMode, StreamState
 from streaming.storage import get_storage
 
@@ -103,14 +104,28 @@ def rotate_stream_key(*, stream_id: int) -> str:
 
 @transaction.atomic
 def set_delivery_options(
-    *, stream_id: int, ladder: str, signed_playback: bool, record_practice: bool = False
+    *,
+    stream_id: int,
+    ladder: str,
+    signed_playback: bool,
+    record_practice: bool = False,
+    captions_mode: str | None = None,
 ) -> None:
     """Staff's delivery choices for a stream: the ladder (taken by the next transcoder
-    start), signed playback (at once: unsigned URLs get 403 from the next request), and
-    whether the replay keeps the practice before "Go live" (read when the show ends)."""
-    Stream.objects.select_for_update().filter(pk=stream_id).update(
-        ladder=ladder, signed_playback=signed_playback, record_practice=record_practice
-    )
+    start), signed playback (at once: unsigned URLs get 403 from the next request), whether
+    the replay keeps the practice before "Go live" (read when the show ends), and live
+    captions (from the next segment; the master lists or drops the subtitle track at once)."""
+    stream = Stream.objects.select_for_update().get(pk=stream_id)
+    stream.ladder, stream.signed_playback, stream.record_practice = (
+        ladder, signed_playback, record_practice,
+    )  # fmt: skip
+    fields = ["ladder", "signed_playback", "record_practice"]
+    if captions_mode is not None and captions_mode != stream.captions:
+        stream.captions = captions_mode
+        fields.append("captions")
+    stream.save(update_fields=fields)
+    if "captions" in fields and stream.state != StreamState.ENDED:
+        publishing.write_master(stream=stream)
     log.info("stream delivery options", extra={"stream_id": stream_id, "ladder": ladder,
                                                 "signed_playback": signed_playback})  # fmt: skip
 
@@ -155,6 +170,8 @@ def receive_playlist(*, stream_id: int, name: str, text: str) -> Delivery:
     if stream.state == StreamState.ENDED:
         return Delivery(published=0, ended=True)
     stem = name.rsplit(".", 1)[0]
+    if stem == captions.FOLDER:
+        raise playlists.PlaylistError(f"{name!r} is a name of ours (the caption rendition)")
     now = timezone.now()
     if playlists.is_master(text):
         _apply_master(stream, playlists.parse_master(text))
@@ -178,6 +195,8 @@ def receive_playlist(*, stream_id: int, name: str, text: str) -> Delivery:
 def _apply_master(stream: Stream, variants: list[playlists.EncoderVariant]) -> None:
     for position, variant in enumerate(variants):
         stem = variant.uri.rsplit(".", 1)[0]
+        if stem == captions.FOLDER:
+            raise playlists.PlaylistError(f"{variant.uri!r} is a name of ours (the captions)")
         if not playlists.is_valid_name(variant.uri) or not variant.uri.endswith(".m3u8"):
             raise playlists.PlaylistError(f"bad variant URI {variant.uri[:80]!r}")
         rendition, created = Rendition.objects.get_or_create(
@@ -224,6 +243,7 @@ def apply_segments(
         rendition.pending_discontinuity = True
     published = 0
     master_changed = rendition.next_seq == 0
+    anchored = stream.caption_anchor  # a new caption anchor adds the subtitles to the master
     for index, segment in enumerate(fresh):
         key = fetch(segment.uri)
         if key is None or get_storage().size(key) is None:
@@ -264,6 +284,7 @@ def apply_segments(
         # An encoder's ENDLIST ends its session, never the show: staff end the show.
         _mark_reconnecting(stream, reason="encoder ENDLIST")
     stream.save()
+    master_changed |= stream.caption_anchor != anchored
     if master_changed and published:
         publishing.write_master(stream=stream)
     return published

@@ -6,7 +6,9 @@ go live (or the event goes live at its start time by itself, if it says so and v
 arriving); an encoder that drops, reconnects, says ENDLIST or is replaced never ends the show:
 its stream is "reconnecting" and players wait. The show ends when staff end it, or by itself
 once its stream has sent nothing for the event's `auto_end_minutes`. Staff may resume an ended
-show within SHOW_RESUME_MINUTES of its end: the same stream takes video again.
+show within SHOW_RESUME_MINUTES of its end: the same stream takes video again. The simulcast
+destinations follow the show: copied while it is live (streaming/simulcast/), failed ones
+tried again when it goes live or resumes.
 
 Each action locks the event's row, then the stream's (one lock order), and refuses with a
 `ShowRefused` whose message is for staff; nothing changes when it refuses.
@@ -25,6 +27,7 @@ from events import services as event_services
 from events.models import Event, EventStatus
 from streaming import services
 from streaming.models import Stream, StreamState
+from streaming.simulcast import services as simulcast
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ def go_live(*, event_id: int) -> Event:
             "preview to play before going live."
         )
     event = event_services.start_event(event_id=event_id)
+    # The simulcast destinations start with the show (the transcoder's next round).
+    simulcast.reset_for_show(event_id=event_id)
     log.info("show live", extra={"event_id": event_id})
     return event
 
@@ -105,6 +110,7 @@ def resume_show(*, event_id: int, now: datetime | None = None) -> Event:
     event = event_services.start_event(event_id=event_id)
     if stream is not None:
         services.reopen_stream(stream_id=stream.pk)
+    simulcast.reset_for_show(event_id=event_id)
     log.info("show resumed", extra={"event_id": event_id})
     return event
 

@@ -18,20 +18,25 @@ def push_command(
     seconds: float | None = None,
     ffmpeg: str | None = None,
     realtime: bool = True,
+    audio: str | None = None,
 ) -> list[str]:
     """The ffmpeg command line pushing a test stream to `ingest_url`
     (`http://host/streaming/ingest/<public_id>`), with one or two renditions (640x360 and
     320x180), segments of `target_duration` seconds (a keyframe every segment), for
     `seconds` or until stopped. The key travels only in the Authorization header. `ffmpeg`
     is the executable written first (default: streaming.ffmpeg.ffmpeg_path(), which raises
-    FfmpegMissing)."""
+    FfmpegMissing). `audio`: a sound file looped as the audio instead of the tone (speech,
+    for the captions' tests and bench)."""
     fps = 25
     gop = fps * target_duration
     cmd = base_command(executable=ffmpeg)
     if realtime:
         cmd.append("-re")
-    cmd += ["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={fps}",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]  # fmt: skip
+    cmd += ["-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={fps}"]
+    if audio is None:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    else:
+        cmd += ["-stream_loop", "-1", "-i", audio]
     if seconds is not None:
         cmd += ["-t", str(seconds)]
     encode = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",

@@ -21,6 +21,9 @@ stream's transcoder token. The runner watches it:
 When on_publish_done clears `publishing` (or the stream ends), the runner stops the tap: the
 ladder's ffmpeg gets the rest of what was copied at once, then the end of its input, and
 exits after flushing its last segment (it writes no EXT-X-ENDLIST).
+
+The same supervisor's round runs the simulcast destinations' copies
+(streaming/simulcast/runner.py).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from django.utils import timezone
 
 from streaming import ffmpeg, ladder, signing, tap
 from streaming.models import StreamState, Transcoder
+from streaming.simulcast.runner import SimulcastSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +327,7 @@ class Supervisor:
         self.runners: dict[int, Runner] = {}
         self.retiring: list[Runner] = []
         self.stopping = threading.Event()
+        self.simulcast = SimulcastSupervisor()
 
     def tick(self) -> None:
         close_old_connections()
@@ -342,6 +347,7 @@ class Supervisor:
             if stream_id not in self.runners and stream_id not in flushing:
                 self.runners[stream_id] = runner = Runner(stream_id=stream_id, info=info)
                 runner.start()
+        self.simulcast.tick()
 
     def run(self) -> None:
         try:
@@ -360,6 +366,7 @@ class Supervisor:
         finally:
             for runner in self.runners.values():
                 runner.stop()
+            self.simulcast.stop()
             for runner in [*self.runners.values(), *self.retiring]:
                 runner.join(15)
 

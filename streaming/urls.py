@@ -1,11 +1,14 @@
 from django.urls import path
 
 from streaming import rtmp, views
+from streaming.captions import views as captions
 
 app_name = "streaming"
 
 urlpatterns = [
     path("streaming/ingest/<str:public_id>/<path:name>", views.ingest_object, name="ingest"),
+    # A human captioner's lines (CART), with the stream's caption key.
+    path("streaming/captions/<str:public_id>", captions.cart, name="captions_cart"),
     # A signed stream's files only under a valid signed prefix (signing.py).
     path("live/<str:public_id>/<path:path>", views.origin, name="origin"),
     path(

@@ -26,7 +26,7 @@ from streaming.storage import ObjectTooLarge, get_storage
 
 PATH = re.compile(
     r"^(?:(?P<rendition>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/)?(?P<file>[A-Za-z0-9_-]{1,64})"
-    r"\.(?P<ext>m3u8|ts|m4s|mp4)$"
+    r"\.(?P<ext>m3u8|ts|m4s|mp4|vtt)$"
 )
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
 VOD_CACHE = "public, max-age=3600"

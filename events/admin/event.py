@@ -1,6 +1,7 @@
 """Events in the admin: scheduling, the lifecycle (events.admin.lifecycle), the link to the
 live room's staff dashboard (by URL name: the admin imports nothing above events), and the
-panels the apps above events add to an event's change page (EventPanel)."""
+panels and inlines the apps above events add to an event's change page (EventPanel,
+EventAdmin.add_inline)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class EventAdmin(CampaignScopedAdmin):
     prepopulated_fields = {"slug": ("title",)}
     actions = lifecycle.ACTIONS
     panels: ClassVar[list[EventPanel]] = []
+    # Inlines of the apps above events (streaming's simulcast destinations): change page only.
+    extra_inlines: ClassVar[list[type[admin.options.InlineModelAdmin[Any, Any]]]] = []
     fieldsets = [
         (None, {"fields": ["campaign", "title", "slug", "description", "visibility"]}),
         ("When", {"fields": ["starts_at", "ends_at"]}),
@@ -158,6 +161,19 @@ class EventAdmin(CampaignScopedAdmin):
         order added (once, however often its module is imported)."""
         if panel not in cls.panels:
             cls.panels.append(panel)
+
+    @classmethod
+    def add_inline(cls, inline: type[admin.options.InlineModelAdmin[Any, Any]]) -> None:
+        """Show `inline` (an app above events: its model has a foreign key to Event) on every
+        event's change page, after the event's fields (once, however often its module is
+        imported). The inline decides its own permissions."""
+        if inline not in cls.extra_inlines:
+            cls.extra_inlines.append(inline)
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if obj is None:
+            return list(self.inlines)
+        return [*self.inlines, *self.extra_inlines]
 
     def change_page_context(self, request: HttpRequest, obj: Event) -> dict[str, Any]:
         can_change = self.has_change_permission(request, obj)

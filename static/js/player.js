@@ -12,8 +12,11 @@
 //   sound, "behind live" with "jump to live", a quality menu built from the master playlist's
 //   renditions (hls.js; Safari picks its own) and full screen. The page's status badge is its
 //   one live badge. The replay has the browser's own controls.
+// - Live captions: a CC button (aria-pressed) when the stream has a subtitle track (hls.js's
+//   subtitleTracks, or Safari's text tracks); the viewer's choice holds across reconnects.
 // - Hooks for tests and integrations: data-player-cover on the player names the cover shown;
-//   window.Pledgecast.player.state() returns {cover, kind, src, level, levels, engine, error}.
+//   window.Pledgecast.player.state() returns {cover, kind, src, level, levels, engine, error,
+//   captions, subtitleTracks}.
 (function () {
   "use strict";
   var box = document.querySelector("[data-player]");
@@ -34,6 +37,7 @@
   var qualityLabel = box.querySelector("[data-player-quality]");
   var levelsSelect = box.querySelector("[data-player-levels]");
   var announcer = box.querySelector("[data-player-status]");
+  var cc = box.querySelector("[data-player-cc]");
 
   var STATUS_LABELS = { scheduled: "Scheduled", live: "Live", ended: "Ended", cancelled: "Cancelled" };
   var COVER_MESSAGES = {
@@ -65,6 +69,7 @@
   var stallTimer = 0;
   var refreshTimer = 0;
   var shownCover = null;
+  var captionsOn = false;  // the viewer's choice (CC)
 
   function say(text) { if (announcer && text) announcer.textContent = text; }
 
@@ -103,7 +108,45 @@
     liveEnding = reconnecting = false;
     video.controls = false;
     qualityLabel.hidden = true;
+    updateCaptions();
     updateBar();
+  }
+
+  // --- Captions (CC) -------------------------------------------------------------------------
+  function nativeTextTracks() {
+    return Array.prototype.filter.call(video.textTracks || [], function (track) {
+      return track.kind === "subtitles" || track.kind === "captions";
+    });
+  }
+
+  function subtitleCount() {
+    if (hls) return (hls.subtitleTracks || []).length;
+    return src ? nativeTextTracks().length : 0;
+  }
+
+  function updateCaptions() {
+    var count = subtitleCount();
+    var on = captionsOn && count > 0;
+    cc.hidden = count === 0;
+    cc.setAttribute("aria-pressed", on ? "true" : "false");
+    if (hls) {
+      hls.subtitleDisplay = on;
+      var wanted = on ? 0 : -1;
+      if (hls.subtitleTrack !== wanted) hls.subtitleTrack = wanted;
+    } else {
+      nativeTextTracks().forEach(function (track, index) {
+        track.mode = on && index === 0 ? "showing" : "disabled";
+      });
+    }
+  }
+
+  cc.addEventListener("click", function () {
+    captionsOn = !captionsOn;
+    updateCaptions();
+    say(captionsOn ? "Captions on." : "Captions off.");
+  });
+  if (video.textTracks && video.textTracks.addEventListener) {
+    video.textTracks.addEventListener("addtrack", function () { if (!hls) updateCaptions(); });
   }
 
   function attach(url, what) {
@@ -137,8 +180,10 @@
     });
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       buildLevels();
+      updateCaptions();
       tryPlay();
     });
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, updateCaptions);
     hls.on(Hls.Events.LEVEL_SWITCHED, updateLevelLabel);
     hls.on(Hls.Events.FRAG_BUFFERED, function () {
       if (reconnecting) { reconnecting = false; retries = 0; decide(); }
@@ -439,6 +484,7 @@
         cover: shownCover, kind: kind, src: src, error: lastError,
         level: hls ? hls.currentLevel : null, levels: hls ? hls.levels.length : 0,
         engine: hls ? "hls.js" : (src ? "native" : null),
+        captions: cc.getAttribute("aria-pressed") === "true", subtitleTracks: subtitleCount(),
       };
     },
   };

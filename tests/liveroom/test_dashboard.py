@@ -26,8 +26,9 @@ from donations.webhooks.apply import receive_event
 from events.models import EventStatus, ViewerSample
 from liveroom import charts
 from streaming import services as stream_services
-from streaming.models import Rendition, Stream, StreamState
+from streaming.models import Rendition, SimulcastDestination, Stream, StreamState
 from streaming.selectors import RenditionHealth, stream_health
+from streaming.simulcast import keybox
 from tests.donations.factories import DonationFactory
 from tests.factories import CampaignFactory, EventFactory
 
@@ -347,14 +348,40 @@ def test_a_silent_live_stream_shows_as_reconnecting(event):
     assert (health.state, health.state_label) == ("reconnecting", "Reconnecting")
 
 
+def test_the_show_panel_shows_each_simulcast_destination_without_its_key(
+    client, event, staff_factory
+):
+    SimulcastDestination.objects.create(
+        event=event, service="youtube", url="rtmps://a.rtmps.youtube.com/live2",
+        key_sealed=keybox.seal("yt-secret-key-1"), state="live",
+    )  # fmt: skip
+    SimulcastDestination.objects.create(
+        event=event, service="custom", url="rtmp://8.8.8.8/live", enabled=True,
+        key_sealed=keybox.seal("other-secret-key-2"), state="retrying", tries=2,
+        last_error="ffmpeg exited with 1: rtmp://8.8.8.8/live/<stream key>: Connection refused",
+    )  # fmt: skip
+    client.force_login(staff_factory(event.campaign, "viewer"))
+    html = client.get(url(event, fragment=True)).content.decode()
+    show_panel = html.split('id="the-show"', 1)[1].split("</section>", 1)[0]
+    assert "rtmps://a.rtmps.youtube.com/live2" in show_panel
+    assert 'class="dash-state simulcast-live" data-simulcast-state>Live<' in show_panel
+    assert 'class="dash-state simulcast-retrying" data-simulcast-state>Retrying<' in show_panel
+    assert (
+        "Try 2: ffmpeg exited with 1: rtmp://8.8.8.8/live/&lt;stream key&gt;: Connection "
+        "refused" in show_panel
+    )
+    assert "secret-key" not in html
+
+
 # -- cost ----------------------------------------------------------------------------------------
-def test_the_fragment_takes_thirteen_queries_whatever_the_data(
+def test_the_fragment_takes_fourteen_queries_whatever_the_data(
     client, event, staff_factory, django_assert_num_queries
 ):
     """Session, user, memberships, the event (with its campaign), the tally's shards, the raised
     series, the viewer samples, the money before/during/after the show, the top refcodes, the
-    recent donations, the stream (with its transcoder) and its renditions, and whether the
-    user may run the show: 13, however many donations, samples or renditions."""
+    recent donations, the stream (with its transcoder) and its renditions, the simulcast
+    destinations, and whether the user may run the show: 14, however many donations, samples,
+    renditions or destinations."""
     for i in range(30):
         give(event, amount=1_000 + i, refcode=f"r{i % 4}", at=timezone.now() - timedelta(minutes=i))
     for i in range(20):
@@ -364,9 +391,11 @@ def test_the_fragment_takes_thirteen_queries_whatever_the_data(
     stream, _ = stream_services.create_stream(event_id=event.pk)
     for name in ("720p", "480p", "360p"):
         Rendition.objects.create(stream=stream, name=name)
+    for n in range(3):
+        SimulcastDestination.objects.create(event=event, url=f"rtmp://8.8.8.8/{n}", key_sealed="x")
     client.force_login(staff_factory(event.campaign, "manager"))
 
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         response = client.get(url(event, fragment=True))
     assert response.status_code == 200
 

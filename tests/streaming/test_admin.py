@@ -95,7 +95,7 @@ def test_staff_choose_to_keep_the_practice_in_the_replay(manager, scheduled_even
     assert stream.record_practice is True
     response = manager.post(
         reverse("admin:streaming_stream_change", args=[stream.pk]),
-        {"relay_url": "", "ladder": stream.ladder},
+        {"relay_url": "", "ladder": stream.ladder, "captions": "off"},
     )
     assert response.status_code == 302
     stream.refresh_from_db()

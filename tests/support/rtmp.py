@@ -129,9 +129,10 @@ class Stack:
         return ffmpeg.start(cmd, stderr=subprocess.PIPE, cwd=self.tmp)
 
 
-def start_stack() -> Stack:
-    """The whole stack, once the web process, nginx's RTMP and edge ports answer. The caller
-    calls `shutdown()`, then removes `tmp`."""
+def start_stack(env: dict[str, str] | None = None) -> Stack:
+    """The whole stack, once the web process, nginx's RTMP and edge ports answer; `env`
+    added to the web process's and the transcoder's environment. The caller calls
+    `shutdown()`, then removes `tmp`."""
     tmp = Path(tempfile.mkdtemp(prefix="pc-rtmp-stack-"))
     media_root = tmp / "media"
     media_root.mkdir()
@@ -144,6 +145,7 @@ def start_stack() -> Stack:
         "PLAYBACK_SIGNING_SECRET": SIGNING_SECRET,
         "RTMP_PLAY_URL": f"rtmp://127.0.0.1:{rtmp_port}/live",
         "TRANSCODER_POLL_MS": "200",
+        **(env or {}),
     })  # fmt: skip
     transcoder = nginx = None
     try:
@@ -172,3 +174,49 @@ def start_stack() -> Stack:
         web.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def start_rtmp_receiver(*, port: int, app: str, prefix: Path) -> subprocess.Popen[bytes]:
+    """A bare nginx-rtmp on 127.0.0.1:`port` taking any stream published to `app` from
+    loopback, as a simulcast destination (YouTube's ingest stands in here); players on
+    loopback read what it receives. Returned once it accepts connections; stop it with
+    processes.stop_nginx."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(f"""
+load_module {RTMP_MODULE};
+daemon off;
+master_process on;
+worker_processes 1;
+user root;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log notice;
+events {{ worker_connections 256; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application {app} {{
+            live on;
+            record off;
+            allow publish 127.0.0.1;
+            deny publish all;
+            allow play 127.0.0.1;
+            deny play all;
+        }}
+    }}
+}}
+""")
+    proc = processes.start_nginx(conf, prefix=prefix)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError((prefix / "error.log").read_text())
+        return _accepts(port)
+
+    try:
+        support.wait_for(up, 15, what="the RTMP receiver")
+    except BaseException:
+        processes.stop_nginx(proc)
+        raise
+    return proc

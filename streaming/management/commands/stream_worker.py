@@ -1,8 +1,9 @@
 """`manage.py stream_worker`: the streaming worker loop (development, tests, or a small
 deployment): every half target duration, the sweep (stalls, ends, retention) and relay
 polling, which beat's tasks can do instead, and the green room's health figures of receiving
-streams (ffprobe, streaming/health.py), which only this loop measures. It needs the media
-storage on its own disk."""
+streams (ffprobe, streaming/health.py), which only this loop measures; and, in a thread of its
+own, speech recognition of streams with automatic captions (streaming/captions/captioner.py).
+It needs the media storage on its own disk."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from streaming import health, relay, show
+from streaming.captions.captioner import Captioner
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
         rounds = health.HealthRounds()
+        if not once and settings.CAPTIONS_ENGINE != "off":
+            # Speech recognition of streams with automatic captions, beside the rounds.
+            Captioner().start()
         while True:
             started = time.monotonic()
             close_old_connections()

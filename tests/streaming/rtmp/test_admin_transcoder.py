@@ -33,7 +33,7 @@ def test_staff_see_how_to_point_obs_at_the_stream_without_its_key(manager, strea
 def test_staff_choose_the_ladder_and_signed_playback(manager, stream):
     response = manager.post(
         reverse("admin:streaming_stream_change", args=[stream.pk]),
-        {"relay_url": "", "ladder": "adaptive", "signed_playback": "on"},
+        {"relay_url": "", "ladder": "adaptive", "signed_playback": "on", "captions": "off"},
     )
     assert response.status_code == 302
     stream.refresh_from_db()
