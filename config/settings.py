@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "events",
     "donations",
     "streaming",
+    "engagement",
     "liveroom",
 ]
 

@@ -41,14 +41,18 @@ class Communicator(ApplicationCommunicator):
     """An in-process WebSocket client of the ASGI application (what Channels' own
     WebsocketCommunicator does; channels.testing needs daphne, which we do not run)."""
 
-    def __init__(self, slug: str) -> None:
+    def __init__(self, slug: str, *, cookies: dict[str, str] | None = None) -> None:
         from config.asgi import application
 
+        headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+        if cookies:
+            line = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            headers.append((b"cookie", line.encode("latin-1")))
         scope = {
             "type": "websocket",
             "path": f"/ws/events/{slug}/",
             "query_string": b"",
-            "headers": [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
+            "headers": headers,
             "subprotocols": [],
         }
         super().__init__(application, scope)

@@ -1,0 +1,91 @@
+"""What clients say in the live room, after the consumer's bounds (size and rate, which close
+the socket): each text frame is one JSON object `{"type": …}`; its handler answers with one
+frame, or nothing. A message that is not JSON, not an object, of an unknown type or with bad
+fields gets an error frame and changes nothing; the socket stays open.
+
+Frames the live room sends that are not snapshots carry a `type` (snapshots have none):
+- `{"type": "error", "code": …, "message": …, "ref": …}`: refused, nothing counted; `message`
+  is a sentence for the attendee, `code` a word for the page, `ref` the client's own `ref`
+  (a small integer, echoed when it sent one) so the page says it where it was asked.
+- `{"type": "ack", "for": <the message's type>, "ref": …, …}`: done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from events.jsonbody import json_object
+from liveroom import snapshot as snapshots
+from liveroom.outbox import Message
+
+log = logging.getLogger(__name__)
+
+MAX_REF = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent a message: the socket's event and participant (liveroom.attendees), or why it
+    may not take part."""
+
+    event_id: int
+    participant: str | None
+    refusal: str = ""
+
+
+class Refusal(Exception):
+    """A message refused before it reached a service: `code` for the page, `message` for the
+    attendee."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+Reply = dict[str, Any] | None
+Handler = Callable[[Sender, dict[str, Any]], Awaitable[Reply]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def frame(body: dict[str, Any]) -> Message:
+    return {"type": "websocket.send", "text": snapshots.encode(body)}
+
+
+def error(code: str, message: str, ref: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if ref is not None:
+        body["ref"] = ref
+    return body
+
+
+async def answer(sender: Sender, text: str | None) -> Message | None:
+    """The frame that answers one client message (text, or None for a binary frame)."""
+    if text is None:
+        return frame(error("bad_message", "Send text frames of JSON."))
+    data = json_object(text.encode("utf-8", "surrogatepass"))
+    if data is None:
+        return frame(error("bad_message", "Send one JSON object per message."))
+    raw_ref = data.get("ref")
+    ref = raw_ref if type(raw_ref) is int and 0 <= raw_ref < MAX_REF else None
+    kind = data.get("type")
+    handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        known = ", ".join(sorted(HANDLERS)) or "none"
+        return frame(error("unknown_type", f"Unknown message type (known: {known}).", ref))
+    try:
+        reply = await handler(sender, data)
+    except Refusal as refused:
+        return frame(error(refused.code, refused.message, ref))
+    except Exception:
+        # The database or Redis is away: the client may try again.
+        log.exception("live room message failed", extra={"event_id": sender.event_id})
+        return frame(error("unavailable", "That did not go through: please try again.", ref))
+    if reply is None:
+        return None
+    if ref is not None:
+        reply["ref"] = ref
+    return frame(reply)
