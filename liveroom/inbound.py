@@ -8,6 +8,13 @@ Frames the live room sends that are not snapshots carry a `type` (snapshots have
   is a sentence for the attendee, `code` a word for the page, `ref` the client's own `ref`
   (a small integer, echoed when it sent one) so the page says it where it was asked.
 - `{"type": "ack", "for": <the message's type>, "ref": …, …}`: done.
+
+Messages (each may carry `ref`):
+- `{"type": "ask", "text": …}` → ack `{"question": id, "status": "pending" | "approved"}`;
+- `{"type": "upvote", "question": id}` → ack `{"question": id}`.
+Asking and upvoting need a participant (the attendee cookie, or the registration for an event
+that asks for it): without one the error says why. The engagement app's services check the
+rest (lengths, rate limits, one upvote per participant) in the hub's database thread.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engagement import services as engagement
 from events.jsonbody import json_object
 from liveroom import snapshot as snapshots
+from liveroom.dbcalls import in_db_thread
 from liveroom.outbox import Message
 
 log = logging.getLogger(__name__)
@@ -78,7 +87,7 @@ async def answer(sender: Sender, text: str | None) -> Message | None:
         return frame(error("unknown_type", f"Unknown message type (known: {known}).", ref))
     try:
         reply = await handler(sender, data)
-    except Refusal as refused:
+    except (Refusal, engagement.Refused) as refused:
         return frame(error(refused.code, refused.message, ref))
     except Exception:
         # The database or Redis is away: the client may try again.
@@ -89,3 +98,46 @@ async def answer(sender: Sender, text: str | None) -> Message | None:
     if ref is not None:
         reply["ref"] = ref
     return frame(reply)
+
+
+# --- Handlers ----------------------------------------------------------------------------------
+
+
+def _participant(sender: Sender) -> str:
+    if sender.participant is None:
+        raise Refusal("cannot_take_part", sender.refusal)
+    return sender.participant
+
+
+def _id(data: dict[str, Any], field: str) -> int:
+    value = data.get(field)
+    if type(value) is not int or not 0 < value < MAX_REF:
+        raise Refusal("bad_message", f"“{field}” must be the id (a positive whole number).")
+    return value
+
+
+async def ask(sender: Sender, data: dict[str, Any]) -> Reply:
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise Refusal("bad_message", "A question needs its “text”.")
+    asked = await in_db_thread(
+        engagement.ask_question,
+        event_id=sender.event_id,
+        asker=_participant(sender),
+        text=text,
+    )
+    return {"type": "ack", "for": "ask", "question": asked.question_id, "status": asked.status}
+
+
+async def upvote(sender: Sender, data: dict[str, Any]) -> Reply:
+    question_id = _id(data, "question")
+    await in_db_thread(
+        engagement.upvote_question,
+        event_id=sender.event_id,
+        question_id=question_id,
+        voter=_participant(sender),
+    )
+    return {"type": "ack", "for": "upvote", "question": question_id}
+
+
+HANDLERS.update(ask=ask, upvote=upvote)

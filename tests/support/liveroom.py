@@ -13,9 +13,25 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.support.processes import Server
 
 
-async def open_socket(server: Server, slug: str) -> ClientConnection:
-    """A browser-like client: it offers per-message deflate, as browsers do."""
-    return await connect(server.ws_url(slug), origin=server.origin, open_timeout=10)  # type: ignore[arg-type]
+async def open_socket(
+    server: Server, slug: str, *, cookies: dict[str, str] | None = None
+) -> ClientConnection:
+    """A browser-like client: it offers per-message deflate, as browsers do, and sends
+    `cookies` as a browser sends the page's."""
+    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None
+    return await connect(
+        server.ws_url(slug),
+        origin=server.origin,  # type: ignore[arg-type]
+        open_timeout=10,
+        additional_headers=headers,
+    )
+
+
+def attendee_cookie(attendee: str) -> dict[str, str]:
+    """The signed attendee cookie the event page gives a browser (liveroom.attendees)."""
+    from liveroom import attendees
+
+    return {attendees.COOKIE: attendees._signer().sign(attendee)}
 
 
 async def next_snapshot(ws: ClientConnection, timeout: float = 10) -> dict[str, object]:
