@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from engagement.models import Question, QuestionStatus, QuestionVote, RoomSettings
+from engagement.models import Question, QuestionStatus, QuestionVote
 from events import profanity
 from events.models import Event
 
@@ -86,14 +86,25 @@ class StaffRoom:
 
 
 def staff_room(*, event_id: int, mask: bool) -> StaffRoom:
-    """The dashboard's questions: the queue (oldest first), those on the page, and counts."""
-    settings = RoomSettings.objects.filter(event_id=event_id).first()
-    questions = Question.objects.filter(event_id=event_id).annotate(n=Count("votes"))
-    counts = Question.objects.filter(event_id=event_id).aggregate(
-        pending=Count("pk", filter=Q(status=QuestionStatus.PENDING)),
-        answered=Count("pk", filter=Q(status=QuestionStatus.ANSWERED)),
-        dismissed=Count("pk", filter=Q(status=QuestionStatus.DISMISSED)),
+    """The dashboard's questions: the queue (oldest first), those on the page, and counts
+    (three queries)."""
+    questions_open, at_once, pending_count, answered, dismissed = (
+        Event.objects.filter(pk=event_id)
+        .annotate(
+            pending=Count("questions", filter=Q(questions__status=QuestionStatus.PENDING)),
+            answered=Count("questions", filter=Q(questions__status=QuestionStatus.ANSWERED)),
+            dismissed=Count("questions", filter=Q(questions__status=QuestionStatus.DISMISSED)),
+        )
+        .values_list(
+            "room_settings__questions_open",
+            "room_settings__show_questions_at_once",
+            "pending",
+            "answered",
+            "dismissed",
+        )
+        .get()
     )
+    questions = Question.objects.filter(event_id=event_id).annotate(n=Count("votes"))
 
     def row(q: Question) -> StaffQuestion:
         return StaffQuestion(
@@ -110,11 +121,11 @@ def staff_room(*, event_id: int, mask: bool) -> StaffRoom:
     pending = questions.filter(status=QuestionStatus.PENDING).order_by("created_at", "pk")
     shown = questions.filter(status=QuestionStatus.APPROVED).order_by("-on_screen", "-n", "pk")
     return StaffRoom(
-        questions_open=settings.questions_open if settings else True,
-        show_questions_at_once=settings.show_questions_at_once if settings else False,
+        questions_open=questions_open is not False,
+        show_questions_at_once=bool(at_once),
         pending=[row(q) for q in pending[:STAFF_LIST]],
-        pending_count=counts["pending"],
+        pending_count=pending_count,
         shown=[row(q) for q in shown[:STAFF_LIST]],
-        answered_count=counts["answered"],
-        dismissed_count=counts["dismissed"],
+        answered_count=answered,
+        dismissed_count=dismissed,
     )

@@ -87,8 +87,7 @@ def check_question_text(text: str) -> str:
     if len(folded) > QUESTION_MAX_CHARS:
         raise Refused(
             "too_long",
-            f"Please keep your question to {QUESTION_MAX_CHARS} characters "
-            f"(it has {len(folded)}).",
+            f"Please keep your question to {QUESTION_MAX_CHARS} characters (it has {len(folded)}).",
         )
     if _CONTROLS.search(folded):
         raise Refused("bad_text", "Your question cannot contain control characters.")
@@ -182,7 +181,9 @@ def _lock_room(event_id: int) -> None:
 
 
 @transaction.atomic
-def moderate_question(*, event_id: int, question_id: int, action: str, by_user_id: int) -> Question:
+def moderate_question(
+    *, event_id: int, question_id: int, action: str, by_user_id: int | None
+) -> Question:
     """Staff's word on a question: "approve" (on every page), "dismiss" (off every page),
     "answer" (marked answered, off the list), "pin" (approved and "on screen now" for every
     viewer, in place of the one pinned before) or "unpin". Raises Question.DoesNotExist for a
@@ -230,7 +231,7 @@ MODERATION = ("approve", "dismiss", "answer", "pin", "unpin")
 
 @transaction.atomic
 def set_question_settings(
-    *, event_id: int, questions_open: bool, show_questions_at_once: bool, by_user_id: int
+    *, event_id: int, questions_open: bool, show_questions_at_once: bool, by_user_id: int | None
 ) -> RoomSettings:
     """The event's question settings; every page's question box follows."""
     settings, _ = RoomSettings.objects.update_or_create(

@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from donations import selectors as donation_selectors
+from engagement import selectors as engagement_selectors
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
 from liveroom import greenroom, staffactions
@@ -54,6 +55,10 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
         "event": event,
         "controls": greenroom.controls_for(event=event) if may_run else [],
         "view_only": not may_run,
+        # The room's questions (liveroom/engagementviews.py takes the buttons).
+        "room": engagement_selectors.staff_room(
+            event_id=event.pk, mask=event.campaign.ticker_profanity_filter
+        ),
     }
     if not request.GET.get("fragment"):
         context["encoder"] = greenroom.encoder_help(event=event)

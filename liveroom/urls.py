@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liveroom import dashboard, greenroom, tickerviews, views
+from liveroom import dashboard, engagementviews, greenroom, tickerviews, views
 
 app_name = "liveroom"
 
@@ -20,5 +20,15 @@ urlpatterns = [
         "staff/events/<int:event_id>/ticker/<int:donation_id>/<slug:action>/",
         tickerviews.ticker_line,
         name="ticker-line",
+    ),
+    path(
+        "staff/events/<int:event_id>/questions/settings/",
+        engagementviews.question_settings,
+        name="question-settings",
+    ),
+    path(
+        "staff/events/<int:event_id>/questions/<int:question_id>/<slug:action>/",
+        engagementviews.question_action,
+        name="question-action",
     ),
 ]

@@ -1,0 +1,116 @@
+"""Staff's say over the room from the live dashboard: the questions' queue (approve, dismiss,
+mark answered, pin "on screen now", unpin), the questions' settings, and polls (prepare, open,
+close, reveal the results, take off the page). The engagement app does the work; every
+viewer's page follows with the next snapshot.
+
+POSTs under `/staff/events/<id>/`. Staff of the event's campaign only (others: 404, as the
+dashboard); only owners and managers may press them (viewer members: 403 with the reason); a
+question or poll that is not the event's is a 404. A refused request changes nothing and says
+why: on the dashboard, or `{"error": …}` to a JSON client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from engagement import services
+from engagement.models import Question
+from events import selectors as event_selectors
+from events.models import Event
+from liveroom import staffactions
+
+VIEW_ONLY = (
+    "Your role on this campaign is view-only: only its owners and managers can moderate "
+    "questions and run polls."
+)
+DONE = {
+    "approve": "Question approved: it is on every page.",
+    "dismiss": "Question dismissed.",
+    "answer": "Question marked answered.",
+    "pin": "Question on screen now, for every viewer.",
+    "unpin": "Question taken off the screen.",
+}
+
+
+def _staff_action(
+    request: HttpRequest, event_id: int, act: Callable[[Event], tuple[str, dict[str, Any]]]
+) -> HttpResponse:
+    """Checks who may press (404, 403), runs `act(event)` → (the sentence, the JSON answer),
+    and answers: a redirect to the dashboard's room panel with the sentence, or JSON."""
+    event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    if not staffactions.may_change(user=request.user, event=event):
+        return staffactions.refuse_view_only(request, VIEW_ONLY)
+    try:
+        sentence, body = act(event)
+    except services.Refused as refused:
+        if refused.status == 404:
+            raise Http404(refused.message) from None
+        if staffactions.wants_json(request):
+            return JsonResponse({"error": refused.message}, status=refused.status)
+        messages.error(request, refused.message)
+    else:
+        if staffactions.wants_json(request):
+            return JsonResponse(body)
+        messages.success(request, sentence)
+    dashboard = reverse("liveroom:dashboard", args=[event.pk])
+    return HttpResponseRedirect(f"{dashboard}#room")
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def question_action(
+    request: HttpRequest, event_id: int, question_id: int, action: str
+) -> HttpResponse:
+    """POST `questions/<question id>/<approve|dismiss|answer|pin|unpin>/`."""
+    if action not in services.MODERATION:
+        raise Http404("No such action.")
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        try:
+            question = services.moderate_question(
+                event_id=event.pk, question_id=question_id, action=action,
+                by_user_id=request.user.pk,
+            )  # fmt: skip
+        except Question.DoesNotExist:
+            raise Http404("No such question in this event.") from None
+        body = {"question": question.pk, "status": question.status, "on_screen": question.on_screen}
+        return DONE[action], body
+
+    return _staff_action(request, event_id, act)
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def question_settings(request: HttpRequest, event_id: int) -> HttpResponse:
+    """POST `questions/settings/`: `questions_open` and `show_questions_at_once`, each a
+    checkbox (present: on)."""
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        settings = services.set_question_settings(
+            event_id=event.pk,
+            questions_open="questions_open" in request.POST,
+            show_questions_at_once="show_questions_at_once" in request.POST,
+            by_user_id=request.user.pk,
+        )
+        if not settings.questions_open:
+            sentence = "Questions are closed."
+        elif settings.show_questions_at_once:
+            sentence = "Questions are open and show on every page as soon as they are asked."
+        else:
+            sentence = "Questions are open and wait for your approval."
+        return sentence, {
+            "questions_open": settings.questions_open,
+            "show_questions_at_once": settings.show_questions_at_once,
+        }
+
+    return _staff_action(request, event_id, act)

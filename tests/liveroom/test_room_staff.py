@@ -1,0 +1,125 @@
+"""Staff run the room from the live dashboard (liveroom/engagementviews.py): owners and
+managers moderate questions and change the questions' settings; viewer members see no button
+and are refused; another campaign's staff, another event's question, an unknown action and GET
+are refused and change nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from engagement.models import Question, QuestionStatus, RoomSettings
+from liveroom.engagementviews import VIEW_ONLY
+from tests.engagement.factories import QuestionFactory
+from tests.factories import CampaignFactory, EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _url(event_id: int, question_id: int, action: str) -> str:
+    return reverse("liveroom:question-action", args=[event_id, question_id, action])
+
+
+def _state(question: Question) -> tuple[str, bool]:
+    question.refresh_from_db()
+    return question.status, question.on_screen
+
+
+@pytest.mark.parametrize("role", ["owner", "manager"])
+def test_owners_and_managers_approve_and_pin_from_the_dashboard(client, staff_factory, event, role):
+    question = QuestionFactory(event=event, text='<b onclick="x()">Rent?</b>')
+    client.force_login(staff_factory(event.campaign, role=role))
+    dashboard = reverse("liveroom:dashboard", args=[event.pk])
+    page = client.get(dashboard).content.decode()
+    assert "Waiting for you (1)" in page
+    assert "&lt;b onclick=&quot;x()&quot;&gt;Rent?&lt;/b&gt;" in page  # text, never HTML
+    assert 'data-question-action="approve"' in page
+
+    response = client.post(_url(event.pk, question.pk, "approve"), follow=True)
+
+    assert response.redirect_chain[-1][0] == f"{dashboard}#room"
+    assert "Question approved: it is on every page." in response.content.decode()
+    assert _state(question) == ("approved", False)
+
+    response = client.post(
+        _url(event.pk, question.pk, "pin"), headers={"accept": "application/json"}
+    )
+    assert response.json() == {"question": question.pk, "status": "approved", "on_screen": True}
+    assert _state(question) == ("approved", True)
+    assert "On screen now" in client.get(dashboard).content.decode()
+
+
+def test_a_viewer_member_sees_no_buttons_and_is_refused(client, staff_factory, event):
+    question = QuestionFactory(event=event)
+    client.force_login(staff_factory(event.campaign, role="viewer"))
+    page = client.get(reverse("liveroom:dashboard", args=[event.pk])).content.decode()
+    assert question.text in page
+    assert "data-question-action" not in page
+    assert "data-room-setting" not in page
+
+    response = client.post(_url(event.pk, question.pk, "approve"))
+    settings = client.post(
+        reverse("liveroom:question-settings", args=[event.pk]), {"questions_open": "on"}
+    )
+
+    assert (response.status_code, response.content.decode()) == (403, VIEW_ONLY)
+    assert settings.status_code == 403
+    assert _state(question) == ("pending", False)
+    assert not RoomSettings.objects.exists()
+
+
+def test_another_campaigns_staff_get_a_404_and_change_nothing(client, staff_factory, event):
+    question = QuestionFactory(event=event)
+    client.force_login(staff_factory(CampaignFactory(), role="owner"))
+
+    for action in ("approve", "pin", "dismiss"):
+        assert client.post(_url(event.pk, question.pk, action)).status_code == 404
+    response = client.post(reverse("liveroom:question-settings", args=[event.pk]), {})
+
+    assert response.status_code == 404
+    assert _state(question) == ("pending", False)
+    assert not RoomSettings.objects.exists()
+
+
+def test_another_events_question_an_unknown_action_and_get_are_refused(
+    client, staff_factory, event
+):
+    other = QuestionFactory(event=EventFactory(campaign=event.campaign))
+    mine = QuestionFactory(event=event)
+    client.force_login(staff_factory(event.campaign))
+
+    assert client.post(_url(event.pk, other.pk, "approve")).status_code == 404
+    assert client.post(_url(event.pk, mine.pk, "delete")).status_code == 404
+    assert client.get(_url(event.pk, mine.pk, "approve")).status_code == 405
+    assert _state(other) == _state(mine) == ("pending", False)
+
+
+def test_pinning_a_dismissed_question_says_why(client, staff_factory, event):
+    question = QuestionFactory(event=event, status=QuestionStatus.DISMISSED)
+    client.force_login(staff_factory(event.campaign))
+
+    response = client.post(
+        _url(event.pk, question.pk, "pin"), headers={"accept": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Approve the question again before you pin it."}
+    assert _state(question) == ("dismissed", False)
+
+
+def test_staff_close_questions_and_show_them_at_once(client, staff_factory, event):
+    client.force_login(staff_factory(event.campaign))
+    url = reverse("liveroom:question-settings", args=[event.pk])
+
+    response = client.post(url, {}, follow=True)
+    assert "Questions are closed." in response.content.decode()
+    assert "Open questions" in response.content.decode()
+    client.post(url, {"questions_open": "on", "show_questions_at_once": "on"})
+
+    settings = RoomSettings.objects.get(event=event)
+    assert (settings.questions_open, settings.show_questions_at_once) == (True, True)
