@@ -71,13 +71,22 @@ def _key(kind: str, value: str) -> str:
     return digest.hexdigest()
 
 
-def ensure_attendee_cookie(request: HttpRequest, response: HttpResponse) -> None:
-    """Give the browser an attendee id unless it has a valid one."""
-    if attendee_from_cookie(request.COOKIES.get(COOKIE)) is not None:
-        return
+def page_cookies(request: HttpRequest) -> tuple[dict[str, str], str | None]:
+    """The request's cookies as the page's next WebSocket handshake will send them: with an
+    attendee cookie (a new one when the browser has no valid one), and that new cookie's
+    signed value for `set_attendee_cookie` (None when the browser keeps its own)."""
+    cookies = dict(request.COOKIES)
+    if attendee_from_cookie(cookies.get(COOKIE)) is not None:
+        return cookies, None
+    cookies[COOKIE] = value = _signer().sign(secrets.token_urlsafe(16))
+    return cookies, value
+
+
+def set_attendee_cookie(response: HttpResponse, value: str) -> None:
+    """Give the browser the attendee cookie `page_cookies` made for it."""
     response.set_cookie(
         COOKIE,
-        _signer().sign(secrets.token_urlsafe(16)),
+        value,
         max_age=MAX_AGE_S,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,

@@ -1,0 +1,232 @@
+// The room on the event page (templates/liveroom/engagement_panel.html): "on screen now",
+// questions and upvotes.
+//
+// - State comes with the live room's snapshots (their "room", liveroom.js's onSnapshot); what
+//   this attendee says goes through the live room's socket (liveroom.js's send) and is answered
+//   by one frame, an ack or an error with a sentence (liveroom/inbound.py), matched by "ref".
+// - Who takes part is the browser's signed cookie, so the page starts from what this attendee
+//   already did (#room-config's "mine"); a reconnect or another tab changes nothing.
+// - Attendees' text is written with textContent, never as HTML. The live region
+//   [data-room-announce] says what changes for everyone (the question on screen); the status
+//   lines under the form and the list say what happened to this attendee's own action.
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-room]");
+  var configNode = document.getElementById("room-config");
+  var live = window.Pledgecast && window.Pledgecast.liveroom;
+  if (!root || !configNode || !live) return;
+  var config = JSON.parse(configNode.textContent);
+
+  var NOT_CONNECTED = "Not connected right now: try again in a moment.";
+  var max = config.question_max_chars || 280;
+  var upvoted = {};
+  ((config.mine && config.mine.upvoted) || []).forEach(function (id) { upvoted[id] = true; });
+  var sent = {};  // ref → {kind, …}: what each message waiting for its answer was
+  var lastRef = 0;
+  var room = null;
+  var status = null;
+  var onScreenId = null;
+
+  function $(selector) { return root.querySelector(selector); }
+  var announce = $("[data-room-announce]");
+  var onScreen = $("[data-room-on-screen]");
+  var onScreenText = $("[data-room-on-screen-text]");
+  var form = $("[data-room-ask]");
+  var question = $("[data-room-question]");
+  var askButton = $("[data-room-ask-button]");
+  var askStatus = $("[data-room-ask-status]");
+  var count = $("[data-room-count]");
+  var reason = $("[data-room-reason]");
+  var list = $("[data-room-questions]");
+  var empty = $("[data-room-empty]");
+  var voteStatus = $("[data-room-vote-status]");
+
+  function say(node, text) { if (node && node.textContent !== text) node.textContent = text; }
+  function chars(text) { return Array.from(text).length; }  // as the server counts them
+
+  function send(message, what) {
+    lastRef += 1;
+    message.ref = lastRef;
+    if (!live.send(message)) return false;
+    sent[lastRef] = what;
+    return true;
+  }
+
+  // --- Asking ---------------------------------------------------------------------------------
+  function showCount() {
+    var left = max - chars(question.value);
+    say(count, left >= 0 ? left + " characters left." : (-left) + " characters too many.");
+  }
+  function canAsk() {
+    return config.may_take_part && (!room || room.asking) &&
+      (status === null || status === "live" || status === "scheduled");
+  }
+  function showAsking() {
+    var open = canAsk();
+    question.disabled = !open;
+    askButton.disabled = !open;
+    var why = "";
+    if (!config.may_take_part) why = config.reason;
+    else if (status === "ended" || status === "cancelled") why = "The show has ended.";
+    else if (room && !room.asking) why = "Questions are closed for now.";
+    say(reason, why);
+    reason.hidden = !why;
+  }
+
+  question.addEventListener("input", showCount);
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = question.value.replace(/\s+/g, " ").trim();
+    if (!text) { say(askStatus, "Type your question first."); question.focus(); return; }
+    if (chars(text) > max) {
+      say(askStatus, "Please keep your question to " + max + " characters.");
+      question.focus();
+      return;
+    }
+    if (!send({ type: "ask", text: text }, { kind: "ask" })) { say(askStatus, NOT_CONNECTED); return; }
+    askButton.disabled = true;
+    say(askStatus, "Sending your question…");
+  });
+
+  function asked(answer) {
+    askButton.disabled = !canAsk();
+    if (answer.type === "error") {
+      say(askStatus, answer.message);  // the question stays in the box: nothing is lost
+      question.setAttribute("aria-invalid", "true");
+      question.focus();
+      return;
+    }
+    question.removeAttribute("aria-invalid");
+    question.value = "";
+    showCount();
+    say(askStatus, answer.status === "approved"
+      ? "Your question is on the page."
+      : "Thank you: staff will read your question before it shows on the page.");
+  }
+
+  // --- Questions and upvotes --------------------------------------------------------------------
+  function votesText(n) { return n === 1 ? "1 upvote" : n + " upvotes"; }
+
+  function item(q) {
+    var li = document.createElement("li");
+    li.className = "room-question";
+    li.setAttribute("data-question", String(q.id));
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "room-upvote";
+    button.setAttribute("data-upvote", String(q.id));
+    var arrow = document.createElement("span");
+    arrow.setAttribute("aria-hidden", "true");
+    arrow.textContent = "▲ ";
+    var label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = "Upvote, ";
+    var votes = document.createElement("span");
+    votes.setAttribute("data-votes", "");
+    button.append(arrow, label, votes);
+    var text = document.createElement("span");
+    text.className = "room-question-text";
+    text.id = "room-question-" + q.id;
+    button.setAttribute("aria-describedby", text.id);
+    li.append(button, text);
+    return li;
+  }
+
+  function fill(li, q) {
+    var button = li.querySelector("[data-upvote]");
+    var mine = !!upvoted[q.id];
+    button.setAttribute("aria-pressed", mine ? "true" : "false");
+    say(li.querySelector("[data-votes]"), votesText(q.votes));
+    say(li.querySelector(".room-question-text"), String(q.text));  // text, never HTML
+    li.classList.toggle("on-screen", !!(room.on_screen && room.on_screen.id === q.id));
+  }
+
+  function renderQuestions() {
+    var questions = room.questions || [];
+    empty.hidden = questions.length > 0;
+    var existing = {};
+    Array.prototype.forEach.call(list.children, function (li) {
+      existing[li.getAttribute("data-question")] = li;
+    });
+    var same = list.children.length === questions.length && questions.every(function (q, i) {
+      return list.children[i].getAttribute("data-question") === String(q.id);
+    });
+    if (!same) {
+      // The order changed: rebuild, and give the focus back to the button it was on.
+      var focused = document.activeElement && document.activeElement.getAttribute &&
+        document.activeElement.getAttribute("data-upvote");
+      list.replaceChildren.apply(list, questions.map(function (q) {
+        return existing[String(q.id)] || item(q);
+      }));
+      if (focused) {
+        var again = list.querySelector('[data-upvote="' + focused + '"]');
+        if (again) again.focus();
+      }
+    }
+    questions.forEach(function (q, i) { fill(list.children[i], q); });
+  }
+
+  list.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-upvote]");
+    if (!button) return;
+    var id = parseInt(button.getAttribute("data-upvote"), 10);
+    if (upvoted[id]) { say(voteStatus, "You upvoted this question."); return; }
+    if (!config.may_take_part) { say(voteStatus, config.reason); return; }
+    if (!send({ type: "upvote", question: id }, { kind: "upvote", id: id })) {
+      say(voteStatus, NOT_CONNECTED);
+    }
+  });
+
+  function upvotedAnswer(answer, what) {
+    if (answer.type === "ack" || answer.code === "already_upvoted") {
+      upvoted[what.id] = true;
+      if (room) renderQuestions();
+    }
+    say(voteStatus, answer.type === "ack" ? "Upvoted." : answer.message);
+  }
+
+  // --- On screen now ----------------------------------------------------------------------------
+  function renderOnScreen() {
+    var pinned = room.on_screen;
+    onScreen.hidden = !pinned;
+    if (!pinned) { onScreenId = null; return; }
+    var text = String(pinned.text);
+    if (pinned.id !== onScreenId || onScreenText.textContent !== text) {
+      onScreenId = pinned.id;
+      onScreenText.textContent = text;
+      say(announce, "On screen now: " + text);
+    }
+  }
+
+  // --- Wiring -----------------------------------------------------------------------------------
+  live.onMessage(function (message) {
+    if (message.type !== "ack" && message.type !== "error") return;
+    var what = sent[message.ref];
+    if (!what) return;
+    delete sent[message.ref];
+    if (what.kind === "ask") asked(message);
+    else if (what.kind === "upvote") upvotedAnswer(message, what);
+  });
+
+  live.onSnapshot(function (snapshot) {
+    status = snapshot.status || status;
+    if (snapshot.room) {
+      room = snapshot.room;
+      renderOnScreen();
+      renderQuestions();
+    }
+    showAsking();
+  });
+
+  // Answers of a socket that is gone never come: the buttons work again.
+  document.querySelector("[data-live-room]").addEventListener("liveroom:closed", function () {
+    if (sent && Object.keys(sent).length) {
+      sent = {};
+      askButton.disabled = !canAsk();
+      say(askStatus, askStatus.textContent === "Sending your question…" ? NOT_CONNECTED : askStatus.textContent);
+    }
+  });
+
+  showCount();
+  showAsking();
+})();
