@@ -100,3 +100,74 @@ class QuestionVote(models.Model):
 
     def __str__(self) -> str:
         return f"upvote of question {self.question_id}"
+
+
+POLL_QUESTION_MAX_CHARS = 200
+POLL_OPTION_MAX_CHARS = 100
+POLL_MIN_OPTIONS = 2
+POLL_MAX_OPTIONS = 6
+
+
+class PollStatus(models.TextChoices):
+    DRAFT = "draft", "Prepared"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    ARCHIVED = "archived", "Off the page"
+
+
+class Poll(models.Model):
+    """A question with 2 to 6 answers that staff prepare, open and close; attendees vote once.
+    The page shows the open poll, else the last closed one until staff take it off."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="polls")
+    question = models.CharField(max_length=POLL_QUESTION_MAX_CHARS)
+    status = models.CharField(max_length=10, choices=PollStatus.choices, default=PollStatus.DRAFT)
+    # Results on every page; otherwise only voters' pages show them.
+    results_revealed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"],
+                condition=models.Q(status=PollStatus.OPEN),
+                name="engagement_one_open_poll",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"poll {self.pk} of event {self.event_id}"
+
+
+class PollOption(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="options")
+    position = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=POLL_OPTION_MAX_CHARS)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "position"], name="engagement_option_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"option {self.position} of poll {self.poll_id}"
+
+
+class PollVote(models.Model):
+    """One participant's vote in a poll (unique per poll: a second is refused)."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="votes")
+    option = models.ForeignKey(PollOption, on_delete=models.CASCADE, related_name="votes")
+    voter = models.CharField(max_length=PARTICIPANT_KEY_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "voter"], name="engagement_one_vote_per_poll")
+        ]
+
+    def __str__(self) -> str:
+        return f"vote in poll {self.poll_id}"

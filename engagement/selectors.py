@@ -8,7 +8,15 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from engagement.models import Question, QuestionStatus, QuestionVote
+from engagement.models import (
+    Poll,
+    PollOption,
+    PollStatus,
+    PollVote,
+    Question,
+    QuestionStatus,
+    QuestionVote,
+)
 from events import profanity
 from events.models import Event
 
@@ -20,10 +28,15 @@ STAFF_LIST = 50
 
 
 def room_state(*, event_id: int) -> dict[str, Any]:
-    """What every viewer sees of the room, as JSON values (three queries):
-    `{"asking": bool, "on_screen": question | null, "questions": [question, …]}`, a question
-    being `{"id", "text", "votes"}`; texts masked when the campaign's profanity filter is on.
-    The asker is never part of it."""
+    """What every viewer sees of the room, as JSON values (five queries):
+    `{"asking": bool, "on_screen": question | null, "questions": [question, …], "poll": poll |
+    null}`, a question being `{"id", "text", "votes"}` (texts masked when the campaign's
+    profanity filter is on; the asker is never part of it), the poll the open one or else the
+    last closed one still on the page: `{"id", "question", "status", "revealed", "total",
+    "options": [{"id", "text", "votes"}]}`.
+
+    The poll's counts travel to every page, and pages show them to voters only until staff
+    reveal them: results are held back so as not to sway votes, not kept secret."""
     mask, asking = (
         Event.objects.filter(pk=event_id)
         .values_list("campaign__ticker_profanity_filter", "room_settings__questions_open")
@@ -48,18 +61,45 @@ def room_state(*, event_id: int) -> dict[str, Any]:
         "asking": asking is not False,
         "on_screen": public(pinned) if pinned is not None else None,
         "questions": [public(q) for q in listed],
+        "poll": _shown_poll(event_id),
+    }
+
+
+def _shown_poll(event_id: int) -> dict[str, Any] | None:
+    poll = (
+        Poll.objects.filter(event_id=event_id, status__in=[PollStatus.OPEN, PollStatus.CLOSED])
+        .order_by("-opened_at", "-pk")
+        .first()
+    )
+    if poll is None:
+        return None
+    options = [
+        {"id": o.pk, "text": o.text, "votes": o.n}
+        for o in PollOption.objects.filter(poll=poll).annotate(n=Count("votes"))
+    ]
+    return {
+        "id": poll.pk,
+        "question": poll.question,
+        "status": poll.status,
+        "revealed": poll.results_revealed,
+        "total": sum(o["votes"] for o in options),
+        "options": options,
     }
 
 
 def participant_choices(*, event_id: int, participant: str | None) -> dict[str, Any]:
     """What this participant already did in the event's room, for the page to show it when it
-    loads: `{"upvoted": [question ids]}` (one query; none without a participant)."""
+    loads: `{"upvoted": [question ids], "voted": {poll id: option id}}` (two queries; none
+    without a participant)."""
     if participant is None:
-        return {"upvoted": []}
+        return {"upvoted": [], "voted": {}}
     upvoted = QuestionVote.objects.filter(
         question__event_id=event_id, voter=participant
     ).values_list("question_id", flat=True)
-    return {"upvoted": sorted(upvoted)}
+    voted = PollVote.objects.filter(poll__event_id=event_id, voter=participant).values_list(
+        "poll_id", "option_id"
+    )
+    return {"upvoted": sorted(upvoted), "voted": {str(p): o for p, o in voted}}
 
 
 @dataclass(frozen=True)
@@ -129,3 +169,55 @@ def staff_room(*, event_id: int, mask: bool) -> StaffRoom:
         answered_count=answered,
         dismissed_count=dismissed,
     )
+
+
+@dataclass(frozen=True)
+class StaffOption:
+    text: str
+    votes: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class StaffPoll:
+    poll_id: int
+    question: str
+    status: str
+    status_label: str
+    revealed: bool
+    total: int
+    options: list[StaffOption]
+
+
+def staff_polls(*, event_id: int) -> list[StaffPoll]:
+    """The event's polls for the dashboard, those on the page first (open, closed), then the
+    prepared ones, then those taken off the page; with exact counts (two queries)."""
+    order = {PollStatus.OPEN: 0, PollStatus.CLOSED: 1, PollStatus.DRAFT: 2, PollStatus.ARCHIVED: 3}
+    polls = list(Poll.objects.filter(event_id=event_id).order_by("-created_at", "-pk")[:STAFF_LIST])
+    options: dict[int, list[tuple[str, int]]] = {}
+    for poll_id, text, n in (
+        PollOption.objects.filter(poll__in=polls)
+        .annotate(n=Count("votes"))
+        .order_by("poll_id", "position")
+        .values_list("poll_id", "text", "n")
+    ):
+        options.setdefault(poll_id, []).append((text, n))
+    rows = []
+    for poll in sorted(polls, key=lambda p: order[PollStatus(p.status)]):
+        answers = options.get(poll.pk, [])
+        total = sum(n for _, n in answers)
+        rows.append(
+            StaffPoll(
+                poll_id=poll.pk,
+                question=poll.question,
+                status=poll.status,
+                status_label=PollStatus(poll.status).label,
+                revealed=poll.results_revealed,
+                total=total,
+                options=[
+                    StaffOption(text=text, votes=n, percent=round(n * 100 / total) if total else 0)
+                    for text, n in answers
+                ],
+            )
+        )
+    return rows

@@ -174,7 +174,7 @@ def _question_for_update(event_id: int, question_id: int) -> Question:
     return Question.objects.select_for_update().get(pk=question_id, event_id=event_id)
 
 
-def _lock_room(event_id: int) -> None:
+def lock_room(event_id: int) -> None:
     """Serializes the staff's changes to one event's "on screen now" (FOR NO KEY UPDATE on the
     event's row: gifts and votes, which only reference it, are not held up)."""
     list(Event.objects.select_for_update(no_key=True).filter(pk=event_id).values_list("pk"))
@@ -191,7 +191,7 @@ def moderate_question(
     question) or an unknown one."""
     if action not in MODERATION:
         raise Refused("unknown_action", "No such action.", status=404)
-    _lock_room(event_id)
+    lock_room(event_id)
     question = _question_for_update(event_id, question_id)
     now = timezone.now()
     if action == "approve":

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_safe
 
 from donations import selectors as donation_selectors
 from engagement import selectors as engagement_selectors
+from engagement.models import POLL_MAX_OPTIONS
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
 from liveroom import greenroom, staffactions
@@ -47,6 +48,14 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
     """The page, or with `?fragment=1` its panels alone. Signed-out visitors go to the admin's
     login; an event outside the staff member's campaigns is a 404."""
     event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    return render_dashboard(request, event)
+
+
+def render_dashboard(
+    request: HttpRequest, event: Event, *, extra: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The dashboard (or with `?fragment=1` its panels) of an event the staff member may see;
+    `extra` context and `status` for a form sent back with its error (a poll's)."""
     panels = build_panels(event=event, zone=staff_zone(request), now=timezone.now())
     # The show's buttons, for its owners and managers (greenroom.py checks again).
     may_run = staffactions.may_change(user=request.user, event=event)
@@ -55,10 +64,13 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
         "event": event,
         "controls": greenroom.controls_for(event=event) if may_run else [],
         "view_only": not may_run,
-        # The room's questions (liveroom/engagementviews.py takes the buttons).
+        # The room's questions and polls (liveroom/engagementviews.py takes the buttons).
         "room": engagement_selectors.staff_room(
             event_id=event.pk, mask=event.campaign.ticker_profanity_filter
         ),
+        "polls": engagement_selectors.staff_polls(event_id=event.pk),
+        "poll_form": {"question": "", "options": [""] * POLL_MAX_OPTIONS, "error": ""},
+        **(extra or {}),
     }
     if not request.GET.get("fragment"):
         context["encoder"] = greenroom.encoder_help(event=event)
@@ -72,7 +84,7 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
             original=event,
             title=f"Live dashboard: {event.title}",
         )
-        response = TemplateResponse(request, "liveroom/dashboard.html", context)
+        response = TemplateResponse(request, "liveroom/dashboard.html", context, status=status)
     return response
 
 

@@ -21,11 +21,11 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from engagement import services
-from engagement.models import Question
+from engagement import polls, services
+from engagement.models import POLL_MAX_OPTIONS, Poll, Question
 from events import selectors as event_selectors
 from events.models import Event
-from liveroom import staffactions
+from liveroom import dashboard, staffactions
 
 VIEW_ONLY = (
     "Your role on this campaign is view-only: only its owners and managers can moderate "
@@ -41,10 +41,13 @@ DONE = {
 
 
 def _staff_action(
-    request: HttpRequest, event_id: int, act: Callable[[Event], tuple[str, dict[str, Any]]]
+    request: HttpRequest,
+    event_id: int,
+    act: Callable[[Event], tuple[str, dict[str, Any]]],
+    anchor: str = "room",
 ) -> HttpResponse:
     """Checks who may press (404, 403), runs `act(event)` → (the sentence, the JSON answer),
-    and answers: a redirect to the dashboard's room panel with the sentence, or JSON."""
+    and answers: a redirect to the dashboard's panel `anchor` with the sentence, or JSON."""
     event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
     if not staffactions.may_change(user=request.user, event=event):
         return staffactions.refuse_view_only(request, VIEW_ONLY)
@@ -60,8 +63,8 @@ def _staff_action(
         if staffactions.wants_json(request):
             return JsonResponse(body)
         messages.success(request, sentence)
-    dashboard = reverse("liveroom:dashboard", args=[event.pk])
-    return HttpResponseRedirect(f"{dashboard}#room")
+    page = reverse("liveroom:dashboard", args=[event.pk])
+    return HttpResponseRedirect(f"{page}#{anchor}")
 
 
 @require_POST
@@ -114,3 +117,68 @@ def question_settings(request: HttpRequest, event_id: int) -> HttpResponse:
         }
 
     return _staff_action(request, event_id, act)
+
+
+POLL_DONE = {
+    "open": "Poll open on every page.",
+    "close": "Poll closed: the counts are final.",
+    "reveal": "Results shown on every page.",
+    "hide-results": "Results shown only to those who voted.",
+    "remove": "Poll taken off the page.",
+}
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def poll_create(request: HttpRequest, event_id: int) -> HttpResponse:
+    """POST `polls/`: `question`, `option` (2 to 6 of them; blank ones left out), and
+    `then=open` to open it at once. A refusal sends the dashboard back with the form as it was
+    typed and the reason (400), or `{"error": …}` to a JSON client."""
+    question = request.POST.get("question", "")
+    options = request.POST.getlist("option")[:POLL_MAX_OPTIONS]
+    open_now = request.POST.get("then") == "open"
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        poll = polls.create_poll(
+            event_id=event.pk, question=question, options=options, by_user_id=request.user.pk
+        )
+        if open_now:
+            poll = polls.run_poll(
+                event_id=event.pk, poll_id=poll.pk, action="open", by_user_id=request.user.pk
+            )
+        sentence = "Poll open on every page." if open_now else "Poll prepared: open it when ready."
+        return sentence, {"poll": poll.pk, "status": poll.status}
+
+    event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    if staffactions.may_change(user=request.user, event=event) and not staffactions.wants_json(
+        request
+    ):
+        try:
+            polls.check_poll(question=question, options=options)
+        except services.Refused as refused:
+            typed = options + [""] * (POLL_MAX_OPTIONS - len(options))
+            form = {"question": question, "options": typed, "error": refused.message}
+            return dashboard.render_dashboard(request, event, extra={"poll_form": form}, status=400)
+    return _staff_action(request, event_id, act, anchor="polls")
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def poll_action(request: HttpRequest, event_id: int, poll_id: int, action: str) -> HttpResponse:
+    """POST `polls/<poll id>/<open|close|reveal|hide-results|remove>/`."""
+    if action not in polls.POLL_ACTIONS:
+        raise Http404("No such action.")
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        try:
+            poll = polls.run_poll(
+                event_id=event.pk, poll_id=poll_id, action=action, by_user_id=request.user.pk
+            )
+        except Poll.DoesNotExist:
+            raise Http404("No such poll in this event.") from None
+        body = {"poll": poll.pk, "status": poll.status, "revealed": poll.results_revealed}
+        return POLL_DONE[action], body
+
+    return _staff_action(request, event_id, act, anchor="polls")

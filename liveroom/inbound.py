@@ -11,10 +11,12 @@ Frames the live room sends that are not snapshots carry a `type` (snapshots have
 
 Messages (each may carry `ref`):
 - `{"type": "ask", "text": …}` → ack `{"question": id, "status": "pending" | "approved"}`;
-- `{"type": "upvote", "question": id}` → ack `{"question": id}`.
-Asking and upvoting need a participant (the attendee cookie, or the registration for an event
-that asks for it): without one the error says why. The engagement app's services check the
-rest (lengths, rate limits, one upvote per participant) in the hub's database thread.
+- `{"type": "upvote", "question": id}` → ack `{"question": id}`;
+- `{"type": "vote", "poll": id, "option": id}` → ack `{"poll": id, "option": id}`.
+Asking, upvoting and voting need a participant (the attendee cookie, or the registration
+for an event that asks for it): without one the error says why. The engagement app's services
+check the rest (lengths, rate limits, one upvote or vote per participant, polls that are
+open) in the hub's database thread.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engagement import polls
 from engagement import services as engagement
 from events.jsonbody import json_object
 from liveroom import snapshot as snapshots
@@ -140,4 +143,16 @@ async def upvote(sender: Sender, data: dict[str, Any]) -> Reply:
     return {"type": "ack", "for": "upvote", "question": question_id}
 
 
-HANDLERS.update(ask=ask, upvote=upvote)
+async def vote(sender: Sender, data: dict[str, Any]) -> Reply:
+    poll_id, option_id = _id(data, "poll"), _id(data, "option")
+    await in_db_thread(
+        polls.cast_vote,
+        event_id=sender.event_id,
+        poll_id=poll_id,
+        option_id=option_id,
+        voter=_participant(sender),
+    )
+    return {"type": "ack", "for": "vote", "poll": poll_id, "option": option_id}
+
+
+HANDLERS.update(ask=ask, upvote=upvote, vote=vote)

@@ -31,4 +31,10 @@ urlpatterns = [
         engagementviews.question_action,
         name="question-action",
     ),
+    path("staff/events/<int:event_id>/polls/", engagementviews.poll_create, name="poll-create"),
+    path(
+        "staff/events/<int:event_id>/polls/<int:poll_id>/<slug:action>/",
+        engagementviews.poll_action,
+        name="poll-action",
+    ),
 ]

@@ -1,5 +1,6 @@
 // The room on the event page (templates/liveroom/engagement_panel.html): "on screen now",
-// questions and upvotes.
+// the poll (vote once; results for voters, or for all once staff reveal them), questions and
+// upvotes.
 //
 // - State comes with the live room's snapshots (their "room", liveroom.js's onSnapshot); what
 //   this attendee says goes through the live room's socket (liveroom.js's send) and is answered
@@ -7,7 +8,8 @@
 // - Who takes part is the browser's signed cookie, so the page starts from what this attendee
 //   already did (#room-config's "mine"); a reconnect or another tab changes nothing.
 // - Attendees' text is written with textContent, never as HTML. The live region
-//   [data-room-announce] says what changes for everyone (the question on screen); the status
+//   [data-room-announce] says what changes for everyone (the question on screen, a poll opened,
+//   its results when they first show, its close; never each count); the status
 //   lines under the form and the list say what happened to this attendee's own action.
 (function () {
   "use strict";
@@ -21,6 +23,9 @@
   var max = config.question_max_chars || 280;
   var upvoted = {};
   ((config.mine && config.mine.upvoted) || []).forEach(function (id) { upvoted[id] = true; });
+  var voted = {};  // poll id → the option this participant chose
+  var mineVoted = (config.mine && config.mine.voted) || {};
+  Object.keys(mineVoted).forEach(function (id) { voted[id] = mineVoted[id]; });
   var sent = {};  // ref → {kind, …}: what each message waiting for its answer was
   var lastRef = 0;
   var room = null;
@@ -40,6 +45,16 @@
   var list = $("[data-room-questions]");
   var empty = $("[data-room-empty]");
   var voteStatus = $("[data-room-vote-status]");
+  var pollBox = $("[data-room-poll]");
+  var pollForm = $("[data-room-vote]");
+  var pollQuestion = $("[data-room-poll-question]");
+  var pollOptions = $("[data-room-poll-options]");
+  var pollResults = $("[data-room-poll-results]");
+  var pollResultsQuestion = $("[data-room-poll-results-question]");
+  var pollResultsList = $("[data-room-poll-results-list]");
+  var pollNote = $("[data-room-poll-note]");
+  var pollStatus = $("[data-room-poll-status]");
+  var shownPoll = { id: null, status: null, options: "", results: false };
 
   function say(node, text) { if (node && node.textContent !== text) node.textContent = text; }
   function chars(text) { return Array.from(text).length; }  // as the server counts them
@@ -185,6 +200,117 @@
     say(voteStatus, answer.type === "ack" ? "Upvoted." : answer.message);
   }
 
+  // --- The poll ----------------------------------------------------------------------------------
+  function percent(votes, total) { return total > 0 ? Math.round(100 * votes / total) : 0; }
+
+  function resultsText(poll) {
+    return poll.options.map(function (o) {
+      return o.text + " " + percent(o.votes, poll.total) + "%";
+    }).join(", ");
+  }
+
+  function renderChoices(poll) {
+    var key = poll.id + ":" + poll.options.map(function (o) { return o.id + "=" + o.text; }).join("|");
+    if (shownPoll.options === key) return;  // keep the attendee's choice while counts move
+    shownPoll.options = key;
+    say(pollQuestion, String(poll.question));
+    pollOptions.replaceChildren.apply(pollOptions, poll.options.map(function (o) {
+      var label = document.createElement("label");
+      label.className = "room-poll-option";
+      var input = document.createElement("input");
+      input.type = "radio";
+      input.name = "option";
+      input.value = String(o.id);
+      var text = document.createElement("span");
+      text.textContent = String(o.text);
+      label.append(input, text);
+      return label;
+    }));
+  }
+
+  function renderResults(poll) {
+    say(pollResultsQuestion, String(poll.question));
+    var mine = voted[poll.id];
+    var items = poll.options.map(function (o) {
+      var li = document.createElement("li");
+      li.className = "room-result" + (mine === o.id ? " mine" : "");
+      var row = document.createElement("span");
+      row.className = "room-result-row";
+      var text = document.createElement("span");
+      text.textContent = String(o.text) + (mine === o.id ? " (your vote)" : "");
+      var figure = document.createElement("span");
+      figure.className = "room-result-figure";
+      figure.textContent = percent(o.votes, poll.total) + "% · " +
+        (o.votes === 1 ? "1 vote" : o.votes + " votes");
+      row.append(text, figure);
+      var bar = document.createElement("span");
+      bar.className = "room-result-bar";
+      bar.setAttribute("aria-hidden", "true");
+      var fill = document.createElement("span");
+      fill.style.width = percent(o.votes, poll.total) + "%";
+      bar.appendChild(fill);
+      li.append(row, bar);
+      return li;
+    });
+    pollResultsList.replaceChildren.apply(pollResultsList, items);
+  }
+
+  function renderPoll() {
+    var poll = room.poll;
+    pollBox.hidden = !poll;
+    if (!poll) { shownPoll = { id: null, status: null, options: "", results: false }; return; }
+    var fresh = poll.id !== shownPoll.id;
+    var mine = voted[poll.id];
+    var open = poll.status === "open";
+    var canVote = open && mine === undefined && config.may_take_part;
+    var showResults = mine !== undefined || poll.revealed;
+    pollForm.hidden = !canVote;
+    if (canVote) renderChoices(poll);
+    pollResults.hidden = !showResults;
+    if (showResults) renderResults(poll);
+    var note = "";
+    if (!open) note = showResults ? "This poll is closed." :
+      "This poll is closed. Its results have not been shared.";
+    else if (mine === undefined && !config.may_take_part) note = config.reason;
+    else if (!showResults) note = "Results show once you vote.";
+    say(pollNote, note);
+    // Said once: a new poll, its results when they first show, its close.
+    var spoken = [];
+    if (fresh && open) spoken.push("New poll: " + poll.question);
+    if (!open && (fresh || shownPoll.status === "open")) spoken.push("The poll is closed.");
+    if (showResults && (fresh || !shownPoll.results || (!open && shownPoll.status === "open"))) {
+      spoken.push("Results: " + resultsText(poll) + ".");
+    }
+    if (spoken.length) say(announce, spoken.join(" "));
+    shownPoll.id = poll.id;
+    shownPoll.status = poll.status;
+    shownPoll.results = showResults;
+  }
+
+  pollForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var poll = room && room.poll;
+    var chosen = pollForm.querySelector('input[name="option"]:checked');
+    if (!poll || !chosen) { say(pollStatus, "Choose an answer first."); return; }
+    var option = parseInt(chosen.value, 10);
+    if (!send({ type: "vote", poll: poll.id, option: option },
+              { kind: "vote", poll: poll.id, option: option })) {
+      say(pollStatus, NOT_CONNECTED);
+      return;
+    }
+    $("[data-room-vote-button]").disabled = true;
+    say(pollStatus, "Sending your vote…");
+  });
+
+  function votedAnswer(answer, what) {
+    $("[data-room-vote-button]").disabled = false;
+    if (answer.type === "ack" || answer.code === "already_voted") {
+      if (voted[what.poll] === undefined) voted[what.poll] = what.option;
+    }
+    say(pollStatus, answer.type === "ack" ? "Thank you for voting." : answer.message);
+    if (room) renderPoll();
+  }
+
   // --- On screen now ----------------------------------------------------------------------------
   function renderOnScreen() {
     var pinned = room.on_screen;
@@ -206,6 +332,7 @@
     delete sent[message.ref];
     if (what.kind === "ask") asked(message);
     else if (what.kind === "upvote") upvotedAnswer(message, what);
+    else if (what.kind === "vote") votedAnswer(message, what);
   });
 
   live.onSnapshot(function (snapshot) {
@@ -213,6 +340,7 @@
     if (snapshot.room) {
       room = snapshot.room;
       renderOnScreen();
+      renderPoll();
       renderQuestions();
     }
     showAsking();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 
+from engagement import polls
 from engagement.models import Question, QuestionStatus
 from events.models import EventStatus
 from tests.factories import EventFactory
@@ -17,3 +18,11 @@ class QuestionFactory(factory.django.DjangoModelFactory):
     text = factory.Sequence(lambda n: f"Question number {n}?")
     asker = factory.Sequence(lambda n: f"{n:032x}")
     status = QuestionStatus.PENDING
+
+
+def open_poll(event, question: str = "Which issue first?", options=("Rent", "Jobs", "Parks")):
+    """A poll of `event` opened for every viewer (through the services, as staff do)."""
+    poll = polls.create_poll(
+        event_id=event.pk, question=question, options=list(options), by_user_id=None
+    )
+    return polls.run_poll(event_id=event.pk, poll_id=poll.pk, action="open", by_user_id=None)

@@ -11,7 +11,7 @@ from engagement.models import Question, QuestionStatus, QuestionVote, RoomSettin
 from engagement.services import Refused
 from events import livebus
 from events.models import EventStatus
-from tests.engagement.factories import QuestionFactory
+from tests.engagement.factories import QuestionFactory, open_poll
 from tests.factories import EventFactory
 
 ADA = "a" * 32
@@ -125,7 +125,8 @@ def test_a_participant_upvotes_a_question_once(event, django_capture_on_commit_c
     assert QuestionVote.objects.filter(question=question).count() == 2
     assert selectors.room_state(event_id=event.pk)["questions"][0]["votes"] == 2
     assert selectors.participant_choices(event_id=event.pk, participant=ADA) == {
-        "upvoted": [question.pk]
+        "upvoted": [question.pk],
+        "voted": {},
     }
 
 
@@ -234,7 +235,8 @@ def test_the_page_lists_the_most_upvoted_and_the_newest(event):
     assert listed == [q.pk for q in reversed(voted[1:])] + [q.pk for q in reversed(fresh[1:])]
 
 
-def test_the_rooms_state_takes_three_queries(event, django_assert_num_queries):
+def test_the_rooms_state_takes_five_queries(event, django_assert_num_queries):
     QuestionFactory.create_batch(3, event=event, status=QuestionStatus.APPROVED)
-    with django_assert_num_queries(3):
+    open_poll(event)
+    with django_assert_num_queries(5):
         selectors.room_state(event_id=event.pk)

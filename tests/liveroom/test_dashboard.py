@@ -29,7 +29,7 @@ from streaming import services as stream_services
 from streaming.models import Rendition, Stream, StreamState
 from streaming.selectors import RenditionHealth, stream_health
 from tests.donations.factories import DonationFactory
-from tests.engagement.factories import QuestionFactory
+from tests.engagement.factories import QuestionFactory, open_poll
 from tests.factories import CampaignFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -349,16 +349,19 @@ def test_a_silent_live_stream_shows_as_reconnecting(event):
 
 
 # -- cost ----------------------------------------------------------------------------------------
-def test_the_fragment_takes_sixteen_queries_whatever_the_data(
+def test_the_fragment_takes_eighteen_queries_whatever_the_data(
     client, event, staff_factory, django_assert_num_queries
 ):
     """Session, user, memberships, the event (with its campaign), the tally's shards, the raised
     series, the viewer samples, the money before/during/after the show, the top refcodes, the
     recent donations, the stream (with its transcoder) and its renditions, whether the user may
-    run the show, and the room's questions (settings and counts, the queue, those on the
-    page): 16, however many donations, samples, renditions or questions."""
+    run the show, the room's questions (settings and counts, the queue, those on the page)
+    and polls (the polls, their answers' counts): 18, however many donations, samples,
+    renditions, questions or polls."""
     for status in ("pending", "pending", "approved", "answered"):
         QuestionFactory(event=event, status=status)
+    for question in ("First?", "Second?"):
+        open_poll(event, question=question)
     for i in range(30):
         give(event, amount=1_000 + i, refcode=f"r{i % 4}", at=timezone.now() - timedelta(minutes=i))
     for i in range(20):
@@ -370,7 +373,7 @@ def test_the_fragment_takes_sixteen_queries_whatever_the_data(
         Rendition.objects.create(stream=stream, name=name)
     client.force_login(staff_factory(event.campaign, "manager"))
 
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(18):
         response = client.get(url(event, fragment=True))
     assert response.status_code == 200
 

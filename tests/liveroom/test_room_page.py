@@ -30,7 +30,7 @@ def test_a_first_visit_gets_its_attendee_cookie_and_may_take_part_at_once(client
     assert config == {
         "may_take_part": True,
         "reason": "",
-        "mine": {"upvoted": []},
+        "mine": {"upvoted": [], "voted": {}},
         "question_max_chars": 280,
     }
     assert attendees.attendee_from_cookie(response.cookies[attendees.COOKIE].value)
@@ -47,7 +47,7 @@ def test_a_returning_attendee_sees_the_questions_it_upvoted(client, event):
 
     response = client.get(event.get_absolute_url())
 
-    assert room_config(response.content.decode())["mine"] == {"upvoted": [question.pk]}
+    assert room_config(response.content.decode())["mine"] == {"upvoted": [question.pk], "voted": {}}
     assert attendees.COOKIE not in response.cookies  # kept, not replaced
 
 

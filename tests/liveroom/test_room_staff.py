@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from engagement.models import Question, QuestionStatus, RoomSettings
+from engagement import polls
+from engagement.models import Poll, Question, QuestionStatus, RoomSettings
+from events.models import EventStatus
 from liveroom.engagementviews import VIEW_ONLY
-from tests.engagement.factories import QuestionFactory
+from tests.engagement.factories import QuestionFactory, open_poll
 from tests.factories import CampaignFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +125,112 @@ def test_staff_close_questions_and_show_them_at_once(client, staff_factory, even
 
     settings = RoomSettings.objects.get(event=event)
     assert (settings.questions_open, settings.show_questions_at_once) == (True, True)
+
+
+def _poll_url(event_id: int, poll_id: int, action: str) -> str:
+    return reverse("liveroom:poll-action", args=[event_id, poll_id, action])
+
+
+def test_a_manager_prepares_a_poll_and_opens_it_at_once(client, staff_factory, event):
+    client.force_login(staff_factory(event.campaign))
+    dashboard = reverse("liveroom:dashboard", args=[event.pk])
+    assert 'id="new-poll"' in client.get(dashboard).content.decode()
+
+    response = client.post(
+        reverse("liveroom:poll-create", args=[event.pk]),
+        {"question": "Which first?", "option": ["Rent", "Jobs", "", "", "", ""], "then": "open"},
+        follow=True,
+    )
+
+    assert response.redirect_chain[-1][0] == f"{dashboard}#polls"
+    assert "Poll open on every page." in response.content.decode()
+    poll = Poll.objects.get()
+    assert (poll.question, poll.status) == ("Which first?", "open")
+    assert list(poll.options.values_list("text", flat=True)) == ["Rent", "Jobs"]
+    client.post(
+        reverse("liveroom:poll-create", args=[event.pk]),
+        {"question": "Later?", "option": ["Yes", "No"], "then": "prepare"},
+    )
+    assert Poll.objects.get(question="Later?").status == "draft"
+
+
+def test_a_bad_poll_comes_back_with_what_was_typed_and_the_reason(client, staff_factory, event):
+    client.force_login(staff_factory(event.campaign))
+
+    response = client.post(
+        reverse("liveroom:poll-create", args=[event.pk]),
+        {"question": "Which <b>first</b>?", "option": ["Rent", "", "", "", "", ""]},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "A poll has 2 to 6 answers (this one has 1)." in html
+    assert 'value="Which &lt;b&gt;first&lt;/b&gt;?"' in html
+    assert 'id="new-poll-option-1" name="option" maxlength="100" value="Rent"' in html
+    assert not Poll.objects.exists()
+    json_client = client.post(
+        reverse("liveroom:poll-create", args=[event.pk]),
+        {"question": "", "option": ["A", "B"]},
+        headers={"accept": "application/json"},
+    )
+    assert (json_client.status_code, json_client.json()) == (
+        400, {"error": "Type the poll's question."},
+    )  # fmt: skip
+    assert not Poll.objects.exists()
+
+
+def test_staff_close_reveal_and_take_a_poll_off_the_page(client, staff_factory, event):
+    poll = open_poll(event)
+    client.force_login(staff_factory(event.campaign))
+    for action in ("close", "reveal", "remove"):
+        response = client.post(_poll_url(event.pk, poll.pk, action))
+        assert response.status_code == 302
+    poll.refresh_from_db()
+    assert (poll.status, poll.results_revealed) == ("archived", True)
+    response = client.post(
+        _poll_url(event.pk, poll.pk, "close"), headers={"accept": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (
+        400, {"error": "Only an open poll can be closed."},
+    )  # fmt: skip
+
+
+def test_polls_refuse_other_campaigns_viewers_and_other_events(client, staff_factory, event):
+    poll = open_poll(event)
+    other = open_poll(EventFactory(campaign=event.campaign, status=EventStatus.LIVE))
+    client.force_login(staff_factory(CampaignFactory(), role="owner"))
+    assert client.post(_poll_url(event.pk, poll.pk, "close")).status_code == 404
+    assert (
+        client.post(
+            reverse("liveroom:poll-create", args=[event.pk]),
+            {"question": "Q", "option": ["A", "B"]},
+        ).status_code
+        == 404
+    )
+    client.force_login(staff_factory(event.campaign, role="viewer"))
+    assert client.post(_poll_url(event.pk, poll.pk, "close")).status_code == 403
+    assert (
+        client.post(
+            reverse("liveroom:poll-create", args=[event.pk]),
+            {"question": "Q", "option": ["A", "B"]},
+        ).status_code
+        == 403
+    )
+    client.force_login(staff_factory(event.campaign))
+    assert client.post(_poll_url(event.pk, other.pk, "close")).status_code == 404
+    assert client.post(_poll_url(event.pk, poll.pk, "delete")).status_code == 404
+    assert set(Poll.objects.values_list("status", flat=True)) == {"open"}
+    assert Poll.objects.count() == 2
+
+
+def test_the_dashboard_shows_each_polls_exact_counts(client, staff_factory, event):
+    poll = open_poll(event, options=("Rent", "Jobs"))
+    for n, voter in enumerate(["a" * 32, "b" * 32, "c" * 32]):
+        option = poll.options.get(position=1 if n < 2 else 2)
+        polls.cast_vote(event_id=event.pk, poll_id=poll.pk, option_id=option.pk, voter=voter)
+    client.force_login(staff_factory(event.campaign))
+    html = client.get(reverse("liveroom:dashboard", args=[event.pk]) + "?fragment=1")
+    text = html.content.decode()
+    assert "3 votes · results only for voters" in text
+    assert '<th scope="row">Rent</th><td class="num">2</td><td class="num">67%</td>' in text
+    assert '<th scope="row">Jobs</th><td class="num">1</td><td class="num">33%</td>' in text

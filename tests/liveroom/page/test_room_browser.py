@@ -1,6 +1,7 @@
 """The room in headless Chromium, two attendees and a staff member on the real platform: a
 question asked on one page, approved on the dashboard, upvoted from the other page, then put
-"on screen now" on both; axe-core on the page with its panels."""
+"on screen now" on both; a poll opened from the dashboard, both vote, the results on both,
+closed; axe-core on the page with its panels."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def press_on_dashboard(page, selector: str) -> None:
         page.click(selector)
 
 
-def test_ask_approve_upvote_and_on_screen_now_on_both_pages(platform, browser, screenshot):
+def test_questions_and_a_poll_with_two_attendees_and_staff(platform, browser, screenshot):
     event = EventFactory(status=EventStatus.LIVE, title="Town hall")
     ada = attendee(browser, platform, event, PHONE)
     bob = attendee(browser, platform, event, LAPTOP)
@@ -80,7 +81,37 @@ def test_ask_approve_upvote_and_on_screen_now_on_both_pages(platform, browser, s
             "() => document.querySelector('[data-room-announce]').textContent === "
             "'On screen now: What will you do about rent?'"
         )
+
+    staff.fill("#new-poll-question", "Which issue first?")
+    staff.fill("#new-poll-option-1", "Rent")
+    staff.fill("#new-poll-option-2", "Jobs")
+    with staff.expect_navigation():
+        staff.click("[data-poll-open-now]")
+    for page in (ada, bob):
+        page.wait_for_selector("[data-room-poll]:not([hidden]) [data-room-vote]:not([hidden])")
+        assert page.text_content("[data-room-poll-question]") == "Which issue first?"
+        assert page.text_content("[data-room-poll-note]") == "Results show once you vote."
+    assert_accessible(bob, include="[data-room]")
+    ada.check("[data-room-poll-options] label:has-text('Rent') input")
+    ada.click("[data-room-vote-button]")
+    ada.wait_for_selector("[data-room-poll-results]:not([hidden])")
+    bob.check("[data-room-poll-options] label:has-text('Jobs') input")
+    bob.click("[data-room-vote-button]")
+    for page, mine in ((ada, "Rent"), (bob, "Jobs")):
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.room-result-figure')].map(n => n.textContent)"
+            ".join('|') === '50% · 1 vote|50% · 1 vote'"
+        )
+        assert page.text_content(".room-result.mine").startswith(f"{mine} (your vote)")
+    press_on_dashboard(staff, '[data-poll-action="close"]')
+    for page in (ada, bob):
+        page.wait_for_function(
+            "() => document.querySelector('[data-room-poll-note]').textContent === "
+            "'This poll is closed.'"
+        )
+        assert "The poll is closed. Results: Rent 50%, Jobs 50%." in page.text_content(
+            "[data-room-announce]"
+        )
     screenshot(ada, "phone")
     screenshot(staff, "dashboard")
-    assert_accessible(bob, include="[data-room]")
     assert_accessible(ada, include="[data-room]")
