@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from donations import selectors as donation_selectors
+from engagement import reactions
 from engagement import selectors as engagement_selectors
 from engagement.models import POLL_MAX_OPTIONS
 from events import selectors as event_selectors
@@ -69,6 +71,7 @@ def render_dashboard(
             event_id=event.pk, mask=event.campaign.ticker_profanity_filter
         ),
         "polls": engagement_selectors.staff_polls(event_id=event.pk),
+        "reactions": _recent_reactions(event.pk),
         "poll_form": {"question": "", "options": [""] * POLL_MAX_OPTIONS, "error": ""},
         **(extra or {}),
     }
@@ -86,6 +89,18 @@ def render_dashboard(
         )
         response = TemplateResponse(request, "liveroom/dashboard.html", context, status=status)
     return response
+
+
+REACTION_MINUTES = 5
+
+
+def _recent_reactions(event_id: int) -> list[tuple[str, int]] | None:
+    """(emoji, count) of the last REACTION_MINUTES minutes; None while Redis is away."""
+    try:
+        counts = reactions.recent_reactions(event_id=event_id, minutes=REACTION_MINUTES)
+    except redis.RedisError:
+        return None
+    return [(reactions.EMOJI[name], n) for name, n in counts.items()]
 
 
 def staff_zone(request: HttpRequest) -> tzinfo:

@@ -12,7 +12,9 @@ Frames the live room sends that are not snapshots carry a `type` (snapshots have
 Messages (each may carry `ref`):
 - `{"type": "ask", "text": …}` → ack `{"question": id, "status": "pending" | "approved"}`;
 - `{"type": "upvote", "question": id}` → ack `{"question": id}`;
-- `{"type": "vote", "poll": id, "option": id}` → ack `{"poll": id, "option": id}`.
+- `{"type": "vote", "poll": id, "option": id}` → ack `{"poll": id, "option": id}`;
+- `{"type": "react", "counts": {"heart": 2, …}}` → nothing (counted in memory; every page gets
+  the bursts, liveroom/reactions.py).
 Asking, upvoting and voting need a participant (the attendee cookie, or the registration
 for an event that asks for it): without one the error says why. The engagement app's services
 check the rest (lengths, rate limits, one upvote or vote per participant, polls that are
@@ -26,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engagement import polls
+from engagement import polls, reactions
 from engagement import services as engagement
 from events.jsonbody import json_object
 from liveroom import snapshot as snapshots
@@ -46,6 +48,8 @@ class Sender:
     event_id: int
     participant: str | None
     refusal: str = ""
+    # The process's reaction counter (the hub's ReactionRelay.add).
+    count_reactions: Callable[[int, dict[str, int]], None] | None = None
 
 
 class Refusal(Exception):
@@ -155,4 +159,12 @@ async def vote(sender: Sender, data: dict[str, Any]) -> Reply:
     return {"type": "ack", "for": "vote", "poll": poll_id, "option": option_id}
 
 
-HANDLERS.update(ask=ask, upvote=upvote, vote=vote)
+async def react(sender: Sender, data: dict[str, Any]) -> Reply:
+    _participant(sender)
+    counts = reactions.check_counts(data.get("counts"))
+    if sender.count_reactions is not None:
+        sender.count_reactions(sender.event_id, counts)
+    return None
+
+
+HANDLERS.update(ask=ask, upvote=upvote, vote=vote, react=react)

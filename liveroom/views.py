@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from donations import selectors as donation_selectors
+from engagement import reactions
 from engagement import selectors as engagement_selectors
 from engagement.models import QUESTION_MAX_CHARS
 from events import registration
@@ -63,8 +64,8 @@ ROOM_STATUSES = (EventStatus.SCHEDULED, EventStatus.LIVE)
 
 def _room_config(event: Event, cookies: dict[str, str]) -> dict[str, Any]:
     """What static/js/engagement.js starts from: whether this browser may take part (and why
-    not), what its participant already did, and the question's length limit. The room's
-    state itself comes with the live room's snapshots."""
+    not), what its participant already did, the question's length limit and the reactions.
+    The room's state itself comes with the live room's snapshots."""
     participant, reason = attendees.participant(
         cookies, event_id=event.pk, registration_required=event.registration_required
     )
@@ -75,6 +76,11 @@ def _room_config(event: Event, cookies: dict[str, str]) -> dict[str, Any]:
             event_id=event.pk, participant=participant
         ),
         "question_max_chars": QUESTION_MAX_CHARS,
+        "reactions": [
+            {"name": name, "emoji": emoji, "label": reactions.LABELS[name]}
+            for name, emoji in reactions.EMOJI.items()
+        ],
+        "reaction_max": reactions.MAX_PER_MESSAGE,
     }
 
 

@@ -1,6 +1,6 @@
-// The room on the event page (templates/liveroom/engagement_panel.html): "on screen now",
-// the poll (vote once; results for voters, or for all once staff reveal them), questions and
-// upvotes.
+// The room on the event page (templates/liveroom/engagement_panel.html): reactions, "on
+// screen now", the poll (vote once; results for voters, or for all once staff reveal them),
+// questions and upvotes.
 //
 // - State comes with the live room's snapshots (their "room", liveroom.js's onSnapshot); what
 //   this attendee says goes through the live room's socket (liveroom.js's send) and is answered
@@ -11,6 +11,10 @@
 //   [data-room-announce] says what changes for everyone (the question on screen, a poll opened,
 //   its results when they first show, its close; never each count); the status
 //   lines under the form and the list say what happened to this attendee's own action.
+// - Reactions: taps are summed and sent at most once a second (the live room's inbound rate
+//   stays far off); every page gets the room's bursts (at most two a second) and floats a
+//   capped number of emoji, this attendee's own at once (and not twice); with reduced motion
+//   nothing moves: the last seconds' counts show as text instead.
 (function () {
   "use strict";
   var root = document.querySelector("[data-room]");
@@ -311,6 +315,93 @@
     if (room) renderPoll();
   }
 
+  // --- Reactions ---------------------------------------------------------------------------------
+  var EMOJI = {};
+  (config.reactions || []).forEach(function (r) { EMOJI[r.name] = r.emoji; });
+  var REACTION_MAX = config.reaction_max || 10;
+  var SEND_EVERY_MS = 1000;
+  var MAX_FLOATING = 16;    // on screen at once
+  var FLOAT_MS = 2600;      // engagement.css's animation
+  var TALLY_WINDOW_MS = 10000;
+  var reducedMotion = window.matchMedia &&
+    window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  var floats = $("[data-room-floats]");
+  var tally = $("[data-room-react-tally]");
+  var taps = {};
+  var tapTimer = 0;
+  var lastSent = 0;
+  var own = {};          // sent by this page, not yet seen back in a burst
+  var ownSince = 0;
+  var recent = [];       // [time, name, n] of the last seconds, for the reduced-motion tally
+  var seenFromOthers = 0;
+
+  function float(name) {
+    if (reducedMotion || !EMOJI[name] || floats.childElementCount >= MAX_FLOATING) return;
+    var node = document.createElement("span");
+    node.className = "room-float";
+    node.textContent = EMOJI[name];
+    node.style.left = Math.round(Math.random() * 70) + "%";
+    node.style.animationDuration = (FLOAT_MS - 400 + Math.random() * 800) + "ms";
+    node.addEventListener("animationend", function () { node.remove(); });
+    floats.appendChild(node);
+    setTimeout(function () { node.remove(); }, FLOAT_MS + 1000);  // animation never ran
+  }
+
+  function showTally() {
+    if (!reducedMotion) return;
+    var now = Date.now();
+    recent = recent.filter(function (r) { return now - r[0] < TALLY_WINDOW_MS; });
+    var sums = {};
+    recent.forEach(function (r) { sums[r[1]] = (sums[r[1]] || 0) + r[2]; });
+    say(tally, Object.keys(EMOJI).filter(function (name) { return sums[name]; })
+      .map(function (name) { return EMOJI[name] + " " + sums[name]; }).join("  "));
+  }
+
+  function sendTaps() {
+    tapTimer = 0;
+    var names = Object.keys(taps);
+    if (!names.length) return;
+    if (live.send({ type: "react", counts: taps })) {
+      names.forEach(function (name) { own[name] = (own[name] || 0) + taps[name]; });
+      ownSince = Date.now();
+    }
+    taps = {};
+    lastSent = Date.now();
+  }
+
+  root.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-react]");
+    if (!button || !config.may_take_part) return;
+    var name = button.getAttribute("data-react");
+    if ((taps[name] || 0) >= REACTION_MAX) return;  // a second's worth is plenty
+    taps[name] = (taps[name] || 0) + 1;
+    float(name);
+    recent.push([Date.now(), name, 1]);
+    showTally();
+    if (!tapTimer) tapTimer = setTimeout(sendTaps, Math.max(0, lastSent + SEND_EVERY_MS - Date.now()));
+  });
+
+  function burst(counts) {
+    if (Date.now() - ownSince > 5000) own = {};  // never seen back (a lost flush): forget it
+    var delay = 0;
+    Object.keys(counts).forEach(function (name) {
+      if (!EMOJI[name] || typeof counts[name] !== "number") return;
+      var mine = Math.min(own[name] || 0, counts[name]);
+      own[name] = (own[name] || 0) - mine;
+      var others = counts[name] - mine;
+      if (others <= 0) return;
+      seenFromOthers += others;
+      recent.push([Date.now(), name, others]);
+      for (var i = 0; i < Math.min(others, MAX_FLOATING); i += 1) {
+        setTimeout(float, delay, name);  // spread over the half second until the next burst
+        delay += 450 / MAX_FLOATING;
+      }
+    });
+    root.setAttribute("data-reactions-seen", String(seenFromOthers));
+    showTally();
+  }
+  if (reducedMotion) setInterval(showTally, 2000);  // the counts of the last seconds fade out
+
   // --- On screen now ----------------------------------------------------------------------------
   function renderOnScreen() {
     var pinned = room.on_screen;
@@ -326,6 +417,7 @@
 
   // --- Wiring -----------------------------------------------------------------------------------
   live.onMessage(function (message) {
+    if (message.type === "reactions" && message.counts) { burst(message.counts); return; }
     if (message.type !== "ack" && message.type !== "error") return;
     var what = sent[message.ref];
     if (!what) return;

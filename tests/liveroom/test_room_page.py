@@ -32,6 +32,14 @@ def test_a_first_visit_gets_its_attendee_cookie_and_may_take_part_at_once(client
         "reason": "",
         "mine": {"upvoted": [], "voted": {}},
         "question_max_chars": 280,
+        "reactions": [
+            {"name": "heart", "emoji": "❤️", "label": "Heart"},
+            {"name": "clap", "emoji": "👏", "label": "Applause"},
+            {"name": "fire", "emoji": "🔥", "label": "Fire"},
+            {"name": "tada", "emoji": "🎉", "label": "Celebrate"},
+            {"name": "laugh", "emoji": "😂", "label": "Laugh"},
+        ],
+        "reaction_max": 10,
     }
     assert attendees.attendee_from_cookie(response.cookies[attendees.COOKIE].value)
 

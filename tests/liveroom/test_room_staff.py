@@ -5,10 +5,12 @@ are refused and change nothing."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import reverse
 
-from engagement import polls
+from engagement import polls, reactions
 from engagement.models import Poll, Question, QuestionStatus, RoomSettings
 from events.models import EventStatus
 from liveroom.engagementviews import VIEW_ONLY
@@ -234,3 +236,15 @@ def test_the_dashboard_shows_each_polls_exact_counts(client, staff_factory, even
     assert "3 votes · results only for voters" in text
     assert '<th scope="row">Rent</th><td class="num">2</td><td class="num">67%</td>' in text
     assert '<th scope="row">Jobs</th><td class="num">1</td><td class="num">33%</td>' in text
+
+
+def test_the_dashboard_shows_the_last_minutes_reactions(client, staff_factory, event, live_redis):
+    pipe = live_redis.pipeline()
+    minute = reactions.minute_of(time.time())
+    reactions.add_count_commands(pipe, event_id=event.pk, counts={"clap": 7}, minute=minute)
+    reactions.add_count_commands(pipe, event_id=event.pk, counts={"heart": 2}, minute=minute - 1)
+    pipe.execute()
+    client.force_login(staff_factory(event.campaign, role="viewer"))
+    html = client.get(reverse("liveroom:dashboard", args=[event.pk]) + "?fragment=1")
+    text = html.content.decode()
+    assert '<span class="dash-reaction">❤️ 2</span><span class="dash-reaction">👏 7</span>' in text

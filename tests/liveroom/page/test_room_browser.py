@@ -1,7 +1,8 @@
 """The room in headless Chromium, two attendees and a staff member on the real platform: a
 question asked on one page, approved on the dashboard, upvoted from the other page, then put
 "on screen now" on both; a poll opened from the dashboard, both vote, the results on both,
-closed; axe-core on the page with its panels."""
+closed; reactions from each page seen on the other (floating, or as text with reduced
+motion); axe-core on the page with its panels."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def staff_dashboard(browser, platform, event: Event):
     return page
 
 
-def attendee(browser, platform, event: Event, device: dict):
-    page = browser.new_context(**device).new_page()
+def attendee(browser, platform, event: Event, device: dict, **options):
+    page = browser.new_context(**device, **options).new_page()
     page.goto(platform.url(event.get_absolute_url()))
     page.wait_for_selector("[data-live-room][data-version]")
     return page
@@ -48,7 +49,7 @@ def press_on_dashboard(page, selector: str) -> None:
 
 def test_questions_and_a_poll_with_two_attendees_and_staff(platform, browser, screenshot):
     event = EventFactory(status=EventStatus.LIVE, title="Town hall")
-    ada = attendee(browser, platform, event, PHONE)
+    ada = attendee(browser, platform, event, PHONE, reduced_motion="reduce")
     bob = attendee(browser, platform, event, LAPTOP)
     staff = staff_dashboard(browser, platform, event)
 
@@ -112,6 +113,20 @@ def test_questions_and_a_poll_with_two_attendees_and_staff(platform, browser, sc
         assert "The poll is closed. Results: Rent 50%, Jobs 50%." in page.text_content(
             "[data-room-announce]"
         )
+
+    for _ in range(3):
+        bob.click('[data-react="heart"]')
+    ada.wait_for_function(
+        "() => document.querySelector('[data-room]').dataset.reactionsSeen === '3'"
+    )
+    assert ada.text_content("[data-room-react-tally]") == "❤️ 3"  # reduced motion: text
+    assert ada.locator(".room-float").count() == 0
+    for _ in range(2):
+        ada.click('[data-react="clap"]')
+    bob.wait_for_function(
+        "() => document.querySelector('[data-room]').dataset.reactionsSeen === '2'"
+    )
+    bob.wait_for_selector(".room-float:has-text('👏')", state="attached")
     screenshot(ada, "phone")
     screenshot(staff, "dashboard")
     assert_accessible(ada, include="[data-room]")
