@@ -30,6 +30,7 @@ from typing import Any
 
 from engagement import polls, reactions
 from engagement import services as engagement
+from events import ratelimits
 from events.jsonbody import json_object
 from liveroom import snapshot as snapshots
 from liveroom.dbcalls import in_db_thread
@@ -38,6 +39,7 @@ from liveroom.outbox import Message
 log = logging.getLogger(__name__)
 
 MAX_REF = 2**31
+_failures = ratelimits.Throttle(10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +98,12 @@ async def answer(sender: Sender, text: str | None) -> Message | None:
         reply = await handler(sender, data)
     except (Refusal, engagement.Refused) as refused:
         return frame(error(refused.code, refused.message, ref))
-    except Exception:
-        # The database or Redis is away: the client may try again.
-        log.exception("live room message failed", extra={"event_id": sender.event_id})
+    except Exception as exc:
+        # The database or Redis is away: the client may try again. One traceback per interval,
+        # not one per message of every viewer.
+        if _failures.due():
+            log.warning("live room message failed", extra={"event_id": sender.event_id},
+                        exc_info=exc)  # fmt: skip
         return frame(error("unavailable", "That did not go through: please try again.", ref))
     if reply is None:
         return None
