@@ -171,3 +171,37 @@ class PollVote(models.Model):
 
     def __str__(self) -> str:
         return f"vote in poll {self.poll_id}"
+
+
+ASK_TEXT_MAX_CHARS = 140
+ASK_TAG_MAX_CHARS = 40
+
+
+class Ask(models.Model):
+    """A call to give that staff pin for every viewer ("Give $27 now — help us reach $100k by
+    9 pm") with its preset amount and a refcode-like `tag` for the gifts given while it is
+    pinned. One pinned per event at most."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="asks")
+    text = models.CharField(max_length=ASK_TEXT_MAX_CHARS)
+    amount_minor = models.PositiveBigIntegerField()
+    tag = models.SlugField(max_length=ASK_TAG_MAX_CHARS)
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The last time it was pinned, and taken down (null while pinned or never pinned).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    unpinned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"], condition=models.Q(pinned=True), name="engagement_one_pinned_ask"
+            ),
+            models.UniqueConstraint(fields=["event", "tag"], name="engagement_ask_tag_once"),
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0), name="engagement_ask_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ask {self.tag} of event {self.event_id}"

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from engagement.models import (
+    Ask,
     Poll,
     PollOption,
     PollStatus,
@@ -28,12 +29,13 @@ STAFF_LIST = 50
 
 
 def room_state(*, event_id: int) -> dict[str, Any]:
-    """What every viewer sees of the room, as JSON values (five queries):
+    """What every viewer sees of the room, as JSON values (six queries):
     `{"asking": bool, "on_screen": question | null, "questions": [question, …], "poll": poll |
-    null}`, a question being `{"id", "text", "votes"}` (texts masked when the campaign's
-    profanity filter is on; the asker is never part of it), the poll the open one or else the
-    last closed one still on the page: `{"id", "question", "status", "revealed", "total",
-    "options": [{"id", "text", "votes"}]}`.
+    null, "ask": ask | null}`, a question being `{"id", "text", "votes"}` (texts masked when
+    the campaign's profanity filter is on; the asker is never part of it), the poll the open
+    one or else the last closed one still on the page: `{"id", "question", "status",
+    "revealed", "total", "options": [{"id", "text", "votes"}]}`, the ask the pinned one:
+    `{"id", "text", "amount" (minor units), "tag"}`.
 
     The poll's counts travel to every page, and pages show them to voters only until staff
     reveal them: results are held back so as not to sway votes, not kept secret."""
@@ -62,6 +64,11 @@ def room_state(*, event_id: int) -> dict[str, Any]:
         "on_screen": public(pinned) if pinned is not None else None,
         "questions": [public(q) for q in listed],
         "poll": _shown_poll(event_id),
+        "ask": (
+            Ask.objects.filter(event_id=event_id, pinned=True)
+            .values("id", "text", "tag", amount=F("amount_minor"))
+            .first()
+        ),
     }
 
 
@@ -221,3 +228,21 @@ def staff_polls(*, event_id: int) -> list[StaffPoll]:
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class StaffAsk:
+    ask_id: int
+    text: str
+    amount_minor: int
+    tag: str
+    pinned: bool
+
+
+def staff_asks(*, event_id: int) -> list[StaffAsk]:
+    """The event's asks for the dashboard: the pinned one first, then the newest (one query)."""
+    asks = Ask.objects.filter(event_id=event_id).order_by("-pinned", "-created_at", "-pk")
+    return [
+        StaffAsk(ask_id=a.pk, text=a.text, amount_minor=a.amount_minor, tag=a.tag, pinned=a.pinned)
+        for a in asks[:STAFF_LIST]
+    ]

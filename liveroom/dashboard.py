@@ -73,6 +73,11 @@ def render_dashboard(
         "polls": engagement_selectors.staff_polls(event_id=event.pk),
         "reactions": _recent_reactions(event.pk),
         "poll_form": {"question": "", "options": [""] * POLL_MAX_OPTIONS, "error": ""},
+        "asks": [
+            (ask, money(ask.amount_minor, event.campaign.currency))
+            for ask in engagement_selectors.staff_asks(event_id=event.pk)
+        ],
+        "ask_form": {"text": "", "amount": "", "tag": "", "error": ""},
         **(extra or {}),
     }
     if not request.GET.get("fragment"):

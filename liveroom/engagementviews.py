@@ -1,7 +1,7 @@
 """Staff's say over the room from the live dashboard: the questions' queue (approve, dismiss,
-mark answered, pin "on screen now", unpin), the questions' settings, and polls (prepare, open,
-close, reveal the results, take off the page). The engagement app does the work; every
-viewer's page follows with the next snapshot.
+mark answered, pin "on screen now", unpin), the questions' settings, polls (prepare, open,
+close, reveal the results, take off the page) and asks (prepare, pin, take down). The
+engagement app does the work; every viewer's page follows with the next snapshot.
 
 POSTs under `/staff/events/<id>/`. Staff of the event's campaign only (others: 404, as the
 dashboard); only owners and managers may press them (viewer members: 403 with the reason); a
@@ -16,14 +16,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from engagement import polls, services
-from engagement.models import POLL_MAX_OPTIONS, Poll, Question
+from engagement import asks, polls, services
+from engagement.models import POLL_MAX_OPTIONS, Ask, Poll, Question
 from events import selectors as event_selectors
+from events.fields import MajorUnitsFormField
 from events.models import Event
 from liveroom import dashboard, staffactions
 
@@ -182,3 +184,67 @@ def poll_action(request: HttpRequest, event_id: int, poll_id: int, action: str) 
         return POLL_DONE[action], body
 
     return _staff_action(request, event_id, act, anchor="polls")
+
+
+ASK_DONE = {"pin": "Ask pinned on every page.", "unpin": "Ask taken down."}
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def ask_create(request: HttpRequest, event_id: int) -> HttpResponse:
+    """POST `asks/`: `text`, `amount` (in the campaign's currency, as staff type it: "27"),
+    `tag` (optional) and `then=pin` to pin it at once. A refusal sends the dashboard back with
+    the form as typed and the reason (400), or `{"error": …}` to a JSON client."""
+    text = request.POST.get("text", "")
+    amount_text = request.POST.get("amount", "")
+    tag = request.POST.get("tag", "")
+    pin_now = request.POST.get("then") == "pin"
+    event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    try:
+        amount_minor = MajorUnitsFormField(required=True).clean(amount_text)
+        if amount_minor is None:
+            raise ValidationError("Enter an amount such as 25 or 25.50.")
+        asks.check_ask(text=text, amount_minor=amount_minor, tag=tag)
+    except (ValidationError, services.Refused) as refused:
+        reason = refused.message if isinstance(refused, services.Refused) else refused.messages[0]
+        if not staffactions.may_change(user=request.user, event=event):
+            return staffactions.refuse_view_only(request, VIEW_ONLY)
+        if staffactions.wants_json(request):
+            return JsonResponse({"error": reason}, status=400)
+        form = {"text": text, "amount": amount_text, "tag": tag, "error": reason}
+        return dashboard.render_dashboard(request, event, extra={"ask_form": form}, status=400)
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        ask = asks.create_ask(
+            event_id=event.pk, text=text, amount_minor=amount_minor, tag=tag,
+            by_user_id=request.user.pk,
+        )  # fmt: skip
+        if pin_now:
+            ask = asks.run_ask(
+                event_id=event.pk, ask_id=ask.pk, action="pin", by_user_id=request.user.pk
+            )
+        sentence = "Ask pinned on every page." if pin_now else "Ask prepared: pin it when ready."
+        return sentence, {"ask": ask.pk, "tag": ask.tag, "pinned": ask.pinned}
+
+    return _staff_action(request, event_id, act, anchor="asks")
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def ask_action(request: HttpRequest, event_id: int, ask_id: int, action: str) -> HttpResponse:
+    """POST `asks/<ask id>/<pin|unpin>/`."""
+    if action not in asks.ASK_ACTIONS:
+        raise Http404("No such action.")
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        try:
+            ask = asks.run_ask(
+                event_id=event.pk, ask_id=ask_id, action=action, by_user_id=request.user.pk
+            )
+        except Ask.DoesNotExist:
+            raise Http404("No such ask in this event.") from None
+        return ASK_DONE[action], {"ask": ask.pk, "pinned": ask.pinned}
+
+    return _staff_action(request, event_id, act, anchor="asks")

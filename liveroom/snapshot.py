@@ -22,8 +22,8 @@ RECENT_DONORS = 5
 
 
 def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, Any]:
-    """Reads the event, its tally, its stream and its room (ten queries: the event, the
-    donations app's three, the stream, the engagement app's five).
+    """Reads the event, its tally, its stream and its room (eleven queries: the event, the
+    donations app's three, the stream, the engagement app's six).
     Donor names and messages go out as the donors allowed them (`donations.selectors`), as JSON
     strings: clients must show them as text. Raises Event.DoesNotExist for an unknown event."""
     event = event_summary(event_id=event_id)

@@ -37,4 +37,10 @@ urlpatterns = [
         engagementviews.poll_action,
         name="poll-action",
     ),
+    path("staff/events/<int:event_id>/asks/", engagementviews.ask_create, name="ask-create"),
+    path(
+        "staff/events/<int:event_id>/asks/<int:ask_id>/<slug:action>/",
+        engagementviews.ask_action,
+        name="ask-action",
+    ),
 ]

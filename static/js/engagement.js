@@ -1,6 +1,6 @@
-// The room on the event page (templates/liveroom/engagement_panel.html): reactions, "on
-// screen now", the poll (vote once; results for voters, or for all once staff reveal them),
-// questions and upvotes.
+// The room on the event page (templates/liveroom/engagement_panel.html): the ask staff pinned,
+// reactions, "on screen now", the poll (vote once; results for voters, or for all once staff
+// reveal them), questions and upvotes.
 //
 // - State comes with the live room's snapshots (their "room", liveroom.js's onSnapshot); what
 //   this attendee says goes through the live room's socket (liveroom.js's send) and is answered
@@ -15,6 +15,12 @@
 //   stays far off); every page gets the room's bursts (at most two a second) and floats a
 //   capped number of emoji, this attendee's own at once (and not twice); with reduced motion
 //   nothing moves: the last seconds' counts show as text instead.
+// - API, for the donate panel: window.Pledgecast.room = {
+//     ask()       the pinned ask {id, text, amount (minor units), tag}, or null
+//     onAsk(fn)   fn(ask or null) now and whenever the pinned ask changes
+//   }; "Give $27" under the ask brings the donate panel into view and dispatches "room:give"
+//   on the document (detail: the ask). The donate panel pre-selects the amount and sends the
+//   ask's tag with the gift (its part: not in this file).
 (function () {
   "use strict";
   var root = document.querySelector("[data-room]");
@@ -402,6 +408,51 @@
   }
   if (reducedMotion) setInterval(showTally, 2000);  // the counts of the last seconds fade out
 
+  // --- The pinned ask ----------------------------------------------------------------------------
+  var askBox = $("[data-room-pinned-ask]");
+  var askText = $("[data-room-pinned-ask-text]");
+  var giveButton = $("[data-room-give]");
+  var liveRoot = document.querySelector("[data-live-room]");
+  var currency = ((liveRoot && liveRoot.getAttribute("data-currency")) || "usd").toUpperCase();
+  var money = new Intl.NumberFormat(undefined, { style: "currency", currency: currency });
+  var wholeMoney = new Intl.NumberFormat(undefined, {
+    style: "currency", currency: currency, minimumFractionDigits: 0, maximumFractionDigits: 0,
+  });
+  var pinnedAsk = null;
+  var askListeners = [];
+
+  function formatMoney(minor) {
+    return minor % 100 === 0 ? wholeMoney.format(minor / 100) : money.format(minor / 100);
+  }
+
+  function renderAsk() {
+    var ask = room.ask || null;
+    var same = (ask && pinnedAsk) ? ask.id === pinnedAsk.id && ask.text === pinnedAsk.text &&
+      ask.amount === pinnedAsk.amount && ask.tag === pinnedAsk.tag : ask === pinnedAsk;
+    if (same) return;
+    pinnedAsk = ask;
+    askBox.hidden = !ask;
+    if (ask) {
+      say(askText, String(ask.text));
+      say(giveButton, "Give " + formatMoney(ask.amount));
+      say(announce, "Staff ask: " + ask.text);
+    }
+    askListeners.forEach(function (fn) { try { fn(ask); } catch (e) { /* a listener's bug */ } });
+  }
+
+  giveButton.addEventListener("click", function () {
+    if (!pinnedAsk) return;
+    var panel = document.querySelector("[data-donate]");
+    if (panel) panel.scrollIntoView({ block: "start", behavior: reducedMotion ? "auto" : "smooth" });
+    document.dispatchEvent(new CustomEvent("room:give", { detail: pinnedAsk }));
+  });
+
+  window.Pledgecast = window.Pledgecast || {};
+  window.Pledgecast.room = {
+    ask: function () { return pinnedAsk; },
+    onAsk: function (fn) { askListeners.push(fn); fn(pinnedAsk); },
+  };
+
   // --- On screen now ----------------------------------------------------------------------------
   function renderOnScreen() {
     var pinned = room.on_screen;
@@ -431,6 +482,7 @@
     status = snapshot.status || status;
     if (snapshot.room) {
       room = snapshot.room;
+      renderAsk();
       renderOnScreen();
       renderPoll();
       renderQuestions();

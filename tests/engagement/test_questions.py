@@ -235,8 +235,8 @@ def test_the_page_lists_the_most_upvoted_and_the_newest(event):
     assert listed == [q.pk for q in reversed(voted[1:])] + [q.pk for q in reversed(fresh[1:])]
 
 
-def test_the_rooms_state_takes_five_queries(event, django_assert_num_queries):
+def test_the_rooms_state_takes_six_queries(event, django_assert_num_queries):
     QuestionFactory.create_batch(3, event=event, status=QuestionStatus.APPROVED)
     open_poll(event)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         selectors.room_state(event_id=event.pk)

@@ -23,6 +23,7 @@ from donations.selectors import (
     ledger_tally,
 )
 from donations.webhooks.apply import receive_event
+from engagement import asks
 from events.models import EventStatus, ViewerSample
 from liveroom import charts
 from streaming import services as stream_services
@@ -349,19 +350,21 @@ def test_a_silent_live_stream_shows_as_reconnecting(event):
 
 
 # -- cost ----------------------------------------------------------------------------------------
-def test_the_fragment_takes_eighteen_queries_whatever_the_data(
+def test_the_fragment_takes_nineteen_queries_whatever_the_data(
     client, event, staff_factory, django_assert_num_queries
 ):
     """Session, user, memberships, the event (with its campaign), the tally's shards, the raised
     series, the viewer samples, the money before/during/after the show, the top refcodes, the
     recent donations, the stream (with its transcoder) and its renditions, whether the user may
-    run the show, the room's questions (settings and counts, the queue, those on the page)
-    and polls (the polls, their answers' counts): 18, however many donations, samples,
-    renditions, questions or polls."""
+    run the show, the room's questions (settings and counts, the queue, those on the page),
+    polls (the polls, their answers' counts) and asks: 19, however many donations, samples,
+    renditions, questions, polls or asks."""
     for status in ("pending", "pending", "approved", "answered"):
         QuestionFactory(event=event, status=status)
     for question in ("First?", "Second?"):
         open_poll(event, question=question)
+    for text in ("Give $27", "Give $50"):
+        asks.create_ask(event_id=event.pk, text=text, amount_minor=2_700, by_user_id=None)
     for i in range(30):
         give(event, amount=1_000 + i, refcode=f"r{i % 4}", at=timezone.now() - timedelta(minutes=i))
     for i in range(20):
@@ -373,7 +376,7 @@ def test_the_fragment_takes_eighteen_queries_whatever_the_data(
         Rendition.objects.create(stream=stream, name=name)
     client.force_login(staff_factory(event.campaign, "manager"))
 
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         response = client.get(url(event, fragment=True))
     assert response.status_code == 200
 

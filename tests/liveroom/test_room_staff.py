@@ -10,8 +10,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from engagement import polls, reactions
-from engagement.models import Poll, Question, QuestionStatus, RoomSettings
+from engagement import asks, polls, reactions
+from engagement.models import Ask, Poll, Question, QuestionStatus, RoomSettings
 from events.models import EventStatus
 from liveroom.engagementviews import VIEW_ONLY
 from tests.engagement.factories import QuestionFactory, open_poll
@@ -248,3 +248,53 @@ def test_the_dashboard_shows_the_last_minutes_reactions(client, staff_factory, e
     html = client.get(reverse("liveroom:dashboard", args=[event.pk]) + "?fragment=1")
     text = html.content.decode()
     assert '<span class="dash-reaction">❤️ 2</span><span class="dash-reaction">👏 7</span>' in text
+
+
+def test_a_manager_prepares_an_ask_and_pins_it_and_takes_it_down(client, staff_factory, event):
+    client.force_login(staff_factory(event.campaign))
+    dashboard = reverse("liveroom:dashboard", args=[event.pk])
+
+    response = client.post(
+        reverse("liveroom:ask-create", args=[event.pk]),
+        {"text": "Give $27 now", "amount": "27", "tag": "", "then": "pin"},
+        follow=True,
+    )
+
+    assert response.redirect_chain[-1][0] == f"{dashboard}#asks"
+    assert "Ask pinned on every page." in response.content.decode()
+    ask = Ask.objects.get()
+    assert (ask.amount_minor, ask.tag, ask.pinned) == (2_700, "ask-1", True)
+    assert '<strong class="dash-votes">$27</strong>' in response.content.decode()
+    client.post(reverse("liveroom:ask-action", args=[event.pk, ask.pk, "unpin"]))
+    ask.refresh_from_db()
+    assert ask.pinned is False
+
+
+def test_a_bad_ask_comes_back_with_what_was_typed_and_the_reason(client, staff_factory, event):
+    client.force_login(staff_factory(event.campaign))
+
+    response = client.post(
+        reverse("liveroom:ask-create", args=[event.pk]),
+        {"text": "Give now", "amount": "27.505", "tag": "ask-x"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Use at most two decimal places." in html
+    for typed in ('value="27.505"', 'value="Give now"', 'value="ask-x"'):
+        assert typed in html
+    assert not Ask.objects.exists()
+
+
+def test_asks_refuse_other_campaigns_and_viewers(client, staff_factory, event):
+    ask = asks.create_ask(event_id=event.pk, text="Give", amount_minor=2_700, by_user_id=None)
+    url = reverse("liveroom:ask-action", args=[event.pk, ask.pk, "pin"])
+    create = reverse("liveroom:ask-create", args=[event.pk])
+    client.force_login(staff_factory(CampaignFactory(), role="owner"))
+    assert client.post(url).status_code == 404
+    assert client.post(create, {"text": "Give", "amount": "5"}).status_code == 404
+    client.force_login(staff_factory(event.campaign, role="viewer"))
+    assert client.post(url).status_code == 403
+    assert client.post(create, {"text": "Give", "amount": "5"}).status_code == 403
+    assert client.post(create, {"text": "", "amount": "x"}).status_code == 403
+    assert list(Ask.objects.values_list("pinned", flat=True)) == [False]

@@ -2,7 +2,8 @@
 question asked on one page, approved on the dashboard, upvoted from the other page, then put
 "on screen now" on both; a poll opened from the dashboard, both vote, the results on both,
 closed; reactions from each page seen on the other (floating, or as text with reduced
-motion); axe-core on the page with its panels."""
+motion); an ask pinned on both, handed to the donate panel's script; axe-core on the page with
+its panels."""
 
 from __future__ import annotations
 
@@ -127,6 +128,20 @@ def test_questions_and_a_poll_with_two_attendees_and_staff(platform, browser, sc
         "() => document.querySelector('[data-room]').dataset.reactionsSeen === '2'"
     )
     bob.wait_for_selector(".room-float:has-text('👏')", state="attached")
+
+    staff.fill("#new-ask-text", "Give $27 now: help us reach $100k by 9 pm")
+    staff.fill("#new-ask-amount", "27")
+    with staff.expect_navigation():
+        staff.click("[data-ask-pin-now]")
+    for page in (ada, bob):
+        page.wait_for_selector("[data-room-pinned-ask]:not([hidden])")
+        assert page.text_content("[data-room-give]") == "Give $27"
+        assert page.evaluate("() => window.Pledgecast.room.ask()") == {
+            "id": page.evaluate("() => window.Pledgecast.room.ask().id"),
+            "text": "Give $27 now: help us reach $100k by 9 pm",
+            "amount": 2700,
+            "tag": "ask-1",
+        }
     screenshot(ada, "phone")
     screenshot(staff, "dashboard")
     assert_accessible(ada, include="[data-room]")
