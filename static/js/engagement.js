@@ -491,12 +491,15 @@
   });
 
   // Answers of a socket that is gone never come: the buttons work again.
+  // The attendee may send it again once the next socket is in.
   document.querySelector("[data-live-room]").addEventListener("liveroom:closed", function () {
-    if (sent && Object.keys(sent).length) {
-      sent = {};
-      askButton.disabled = !canAsk();
-      say(askStatus, askStatus.textContent === "Sending your question…" ? NOT_CONNECTED : askStatus.textContent);
-    }
+    Object.keys(sent).forEach(function (ref) {
+      var what = sent[ref];
+      if (what.kind === "ask") { askButton.disabled = !canAsk(); say(askStatus, NOT_CONNECTED); }
+      if (what.kind === "vote") { $("[data-room-vote-button]").disabled = false; say(pollStatus, NOT_CONNECTED); }
+      if (what.kind === "upvote") say(voteStatus, NOT_CONNECTED);
+    });
+    sent = {};
   });
 
   showCount();
