@@ -118,3 +118,17 @@ def collect_snapshots(listener, event_id: int, after_version: int, quiet_s: floa
             if snapshot["version"] > after_version:
                 found.append(snapshot)
     return found
+
+
+def wait_for_viewer_sample(event_id: int, timeout: float = 10) -> None:
+    """The web processes record a viewer sample for an event in its first presence report
+    (liveroom/samples.py). A test against real web processes that ends sooner waits for it:
+    the sample inserted while the test's flush deletes the event would fail the flush."""
+    from events.models import ViewerSample
+    from tests.support import wait_for
+
+    wait_for(
+        lambda: ViewerSample.objects.filter(event_id=event_id).exists(),
+        timeout,
+        what="the event's first viewer sample",
+    )

@@ -24,6 +24,7 @@ from tests.support.liveroom import (
     in_thread,
     open_socket,
     snapshot_where,
+    wait_for_viewer_sample,
 )
 
 ADA = attendee_cookie("ada-browser")
@@ -261,6 +262,7 @@ def test_one_upvote_per_attendee_across_web_processes_and_reconnects(web_process
         return answers, seen
 
     answers, seen = asyncio.run(scenario())
+    wait_for_viewer_sample(event.pk)
     assert [a.get("code", a["type"]) for a in answers] == [
         "ack", "already_upvoted", "already_upvoted", "ack",
     ]  # fmt: skip

@@ -15,7 +15,12 @@ from liveroom.outbox import Outbox
 from liveroom.reactions import ReactionRelay
 from tests.factories import EventFactory
 from tests.liveroom.hub.test_questions import ADA, BOB, frame_where
-from tests.support.liveroom import Communicator, next_snapshot, open_socket
+from tests.support.liveroom import (
+    Communicator,
+    next_snapshot,
+    open_socket,
+    wait_for_viewer_sample,
+)
 
 BAD = [
     {"type": "react"},
@@ -88,6 +93,7 @@ def test_a_reaction_on_one_web_process_reaches_a_page_on_the_other(web_processes
         return frame
 
     assert asyncio.run(scenario()) == {"type": "reactions", "counts": {"tada": 4}}
+    wait_for_viewer_sample(event.pk)
 
 
 def test_a_hub_sums_what_it_hears_into_one_burst_per_interval():
