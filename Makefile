@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Packages checked by mypy (django-stubs); donations/ is strict (pyproject.toml).
-TYPED := config events donations streaming liveroom
+TYPED := config events donations streaming engagement liveroom
 
 .PHONY: run test install lint format
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "events",
     "donations",
     "streaming",
+    "engagement",
     "liveroom",
 ]
 
@@ -135,8 +136,8 @@ LIVE_PRESENCE_TTL_SECONDS = env_int("LIVE_PRESENCE_TTL_SECONDS", 15, minimum=1)
 # connects waits for a connection instead of failing its handshake.
 LIVE_REDIS_POOL_SIZE = env_int("LIVE_REDIS_POOL_SIZE", 200, minimum=4)
 # Inbound WebSocket messages: larger ones, or more than the rate (bursts: twice that),
-# close the socket.
-LIVE_INBOUND_MAX_BYTES = env_int("LIVE_INBOUND_MAX_BYTES", 1024, minimum=16)
+# close the socket. 2 KB holds the longest question (280 characters of up to 4 UTF-8 bytes).
+LIVE_INBOUND_MAX_BYTES = env_int("LIVE_INBOUND_MAX_BYTES", 2048, minimum=16)
 LIVE_INBOUND_PER_SECOND = env_int("LIVE_INBOUND_PER_SECOND", 5, minimum=1)
 # One viewer-count sample per event per this many seconds, for the staff dashboard's chart.
 LIVE_VIEWER_SAMPLE_SECONDS = env_int("LIVE_VIEWER_SAMPLE_SECONDS", 15, minimum=1)

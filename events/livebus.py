@@ -28,7 +28,7 @@ from events import redisclients
 
 log = logging.getLogger(__name__)
 
-ChangeKind = Literal["tally", "stream", "status", "viewers"]
+ChangeKind = Literal["tally", "stream", "status", "viewers", "engagement"]
 
 
 def channel() -> str:

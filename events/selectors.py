@@ -97,6 +97,7 @@ class LiveRoomEvent:
     slug: str
     status: str
     capacity: int
+    registration_required: bool = False
 
 
 def live_room_event(*, slug: str) -> LiveRoomEvent | None:
@@ -104,12 +105,14 @@ def live_room_event(*, slug: str) -> LiveRoomEvent | None:
     row = (
         Event.objects.filter(slug=slug)
         .exclude(status=EventStatus.DRAFT)
-        .values_list("pk", "status", "capacity_tier__max_attendees")
+        .values_list("pk", "status", "capacity_tier__max_attendees", "registration_required")
         .first()
     )
     if row is None:
         return None
-    return LiveRoomEvent(event_id=row[0], slug=slug, status=row[1], capacity=row[2])
+    return LiveRoomEvent(
+        event_id=row[0], slug=slug, status=row[1], capacity=row[2], registration_required=row[3]
+    )
 
 
 @dataclass(frozen=True)
@@ -148,14 +151,36 @@ REGISTRATION_COOKIE_SALT = "events.registration"
 
 def registration_cookie_name(*, event: Event) -> str:
     """One cookie per event, so registering for one event says nothing about another."""
-    return f"pc_registration_{event.pk}"
+    return _registration_cookie_name(event.pk)
+
+
+def _registration_cookie_name(event_id: int) -> str:
+    return f"pc_registration_{event_id}"
 
 
 def registration_cookie_signer(*, event: Event) -> signing.Signer:
     """Signs and checks the cookie's value; salted per event, so one event's cookie is
     worthless for another."""
-    salt = registration_cookie_name(event=event) + REGISTRATION_COOKIE_SALT
-    return signing.get_cookie_signer(salt=salt)
+    return _registration_cookie_signer(event.pk)
+
+
+def _registration_cookie_signer(event_id: int) -> signing.Signer:
+    return signing.get_cookie_signer(
+        salt=_registration_cookie_name(event_id) + REGISTRATION_COOKIE_SALT
+    )
+
+
+def registration_token_in_cookies(*, event_id: int, cookies: dict[str, str]) -> str | None:
+    """The registration token that the visitor's signed cookie for the event carries, or None
+    (no cookie, a bad signature). No query: for the live room, which already admitted the
+    socket; whether the registration still exists is not checked."""
+    value = cookies.get(_registration_cookie_name(event_id))
+    if not value or len(value) > 200:
+        return None
+    try:
+        return _registration_cookie_signer(event_id).unsign(value)
+    except signing.BadSignature:
+        return None
 
 
 def registration_for(*, event: Event, request_cookie_value: str | None) -> Registration | None:

@@ -11,12 +11,15 @@ Both backends have the same interface, so the hub does not know which it runs on
   wide snapshot version, and the latest snapshot itself (also read by tally.json).
 - `report(...)`: this process's viewer count and admission lease, with an expiry; returns
   the lease granted and the deployment-wide viewer count.
+- `publish_reactions(event_id, counts, minute)`: a process's second of reactions, counted in
+  the event's minute (engagement.reactions) and delivered to every hub as `x|<id>|<json>`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -25,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from engagement import reactions
 from events import livebus, redisclients
 
 log = logging.getLogger(__name__)
@@ -121,6 +125,10 @@ def snapshot_wire(event_id: int, version: int, text: str) -> str:
     return f"s|{event_id}|{version}|{text}"
 
 
+def reactions_wire(event_id: int, counts: dict[str, int]) -> str:
+    return f"x|{event_id}|{json.dumps(counts, separators=(',', ':'))}"
+
+
 class RedisBackend:
     """The hubs of all web processes, through one Redis (or a Cluster: keys are hash-tagged)."""
 
@@ -215,6 +223,14 @@ class RedisBackend:
             ],
         )
 
+    async def publish_reactions(self, event_id: int, counts: dict[str, int], minute: int) -> None:
+        """A process's second of reactions: counted in the event's minute and told to every
+        hub, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        reactions.add_count_commands(pipe, event_id=event_id, counts=counts, minute=minute)
+        pipe.publish(self.channel, reactions_wire(event_id, counts))
+        await pipe.execute()
+
     async def get_snapshot(self, event_id: int) -> tuple[int, str] | None:
         raw = await self.redis.get(livebus.key(event_id, "snap"))
         if raw is None:
@@ -308,6 +324,10 @@ class LocalBackend:
             LOCAL_BUILT[event_id] = max(seq, LOCAL_BUILT.get(event_id, 0))
         self._built[event_id] = max(seq, self._built.get(event_id, 0))
         self._deliver(snapshot_wire(event_id, version, text))
+
+    async def publish_reactions(self, event_id: int, counts: dict[str, int], minute: int) -> None:
+        reactions.count_locally(event_id=event_id, counts=counts, minute=minute)
+        self._deliver(reactions_wire(event_id, counts))
 
     async def get_snapshot(self, event_id: int) -> tuple[int, str] | None:
         with _local_lock:

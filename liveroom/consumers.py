@@ -1,8 +1,10 @@
 """The live room's WebSocket consumer: `ws/events/<slug>/`.
 
 It only translates between the socket and the process's hub (liveroom/hub.py): admission
-on connect, the current snapshot at once, then whatever the hub offers its outbox. Clients
-have nothing to say; what they send is bounded in size and rate, and a flooder is closed.
+on connect, the current snapshot at once, then whatever the hub offers its outbox. What
+clients send is bounded in size and rate (a flooder is closed), then answered by
+liveroom/inbound.py (questions, votes, reactions; a bad message gets an error frame and the
+socket stays); every frame out leaves through the socket's outbox.
 
 Close codes (the browser client acts on them):
 - 4404: no such event (or a draft).
@@ -25,7 +27,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from liveroom import attendees
+from liveroom import attendees, inbound
 from liveroom.hub import Hub, SeatKeys, get_hub
 from liveroom.outbox import Outbox
 from liveroom.seats import Client
@@ -76,6 +78,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     admitted = False
     dropped = False
     seat: SeatKeys | None = None
+    sender: inbound.Sender | None = None
     _tokens = 0.0
     _refilled = 0.0
 
@@ -121,9 +124,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.accept()
             await self.close(code=CLOSE_FULL)
             return
+        cookies = attendees.cookies_from_headers(self.scope.get("headers", []))
         client = Client(
             address=(self.scope.get("client") or ("unknown", 0))[0],
-            attendee=attendees.attendee_from_headers(self.scope.get("headers", [])),
+            attendee=attendees.attendee_from_cookie(cookies.get(attendees.COOKIE)),
         )
         try:
             seat = await hub.take_seat(info, client)
@@ -142,6 +146,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.event_id = info.event_id
         self.admitted = True
         self.seat = seat
+        participant, refusal = attendees.participant(
+            cookies, event_id=info.event_id, registration_required=info.registration_required
+        )
+        self.sender = inbound.Sender(info.event_id, participant, refusal, hub.reactions.add)
         try:
             try:
                 await hub.snapshot(info.event_id)
@@ -181,6 +189,11 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._drop(CLOSE_FLOOD, "flood")
             return
         self._tokens -= 1.0
+        if self.outbox is None or self.sender is None:
+            return  # not in the room (a refused socket is closed at once): nothing to answer
+        reply = await inbound.answer(self.sender, text_data)
+        if reply is not None:
+            self.outbox.push(reply)
 
     async def _drop(self, code: int, why: str) -> None:
         if self.dropped:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +25,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from donations import selectors as donation_selectors
+from engagement import reactions
+from engagement import selectors as engagement_selectors
+from engagement.models import POLL_MAX_OPTIONS
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
 from liveroom import greenroom, staffactions
@@ -47,6 +51,14 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
     """The page, or with `?fragment=1` its panels alone. Signed-out visitors go to the admin's
     login; an event outside the staff member's campaigns is a 404."""
     event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    return render_dashboard(request, event)
+
+
+def render_dashboard(
+    request: HttpRequest, event: Event, *, extra: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The dashboard (or with `?fragment=1` its panels) of an event the staff member may see;
+    `extra` context and `status` for a form sent back with its error (a poll's)."""
     panels = build_panels(event=event, zone=staff_zone(request), now=timezone.now())
     # The show's buttons, for its owners and managers (greenroom.py checks again).
     may_run = staffactions.may_change(user=request.user, event=event)
@@ -55,6 +67,19 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
         "event": event,
         "controls": greenroom.controls_for(event=event) if may_run else [],
         "view_only": not may_run,
+        # The room's questions and polls (liveroom/engagementviews.py takes the buttons).
+        "room": engagement_selectors.staff_room(
+            event_id=event.pk, mask=event.campaign.ticker_profanity_filter
+        ),
+        "polls": engagement_selectors.staff_polls(event_id=event.pk),
+        "reactions": _recent_reactions(event.pk),
+        "poll_form": {"question": "", "options": [""] * POLL_MAX_OPTIONS, "error": ""},
+        "asks": [
+            (ask, money(ask.amount_minor, event.campaign.currency))
+            for ask in engagement_selectors.staff_asks(event_id=event.pk)
+        ],
+        "ask_form": {"text": "", "amount": "", "tag": "", "error": ""},
+        **(extra or {}),
     }
     if not request.GET.get("fragment"):
         context["encoder"] = greenroom.encoder_help(event=event)
@@ -68,8 +93,20 @@ def dashboard_view(request: HttpRequest, event_id: int) -> HttpResponse:
             original=event,
             title=f"Live dashboard: {event.title}",
         )
-        response = TemplateResponse(request, "liveroom/dashboard.html", context)
+        response = TemplateResponse(request, "liveroom/dashboard.html", context, status=status)
     return response
+
+
+REACTION_MINUTES = 5
+
+
+def _recent_reactions(event_id: int) -> list[tuple[str, int]] | None:
+    """(emoji, count) of the last REACTION_MINUTES minutes; None while Redis is away."""
+    try:
+        counts = reactions.recent_reactions(event_id=event_id, minutes=REACTION_MINUTES)
+    except redis.RedisError:
+        return None
+    return [(reactions.EMOJI[name], n) for name, n in counts.items()]
 
 
 def staff_zone(request: HttpRequest) -> tzinfo:

@@ -19,6 +19,8 @@ One hub per web process (per event loop). It replaces a channel-layer group per 
   per event per process (and again after a status change), never once per connection.
 - Viewer samples (the staff dashboard's chart): offered at each presence report, recorded once
   per event per slot for the deployment (liveroom/samples.py).
+- Reactions: counted per process, flushed once a second, shown as bursts
+  (liveroom/reactions.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from liveroom import snapshot as snapshots
 from liveroom.backend import LocalBackend, RedisBackend, process_id
 from liveroom.dbcalls import in_db_thread
 from liveroom.outbox import Message, Outbox
+from liveroom.reactions import ReactionRelay
 from liveroom.samples import ViewerSampler
 from liveroom.seats import Caps, Client, LocalSeats, RedisSeats, client_keys
 
@@ -99,6 +102,9 @@ class Hub:
             if isinstance(backend, RedisBackend)
             else LocalSeats()
         )
+        self.reactions = ReactionRelay(
+            publish=backend.publish_reactions, rooms=self.rooms, spawn=self._spawn
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -106,6 +112,7 @@ class Hub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.backend.subscribed.wait(), timeout=2)
         self._presence = asyncio.create_task(self._presence_loop(), name="live-hub-presence")
+        self.reactions.start()
         self.started.set()
         log.info("live hub started", extra={"pid": self.pid})
 
@@ -116,6 +123,7 @@ class Hub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.reactions.close()
         await self.backend.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
@@ -236,6 +244,10 @@ class Hub:
                     if info is not None and info.event_id == eid:
                         del self._info[slug]
             self._on_change(eid)
+            return None
+        if kind == "x":  # a process's second of reactions
+            eid_s, _, counts = rest.partition("|")
+            self.reactions.heard(int(eid_s), counts)
             return None
         if kind == "r":  # (re)subscribed: snapshots may have been missed meanwhile
             for eid in set(self.rooms) | set(self.latest):
@@ -419,6 +431,7 @@ class Hub:
                 ):  # fmt: skip
                     table.pop(event_id, None)
                 self.samples.forget(event_id)
+                self.reactions.forget(event_id)
         if latest is not None and latest[2] != total:
             await self.backend.notify(event_id, "viewers")
 

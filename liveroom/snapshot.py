@@ -2,7 +2,8 @@
 
 A snapshot is state, not an event: `{version, raised, donors, donations, goal, viewers,
 recent}` (plus `currency`, `status`, the video's `stream` state and whether a `replay` exists,
-so pages turn live, reconnect or offer the replay by themselves), a few hundred bytes of JSON,
+so pages turn live, reconnect or offer the replay by themselves, and the `room`: the question
+on screen, the questions on the page with their upvotes), a few hundred bytes to a few KB of JSON,
 built from the database once per change for the whole deployment (by the event's elected
 publisher), encoded once, and sent as is to every socket. Clients keep the highest `version`.
 """
@@ -13,6 +14,7 @@ import json
 from typing import Any
 
 from donations.selectors import event_tally
+from engagement import selectors as engagement_selectors
 from events.selectors import event_summary, public_status
 from streaming.selectors import event_stream_state
 
@@ -20,8 +22,8 @@ RECENT_DONORS = 5
 
 
 def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, Any]:
-    """Reads the event, its tally and its stream (five queries: the event, the donations app's
-    three, the stream).
+    """Reads the event, its tally, its stream and its room (eleven queries: the event, the
+    donations app's three, the stream, the engagement app's six).
     Donor names and messages go out as the donors allowed them (`donations.selectors`), as JSON
     strings: clients must show them as text. Raises Event.DoesNotExist for an unknown event."""
     event = event_summary(event_id=event_id)
@@ -46,6 +48,8 @@ def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, An
         # come from stream.json.
         "stream": stream.state,
         "replay": stream.replay_url is not None,
+        # Questions are attendees' text: clients show them as text, as donor names.
+        "room": engagement_selectors.room_state(event_id=event_id),
     }
 
 

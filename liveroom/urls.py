@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liveroom import dashboard, greenroom, tickerviews, views
+from liveroom import dashboard, engagementviews, greenroom, tickerviews, views
 
 app_name = "liveroom"
 
@@ -20,5 +20,27 @@ urlpatterns = [
         "staff/events/<int:event_id>/ticker/<int:donation_id>/<slug:action>/",
         tickerviews.ticker_line,
         name="ticker-line",
+    ),
+    path(
+        "staff/events/<int:event_id>/questions/settings/",
+        engagementviews.question_settings,
+        name="question-settings",
+    ),
+    path(
+        "staff/events/<int:event_id>/questions/<int:question_id>/<slug:action>/",
+        engagementviews.question_action,
+        name="question-action",
+    ),
+    path("staff/events/<int:event_id>/polls/", engagementviews.poll_create, name="poll-create"),
+    path(
+        "staff/events/<int:event_id>/polls/<int:poll_id>/<slug:action>/",
+        engagementviews.poll_action,
+        name="poll-action",
+    ),
+    path("staff/events/<int:event_id>/asks/", engagementviews.ask_create, name="ask-create"),
+    path(
+        "staff/events/<int:event_id>/asks/<int:ask_id>/<slug:action>/",
+        engagementviews.ask_action,
+        name="ask-action",
     ),
 ]

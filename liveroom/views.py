@@ -13,6 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from donations import selectors as donation_selectors
+from engagement import reactions
+from engagement import selectors as engagement_selectors
+from engagement.models import QUESTION_MAX_CHARS
 from events import registration
 from events import selectors as event_selectors
 from events.httpcache import etag_matches
@@ -32,6 +35,7 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     status = event_selectors.public_status(event.status)
     stream = stream_selectors.event_stream_state(event_id=event.pk)
     signup = registration.registration_context(request, event)
+    cookies, new_attendee = attendees.page_cookies(request)
     # Events that ask for registration show their video to registered attendees.
     may_watch = not signup["registration_required"] or signup["registration"] is not None
     context = {
@@ -42,14 +46,42 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "stream": stream,
         "player": _player_config(event, stream, may_watch=may_watch),
         "may_watch": may_watch,
+        "room": _room_config(event, cookies) if status in ROOM_STATUSES else None,
         **signup,
     }
     response = render(request, "liveroom/event.html", context)
-    attendees.ensure_attendee_cookie(request, response)
+    if new_attendee is not None:
+        attendees.set_attendee_cookie(response, new_attendee)
     if event.visibility == "unlisted":
         # Reachable by link, but kept out of search engines.
         response["X-Robots-Tag"] = "noindex"
     return response
+
+
+# The room (questions, polls, reactions) takes part while the live room's socket is open.
+ROOM_STATUSES = (EventStatus.SCHEDULED, EventStatus.LIVE)
+
+
+def _room_config(event: Event, cookies: dict[str, str]) -> dict[str, Any]:
+    """What static/js/engagement.js starts from: whether this browser may take part (and why
+    not), what its participant already did, the question's length limit and the reactions.
+    The room's state itself comes with the live room's snapshots."""
+    participant, reason = attendees.participant(
+        cookies, event_id=event.pk, registration_required=event.registration_required
+    )
+    return {
+        "may_take_part": participant is not None,
+        "reason": reason,
+        "mine": engagement_selectors.participant_choices(
+            event_id=event.pk, participant=participant
+        ),
+        "question_max_chars": QUESTION_MAX_CHARS,
+        "reactions": [
+            {"name": name, "emoji": emoji, "label": reactions.LABELS[name]}
+            for name, emoji in reactions.EMOJI.items()
+        ],
+        "reaction_max": reactions.MAX_PER_MESSAGE,
+    }
 
 
 def _stream_json(event: Event, stream: stream_selectors.StreamView) -> dict[str, Any]:

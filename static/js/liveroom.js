@@ -6,9 +6,12 @@
 //   process come back spread over seconds, not in the same one.
 // - Falls back to polling tally.json (cacheable for a second) while WebSockets fail.
 // - Donor names and messages are written with textContent, never as HTML.
-// - API: window.Pledgecast.liveroom.onSnapshot(fn), .snapshot(); DOM events on the panel:
+// - API: window.Pledgecast.liveroom.onSnapshot(fn), .snapshot(), .send(message) (a JSON object
+//   to the live room; false when no socket is open), .onMessage(fn) (every frame that is not a
+//   snapshot: it has a "type", liveroom/inbound.py); DOM events on the panel:
 //   "liveroom:snapshot" (detail: the snapshot), "liveroom:admitted" (a socket delivers: this
-//   attendee holds a place), "liveroom:full" (refused: the event is at its capacity; the panel
+//   attendee holds a place), "liveroom:closed" (that socket is gone; another follows by itself),
+//   "liveroom:full" (refused: the event is at its capacity; the panel
 //   also gets data-full="true") and "liveroom:polling" (no socket can be had here: tally.json
 //   instead; the player then plays without waiting for a place); elements with data-live="raised|
 //   donors|donations|viewers|goal|ticker|state|bar|percent|progress" are the hooks it fills.
@@ -51,6 +54,7 @@
   var admittedHere = false;  // a socket delivers: this viewer is one of those watching
   var animation = 0;
   var listeners = [];
+  var messageListeners = [];
   var socket = null;
   var failures = 0;
   var pollTimer = 0;
@@ -220,11 +224,16 @@
         admittedHere = true;
         root.dispatchEvent(new CustomEvent("liveroom:admitted"));
       }
+      if (snapshot && typeof snapshot.type === "string") {  // a reply, or a burst: not state
+        messageListeners.forEach(function (fn) { try { fn(snapshot); } catch (e) { /* */ } });
+        return;
+      }
       if (!apply(snapshot)) showViewers();
     };
     socket.onclose = function (event) {
       socket = null;
       admittedHere = false;  // the next snapshot's count is the room's own
+      root.dispatchEvent(new CustomEvent("liveroom:closed"));
       if (event.code === CLOSE_NOT_FOUND) { stopped = true; return; }
       if (event.code === CLOSE_FULL || event.code === CLOSE_CLIENT_CAP) {
         root.setAttribute("data-full", "true");
@@ -255,6 +264,13 @@
   window.Pledgecast.liveroom = {
     onSnapshot: function (fn) { listeners.push(fn); if (current) fn(current); },
     snapshot: function () { return current; },
+    send: function (message) {
+      if (!socket || socket.readyState !== WebSocket.OPEN || !admittedHere) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
+    onMessage: function (fn) { messageListeners.push(fn); },
+    connected: function () { return !!socket && socket.readyState === WebSocket.OPEN && admittedHere; },
   };
 
   var status = root.getAttribute("data-status");

@@ -13,9 +13,25 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.support.processes import Server
 
 
-async def open_socket(server: Server, slug: str) -> ClientConnection:
-    """A browser-like client: it offers per-message deflate, as browsers do."""
-    return await connect(server.ws_url(slug), origin=server.origin, open_timeout=10)  # type: ignore[arg-type]
+async def open_socket(
+    server: Server, slug: str, *, cookies: dict[str, str] | None = None
+) -> ClientConnection:
+    """A browser-like client: it offers per-message deflate, as browsers do, and sends
+    `cookies` as a browser sends the page's."""
+    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None
+    return await connect(
+        server.ws_url(slug),
+        origin=server.origin,  # type: ignore[arg-type]
+        open_timeout=10,
+        additional_headers=headers,
+    )
+
+
+def attendee_cookie(attendee: str) -> dict[str, str]:
+    """The signed attendee cookie the event page gives a browser (liveroom.attendees)."""
+    from liveroom import attendees
+
+    return {attendees.COOKIE: attendees._signer().sign(attendee)}
 
 
 async def next_snapshot(ws: ClientConnection, timeout: float = 10) -> dict[str, object]:
@@ -41,14 +57,18 @@ class Communicator(ApplicationCommunicator):
     """An in-process WebSocket client of the ASGI application (what Channels' own
     WebsocketCommunicator does; channels.testing needs daphne, which we do not run)."""
 
-    def __init__(self, slug: str) -> None:
+    def __init__(self, slug: str, *, cookies: dict[str, str] | None = None) -> None:
         from config.asgi import application
 
+        headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+        if cookies:
+            line = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            headers.append((b"cookie", line.encode("latin-1")))
         scope = {
             "type": "websocket",
             "path": f"/ws/events/{slug}/",
             "query_string": b"",
-            "headers": [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
+            "headers": headers,
             "subprotocols": [],
         }
         super().__init__(application, scope)
@@ -98,3 +118,17 @@ def collect_snapshots(listener, event_id: int, after_version: int, quiet_s: floa
             if snapshot["version"] > after_version:
                 found.append(snapshot)
     return found
+
+
+def wait_for_viewer_sample(event_id: int, timeout: float = 10) -> None:
+    """The web processes record a viewer sample for an event in its first presence report
+    (liveroom/samples.py). A test against real web processes that ends sooner waits for it:
+    the sample inserted while the test's flush deletes the event would fail the flush."""
+    from events.models import ViewerSample
+    from tests.support import wait_for
+
+    wait_for(
+        lambda: ViewerSample.objects.filter(event_id=event_id).exists(),
+        timeout,
+        what="the event's first viewer sample",
+    )

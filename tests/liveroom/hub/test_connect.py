@@ -40,6 +40,7 @@ def test_it_sends_the_current_snapshot_on_connect(live_redis):
         "recent": [],
         "stream": "none",
         "replay": False,
+        "room": {"asking": True, "on_screen": None, "questions": [], "poll": None, "ask": None},
     }
     assert event.slug == "rally"
 

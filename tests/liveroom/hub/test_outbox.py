@@ -2,7 +2,7 @@
 
 import asyncio
 
-from liveroom.outbox import Outbox
+from liveroom.outbox import SIDE_SLOTS, Outbox
 
 
 class SlowClient:
@@ -78,3 +78,49 @@ def test_an_outbox_whose_client_is_gone_closes_and_drops_what_follows():
         return box.closed, box.sent
 
     assert asyncio.run(scenario()) == (True, 0)
+
+
+def side(n: int) -> dict:
+    return {"type": "websocket.send", "text": f'{{"type":"ack","n":{n}}}'}
+
+
+def test_pushed_frames_wait_in_order_behind_a_busy_send_and_go_before_the_pending_snapshot():
+    async def scenario():
+        slow = SlowClient()
+        box = Outbox(slow.send)
+        box.offer(1, snapshot(1))  # in flight
+        box.offer(2, snapshot(2))  # pending
+        box.push(side(1))
+        box.push(side(2))
+        slow.gate.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        return slow.received, box.version
+
+    received, version = asyncio.run(scenario())
+    assert received == [
+        '{"version":1}',
+        '{"type":"ack","n":1}',
+        '{"type":"ack","n":2}',
+        '{"version":2}',
+    ]
+    assert version == 2
+
+
+def test_a_slow_client_keeps_only_the_newest_pushed_frames():
+    async def scenario():
+        slow = SlowClient()
+        box = Outbox(slow.send)
+        box.offer(1, snapshot(1))
+        for n in range(SIDE_SLOTS + 3):
+            box.push(side(n))
+        slow.gate.set()
+        for _ in range(30):
+            await asyncio.sleep(0)
+        return slow.received, box.replaced
+
+    received, replaced = asyncio.run(scenario())
+    assert received == ['{"version":1}'] + [
+        f'{{"type":"ack","n":{n}}}' for n in range(3, SIDE_SLOTS + 3)
+    ]
+    assert replaced == 3

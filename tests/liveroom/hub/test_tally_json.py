@@ -33,6 +33,7 @@ def test_it_serves_the_snapshot_with_cache_headers_and_an_etag(client, live_redi
         "recent": [],
         "stream": "none",
         "replay": False,
+        "room": {"asking": True, "on_screen": None, "questions": [], "poll": None, "ask": None},
     }
 
 
