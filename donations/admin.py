@@ -78,6 +78,7 @@ class DonationAdmin(_LedgerAdmin):
         "status",
         "email",
         "refcode",
+        "ask_tag",
     ]
     # Only the events in the staff's own list: the plain filter would name every campaign's events.
     list_filter = [
@@ -85,6 +86,7 @@ class DonationAdmin(_LedgerAdmin):
         "interval",
         ("event", admin.RelatedOnlyFieldListFilter),
         "refcode",
+        "ask_tag",
         "created_at",
         "provider",
     ]

@@ -44,6 +44,7 @@ COLUMNS: list[tuple[str, Callable[[Donation], object]]] = [
     ("message", lambda d: d.message),
     ("anonymous", lambda d: "yes" if d.anonymous else "no"),
     ("refcode", lambda d: d.refcode),
+    ("ask_tag", lambda d: d.ask_tag),
     ("payment_id", lambda d: d.payment_id or ""),
 ]
 

@@ -72,6 +72,14 @@ class StartDonationForm(forms.Form):
     save_card = forms.BooleanField(required=False)
     express = forms.BooleanField(required=False)
     us_passport_number = forms.CharField(max_length=20, required=False)
+    # The pinned ask's tag (donations.asks decides whether it is recorded).
+    ask_tag = forms.CharField(
+        max_length=100,
+        required=False,
+        error_messages={
+            "max_length": "The ask you answered was not understood. Reload the page and try again."
+        },
+    )
     # {"election": id} (the donor's choice), {"split_to": id, "consent": token} (the excess
     # over the limit to a later election, with the consent the refusal handed out).
     designation = forms.JSONField(
@@ -143,6 +151,7 @@ class StartDonationForm(forms.Form):
             designation=d["designation"],
             express=d["express"],
             us_passport_number=d["us_passport_number"].strip().upper().replace(" ", ""),
+            ask_tag=d["ask_tag"].strip(),
         )
 
     def first_error(self) -> tuple[str, str]:

@@ -152,6 +152,8 @@ class Donation(models.Model):
     # Staff took the line out of the live ticker (the dashboard's "Hide from ticker").
     ticker_hidden = models.BooleanField(default=False)
     refcode = models.CharField(max_length=100, blank=True)
+    # The tag of the staff's ask the gift answered (donations/asks.py), beside the refcode.
+    ask_tag = models.CharField(max_length=40, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -84,6 +84,8 @@ class DonationRequest:
     express: bool = False
     # A US citizen abroad's passport number (a campaign that asks for it of non-US addresses).
     us_passport_number: str = ""
+    # The tag of the pinned ask the donor answered, as sent (checked by donations.asks).
+    ask_tag: str = ""
 
     @property
     def interval(self) -> Interval:

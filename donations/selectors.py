@@ -28,6 +28,7 @@ from donations.forms import StartDonationForm
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
 from donations.providers import get_provider
 from donations.rules import missing_field_messages
+from events.kinds import ForeignAddress
 from events.models import Campaign, Event
 from events.money import CURRENCY_SYMBOLS, format_money
 
@@ -205,6 +206,13 @@ class DonatePanel:
     monthly_enabled: bool
     ticker_name_min_minor: int = 0
     ticker_profanity_filter: bool = True
+    # A campaign that itemizes (a political committee): the panel asks the itemized details
+    # (address, employer, occupation) always, as optional; the start view says when they
+    # become required (donations.compliance.itemization).
+    itemized: bool = False
+    # A campaign that takes a non-US address with a US passport number: the panel holds the
+    # field, shown when the start view asks for it (donations.compliance.sources).
+    asks_passport: bool = False
 
     @property
     def express_first(self) -> bool:
@@ -263,6 +271,8 @@ def donate_panel(*, event: Event) -> DonatePanel:
         monthly_enabled=campaign.monthly_enabled,
         ticker_name_min_minor=campaign.ticker_name_min_minor,
         ticker_profanity_filter=campaign.ticker_profanity_filter,
+        itemized=campaign.itemization_threshold is not None,
+        asks_passport=campaign.foreign_address == ForeignAddress.PASSPORT,
     )
 
 

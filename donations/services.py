@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from donations import saved_donors
+from donations import asks, saved_donors
 from donations.amounts import Amounts
 from donations.compliance import checkout
 from donations.models import (
@@ -70,6 +70,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         currency=campaign.currency,
         interval=req.interval,
     )
+    ask_tag = asks.check_ask_tag(event_id=event.pk, tag=req.ask_tag)
     facts = checkout.check_gift(campaign=campaign, req=req, amount_minor=amounts.amount_minor)
     return Donation.objects.create(
         event=event,
@@ -85,6 +86,7 @@ def _create_pending(*, event: Event, req: DonationRequest, fee_minor: int) -> Do
         display_name=req.display_name,
         message=req.message,
         refcode=req.refcode,
+        ask_tag=ask_tag,
         **facts.as_fields(),
     )
 

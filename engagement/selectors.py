@@ -4,6 +4,7 @@ participant already did (the event page), and the staff's queue (the live dashbo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, F, Q
@@ -246,3 +247,13 @@ def staff_asks(*, event_id: int) -> list[StaffAsk]:
         StaffAsk(ask_id=a.pk, text=a.text, amount_minor=a.amount_minor, tag=a.tag, pinned=a.pinned)
         for a in asks[:STAFF_LIST]
     ]
+
+
+def ask_tag_current(event_id: int, tag: str, since: datetime) -> bool:
+    """Whether `tag` is the event's pinned ask's, or the tag of one taken down at or after
+    `since` (one query). The donations app records such a tag on a gift (donations.asks)."""
+    return (
+        Ask.objects.filter(event_id=event_id, tag=tag)
+        .filter(Q(pinned=True) | Q(unpinned_at__gte=since))
+        .exists()
+    )

@@ -77,3 +77,29 @@ def test_the_wallets_sit_with_the_amounts_only_when_they_give_all_the_campaign_r
         step, _ = steps(client, event)
         assert "data-donate-express" not in step[1]
         assert "data-donate-express" in step[3]
+
+
+def test_a_campaign_that_itemizes_asks_the_itemized_details_as_optional(client, simulated_settings):
+    event = EventFactory(campaign=CampaignFactory(kind="federal_candidate"), status="live")
+
+    step, _ = steps(client, event)
+
+    for name in ("address_line1", "city", "postal_code", "country", "employer", "occupation"):
+        field = re.search(rf'<input [^>]*name="{name}"[^>]*>', step[2])[0]
+        assert " required" not in field, name
+        assert "aria-required" not in field, name
+    assert 'Employer <span class="donate-optional">(optional)</span>' in step[2]
+    assert 'Street address <span class="donate-optional">(optional)</span>' in step[2]
+    # A non-US address needs a passport number here: its field waits, hidden, for the server.
+    assert re.search(r'<div class="donate-field" data-donate-passport hidden>', step[2])
+    assert 'name="us_passport_number"' in step[2]
+
+
+def test_a_campaign_that_does_not_itemize_asks_no_itemized_details(client, simulated_settings):
+    event = EventFactory(campaign=CampaignFactory(kind="nonprofit", ein="12-3456789"),
+                         status="live")  # fmt: skip
+
+    step, _ = steps(client, event)
+
+    for name in ("address_line1", "employer", "occupation", "us_passport_number"):
+        assert f'name="{name}"' not in step[2], name

@@ -26,6 +26,17 @@
 //   }
 //   and [data-donate-returning] in step 1, right after the amounts: an empty, hidden container
 //   for a returning donor's one-tap gift.
+//
+// The server's money rules (donations/compliance/) answer a start with what the panel offers:
+// past the election's limit (400 on amount_minor with room_minor, excess_minor, election,
+// next_election, consent) "Give the $X of room left" and, when the server offers it, a
+// checkbox to designate the rest to the next election, sent with the SAME attempt key as
+// designation {split_to, consent}; an itemized gift (400 with `requires`, `missing`) marks the
+// itemized details required in step 2; a non-US address (`requires: ["us_passport_number"]`)
+// shows the passport field. The thank-you says where a split gift went (`designation`).
+// The live room's pinned ask (window.Pledgecast.room, engagement.js): its text in step 1, its
+// amount pre-selected until the donor chooses one, and its tag sent with the gift (ask_tag);
+// "room:give" (the room's "Give $27") selects it again.
 (function () {
   "use strict";
   const panel = document.querySelector("[data-donate]");
@@ -67,6 +78,15 @@
   // The panel sits beside the player from this width on (static/css/event.css): no bar there.
   const wide = window.matchMedia ? window.matchMedia("(min-width: 960px)") : { matches: true };
   const amountButtons = Array.from(panel.querySelectorAll("[data-amount-minor]"));
+  const askBox = panel.querySelector("[data-donate-ask]");
+  const limitBox = panel.querySelector("[data-donate-limit]");
+  const limitRoom = panel.querySelector("[data-donate-limit-room]");
+  const limitSplit = panel.querySelector("[data-donate-limit-split]");
+  const limitConsentText = panel.querySelector("[data-donate-limit-consent-text]");
+  const limitSplitButton = panel.querySelector("[data-donate-limit-split-button]");
+  let limitOffer = null;  // the server's over-limit answer, with the attempt key it was for
+  let ask = null;  // the room's pinned ask, or the last one shown: {id, text, amount, tag}
+  let amountByHand = false;  // the donor chose an amount: a pinned ask no longer changes it
   let step = 1;
   let selectedMinor = null;
   let attemptKey = newKey();
@@ -165,6 +185,7 @@
   // The field the server (or our own check) names.
   function fieldNode(name) {
     if (name === "amount_minor") return form.elements.custom_amount;
+    if (name === "designation") return form.elements.split_consent;
     if (name === "attestations") {
       return form.querySelector("input[name=attestation]:not(:checked)") ||
         form.querySelector("input[name=attestation]");
@@ -491,6 +512,8 @@
   // Buttons: Enter and Space select them natively; aria-pressed says which one is chosen.
   amountButtons.forEach((button) => {
     button.addEventListener("click", () => {
+      amountByHand = true;
+      hideLimitOffer();
       selectedMinor = parseInt(button.dataset.amountMinor, 10);
       form.elements.custom_amount.value = "";
       amountButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
@@ -501,12 +524,19 @@
     });
   });
   form.elements.custom_amount.addEventListener("input", () => {
+    amountByHand = true;
     amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
   });
-  // Any change of what is being given is a new attempt; a double click is not.
+  // Any change of what is being given is a new attempt; a double click is not. The consent to
+  // designate the rest is not a change: the server wants it with the refused attempt's key.
   form.addEventListener("input", (event) => {
-    attemptKey = newKey();
     const name = event.target.name;
+    if (name === "split_consent") {
+      if (event.target.getAttribute("aria-invalid") === "true") clearErrors();
+      return;
+    }
+    attemptKey = newKey();
+    hideLimitOffer();
     if (name === "custom_amount" || name === "monthly" || name === "cover_fees") changed();
     else if (name === "save_card") refreshTotal();
     else refreshLabels();
@@ -576,6 +606,8 @@
       // What the wallet gave replaces what was typed; what it did not leaves it.
       const given = {};
       Object.keys(wallet).forEach((name) => { if (wallet[name]) given[name] = String(wallet[name]); });
+      // The wallet's sheet has no employer or occupation: the server follows them up instead.
+      given.express = true;
       const ok = await give(given, 0);
       if (!ok) event.paymentFailed({ reason: "fail" });
     });
@@ -611,6 +643,8 @@
       message: value("message"),
       save_card: f.save_card.checked,
       refcode: refcode,
+      us_passport_number: value("us_passport_number"),
+      ask_tag: ask ? String(ask.tag || "") : "",
     }, overrides || {});
   }
 
@@ -697,6 +731,12 @@
     thanksText.textContent = started.interval === "month"
       ? `Your monthly gift of ${money(started.amount_minor)} is set up. A receipt is on its way to your inbox.`
       : `Your ${money(started.amount_minor)} gift is in. A receipt is on its way to your inbox.`;
+    // A gift split between two elections (with the donor's consent) says where each part went.
+    const parts = Array.isArray(started.designation) ? started.designation : [];
+    if (parts.length > 1) {
+      const where = parts.map((part) => `${money(part.amount_minor)} to the ${String(part.election.name)}`);
+      thanksText.textContent += ` It is designated ${where.join(" and ")}.`;
+    }
     referenceBox.hidden = !started.reference;
     referenceBox.querySelector("[data-donate-reference-code]").textContent = started.reference || "";
     showShare(started);
@@ -781,6 +821,8 @@
 
   function reset() {
     form.reset();
+    hideLimitOffer();
+    amountByHand = false;
     selectedMinor = null;
     attemptKey = newKey();
     awaitingTicker = null;
@@ -798,6 +840,135 @@
   }
   panel.querySelector("[data-donate-again]").addEventListener("click", reset);
 
+  // --- what the money rules answer: the limit's offer, the details an itemized gift needs ---
+
+  // The fields the server requires now (itemized details, a passport number): shown, marked.
+  function markRequired(names) {
+    names.forEach((name) => {
+      const node = form.elements[name];
+      if (!node || node.nodeType !== 1) return;
+      const box = node.closest("[data-donate-passport]");
+      if (box) box.hidden = false;
+      if (node.required) return;
+      node.required = true;
+      node.setAttribute("aria-required", "true");
+      const label = form.querySelector(`label[for="${node.id}"]`);
+      const optional = label && label.querySelector(".donate-optional");
+      const star = document.createElement("span");
+      star.className = "donate-req";
+      star.setAttribute("aria-hidden", "true");
+      star.textContent = "*";
+      if (optional) optional.replaceWith(star);
+      else if (label && !label.querySelector(".donate-req")) label.append(" ", star);
+    });
+  }
+
+  function hideLimitOffer() {
+    limitOffer = null;
+    if (!limitBox) return;
+    limitBox.hidden = true;
+    form.elements.split_consent.checked = false;
+  }
+
+  function showLimitOffer(data, key) {
+    const room = data.room_minor;
+    const excess = data.excess_minor;
+    const next = data.next_election;
+    const split = Boolean(next && data.consent && data.election);
+    limitOffer = { room: room, key: key, next: next, consent: data.consent };
+    limitRoom.hidden = !(room > 0);
+    limitRoom.textContent = `Give the ${money(room)} of room left`;
+    limitSplit.hidden = !split;
+    form.elements.split_consent.checked = false;
+    if (split) {
+      limitConsentText.textContent = `Designate the remaining ${money(excess)} to the ${String(next.name)}`;
+      limitSplitButton.textContent = `Give ${money(room + excess)}, ${money(excess)} of it to the ${String(next.name)}`;
+    }
+    limitBox.hidden = limitRoom.hidden && limitSplit.hidden;
+    if (!limitBox.hidden) bringIntoView(form.elements.custom_amount.closest(".donate-field"), limitBox);
+  }
+
+  // A refused start: the server's words at its field, and what it offers or asks for.
+  function refused(data, key) {
+    if (Array.isArray(data.requires)) markRequired(data.requires);
+    showError(data.error || "Something went wrong. Please try again.", data.field);
+    if (limitBox && data.field === "amount_minor" && typeof data.room_minor === "number") {
+      showLimitOffer(data, key);
+    }
+  }
+
+  if (limitBox) {
+    // The room left is the whole charge, fees included: the gift becomes it, without fees.
+    limitRoom.addEventListener("click", () => {
+      if (!limitOffer) return;
+      const room = limitOffer.room;
+      hideLimitOffer();
+      amountByHand = true;
+      form.elements.cover_fees.checked = false;
+      form.elements.custom_amount.value = major(room).replace(/,/g, "");
+      amountButtons.forEach((b) => b.setAttribute("aria-pressed", "false"));
+      selectedMinor = null;
+      attemptKey = newKey();
+      changed();
+      refreshPreview();
+      give(null, LAST);
+    });
+    limitSplitButton.addEventListener("click", () => {
+      if (!limitOffer) return;
+      if (!form.elements.split_consent.checked) {
+        showError("Tick the box to say where the rest of your gift goes, or give the room left.",
+          "designation");
+        return;
+      }
+      give({
+        attempt_key: limitOffer.key,
+        designation: { split_to: limitOffer.next.id, consent: limitOffer.consent },
+      }, LAST);
+    });
+  }
+
+  // --- the live room's pinned ask ---
+
+  function selectAmount(minor) {
+    const button = amountButtons.find((b) => parseInt(b.dataset.amountMinor, 10) === minor);
+    amountButtons.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    selectedMinor = button ? minor : null;
+    form.elements.custom_amount.value = button ? "" : major(minor).replace(/,/g, "");
+    attemptKey = newKey();
+    hideLimitOffer();
+    changed();
+    refreshPreview();
+  }
+
+  function showAsk(pinned) {
+    if (pinned) ask = pinned;  // the last ask's tag still goes with a gift: the server decides
+    if (!askBox) return;
+    askBox.hidden = !pinned;
+    askBox.textContent = pinned ? String(pinned.text) : "";  // text, never HTML
+    if (pinned && !amountByHand && thanks.hidden && typeof pinned.amount === "number") {
+      selectAmount(pinned.amount);
+    }
+  }
+
+  // The room's "Give $27": the ask's amount, in a new gift if the last one is done.
+  document.addEventListener("room:give", (event) => {
+    const pinned = event.detail;
+    if (!pinned || typeof pinned.amount !== "number") return;
+    if (!thanks.hidden) reset();
+    amountByHand = false;
+    showAsk(pinned);
+    clearErrors();
+    goTo(1, { focus: false });
+  });
+
+  let roomHooked = false;
+  function hookRoom() {
+    const room = window.Pledgecast && window.Pledgecast.room;
+    if (roomHooked || !room || typeof room.onAsk !== "function") return;
+    roomHooked = true;
+    room.onAsk(showAsk);
+  }
+
   // One path for the Give button and the wallet: start on the server, then confirm. `upTo`:
   // the steps the panel checks first (the wallet's own details stand in for the rest).
   async function give(overrides, upTo) {
@@ -812,7 +983,7 @@
       }
       const started = await postJson(panel.dataset.startUrl, body(gift, overrides));
       if (!started.ok) {
-        showError(started.data.error || "Something went wrong. Please try again.", started.data.field);
+        refused(started.data, body(gift, overrides).attempt_key);
         return false;
       }
       if (started.data.provider === "simulated") {
@@ -862,4 +1033,7 @@
   refreshTotal();
   refreshPreview();
   goTo(1, { focus: false });
+  // The room's script may run after this one (both deferred): hook it once both have run.
+  hookRoom();
+  if (!roomHooked) document.addEventListener("DOMContentLoaded", hookRoom);
 })();
