@@ -77,6 +77,12 @@ def _expired_cookie(token):
     return LastYear(salt="donations.saved-donor").sign(token)
 
 
+def _tampered_cookie(token):
+    """The signature's last character changed (to another character, whatever it was)."""
+    signed = signing.TimestampSigner(salt="donations.saved-donor").sign(token)
+    return signed[:-1] + ("B" if signed.endswith("A") else "A")
+
+
 def _other_key_cookie(token):
     with override_settings(SECRET_KEY="another-deployment-" + "x" * 40):
         return signing.TimestampSigner(salt="donations.saved-donor").sign(token)
@@ -87,12 +93,7 @@ def _other_key_cookie(token):
     [
         pytest.param(lambda token: "made-up-value", id="forged"),
         pytest.param(lambda token: token, id="unsigned-token"),
-        pytest.param(
-            lambda token: (
-                signing.TimestampSigner(salt="donations.saved-donor").sign(token)[:-1] + "A"
-            ),
-            id="tampered",
-        ),
+        pytest.param(_tampered_cookie, id="tampered"),
         pytest.param(_expired_cookie, id="expired"),
         pytest.param(_other_key_cookie, id="another-secret-key"),
         pytest.param(
