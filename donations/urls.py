@@ -1,6 +1,6 @@
 from django.urls import path
 
-from donations import infoviews, returningviews, views
+from donations import infoviews, returningviews, scheduleviews, views
 from donations.selfservice import views as manage
 
 app_name = "donations"
@@ -16,6 +16,16 @@ urlpatterns = [
     path("simulated/confirm/", views.confirm_simulated, name="confirm_simulated"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
     path("campaigns/<int:campaign_id>/export.csv", views.export_donations, name="export"),
+    path(
+        "campaigns/<int:campaign_id>/schedule-a.csv",
+        scheduleviews.schedule_a_csv,
+        name="schedule_a_csv",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/schedule-a.fec",
+        scheduleviews.schedule_a_fec,
+        name="schedule_a_fec",
+    ),
     # the donor's self-service: an emailed link, their gifts, their monthly gifts' changes
     path("manage/", manage.ask, name="manage"),
     path("manage/link/<str:token>/", manage.open_link, name="manage_link"),

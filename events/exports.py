@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
@@ -26,7 +27,10 @@ _PART = re.compile(r"([,;])(?=\s*[=+\-@\t\r])")
 def csv_cell(value: object) -> str:
     """The text of one cell (str() of the value), with a ' before anything that would start a
     formula: the cell's start, and the start of any `,`- or `;`-separated part (a program that
-    splits the cell on a separator must find no formula either)."""
+    splits the cell on a separator must find no formula either). A number (int or Decimal, not
+    text) is written as it is: -50.00 is a negative amount, never a formula."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = _PART.sub(r"\1'", str(value))
     return "'" + text if text.startswith(FORMULA_START) else text
 

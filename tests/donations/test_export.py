@@ -142,3 +142,9 @@ def test_the_export_says_whether_each_gift_came_before_during_or_after_the_show(
 
     given = [dict(zip(header, row, strict=True))["given"] for row in body]
     assert given == ["before the show", "during the show", "after the show"]
+
+
+def test_numbers_are_written_as_numbers_and_text_that_looks_like_one_is_escaped():
+    from decimal import Decimal
+
+    assert [csv_cell(v) for v in (Decimal("-50.00"), -3, "-3")] == ["-50.00", "-3", "'-3"]
