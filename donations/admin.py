@@ -112,9 +112,15 @@ class DonationAdmin(_LedgerAdmin):
             campaigns = Campaign.objects.all()
         links = format_html_join(
             " · ",
-            '<a href="{}">Export {} (CSV)</a>',
+            '<a href="{}">Export {} (CSV)</a> (Schedule A: <a href="{}">CSV</a>, '
+            '<a href="{}">.fec</a>)',
             (
-                (reverse("donations:export", args=[c.pk]), c.name)
+                (
+                    reverse("donations:export", args=[c.pk]),
+                    c.name,
+                    reverse("donations:schedule_a_csv", args=[c.pk]),
+                    reverse("donations:schedule_a_fec", args=[c.pk]),
+                )
                 for c in campaigns.only("pk", "name")[:20]
             ),
         )

@@ -163,3 +163,13 @@ def test_the_fec_file_parses_with_fecfile_and_totals_the_ledgers_itemized_gifts(
     assert (split["contributor_last_name"], split["contribution_amount"]) == ("Lovelace", 650.0)
     assert split["memo_text_description"].startswith("REDESIGNATION")
     assert len({line["transaction_id"] for line in lines}) == len(lines)
+
+
+def test_the_donations_admin_links_each_campaigns_schedule_a(client, staff_factory, ledger):
+    campaign = ledger[0]
+    client.force_login(staff_factory(campaign, role="viewer"))
+
+    page = client.get("/admin/donations/donation/").content.decode()
+
+    assert f'href="/donations/campaigns/{campaign.pk}/schedule-a.csv"' in page
+    assert f'href="/donations/campaigns/{campaign.pk}/schedule-a.fec"' in page
