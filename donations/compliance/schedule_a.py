@@ -46,6 +46,34 @@ ELECTION_LETTER = {
 }
 
 
+US_STATES = {
+    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
+    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "district of columbia": "DC",
+    "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID", "illinois": "IL",
+    "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
+    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI", "minnesota": "MN",
+    "mississippi": "MS", "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV",
+    "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM", "new york": "NY",
+    "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK",
+    "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC",
+    "south dakota": "SD", "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT",
+    "virginia": "VA", "washington": "WA", "west virginia": "WV", "wisconsin": "WI",
+    "wyoming": "WY", "puerto rico": "PR", "guam": "GU", "virgin islands": "VI",
+    "american samoa": "AS", "northern mariana islands": "MP",
+}  # fmt: skip
+
+
+def fec_state(region: str, country: str) -> str:
+    """The FEC's two-letter state: the USPS code of a US state or territory (typed as a code
+    or a name), ZZ for an address abroad; what the donor typed when it is neither."""
+    if country.strip().upper() not in ("", "US"):
+        return "ZZ"
+    text = " ".join(region.replace(".", " ").split())
+    if len(text) == 2:
+        return text.upper()
+    return US_STATES.get(text.lower(), text)
+
+
 def election_code(election: Election | None) -> str:
     """The FEC's code of an election: its letter and year (P2026, G2026, R2026, S2026)."""
     if election is None:
@@ -360,7 +388,7 @@ def fec_lines(
             d.address_line1,
             d.address_line2,
             d.city,
-            d.region[:2].upper() if (d.country or "US").upper() == "US" else d.region,
+            fec_state(d.region, d.country),
             d.postal_code,
             election_code(election),
             "" if election is not None else "NO ELECTION",

@@ -12,6 +12,7 @@ import fecfile
 import pytest
 from django.utils import timezone
 
+from donations.compliance.schedule_a import fec_state
 from donations.models import Donation
 from events.elections import gift_date
 from tests.donations.factories import DonationFactory
@@ -173,3 +174,11 @@ def test_the_donations_admin_links_each_campaigns_schedule_a(client, staff_facto
 
     assert f'href="/donations/campaigns/{campaign.pk}/schedule-a.csv"' in page
     assert f'href="/donations/campaigns/{campaign.pk}/schedule-a.fec"' in page
+
+
+def test_the_fec_state_is_the_usps_code_or_zz_abroad():
+    got = [
+        fec_state(*a)
+        for a in (("New  York", "US"), ("ny", ""), ("Ontario", "CA"), ("Narnia", "US"))
+    ]
+    assert got == ["NY", "NY", "ZZ", "Narnia"]
