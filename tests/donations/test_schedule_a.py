@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from donations.compliance.schedule_a import fec_state
-from donations.models import Donation
+from donations.models import Donation, ProviderEvent
 from events.elections import gift_date
 from tests.donations.factories import DonationFactory
 from tests.factories import ElectionFactory, EventFactory
@@ -182,3 +182,18 @@ def test_the_fec_state_is_the_usps_code_or_zz_abroad():
         for a in (("New  York", "US"), ("ny", ""), ("Ontario", "CA"), ("Narnia", "US"))
     ]
     assert got == ["NY", "NY", "ZZ", "Narnia"]
+
+
+def test_a_refund_line_is_dated_by_its_refund_event(client, staff_factory, ledger):
+    campaign, *_, second = ledger
+    event = ProviderEvent.objects.create(
+        event_id="evt_refund_1", type="charge.refunded", payload={}, donation=second
+    )
+    refunded = timezone.now() - timedelta(days=2)
+    ProviderEvent.objects.filter(pk=event.pk).update(received_at=refunded)
+    client.force_login(staff_factory(campaign))
+
+    rows = _csv(client.get(f"/donations/campaigns/{campaign.pk}/schedule-a.csv"))
+
+    refund = next(r for r in rows if r["line"] == "refund")
+    assert refund["date"] == gift_date(refunded).isoformat()
