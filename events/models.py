@@ -172,6 +172,11 @@ class Campaign(models.Model):
             "details below apply from the first cent)."
         ),
     )
+    large_gift_minor = MoneyField(
+        "large gift threshold",
+        default=100_000,
+        help_text="Gifts of this much or more appear in the treasurer's queue for review.",
+    )
     foreign_address_policy = models.CharField(
         "gifts from addresses outside the US",
         max_length=10,
@@ -365,6 +370,9 @@ class Attestation(models.Model):
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
+    # Acts on the compliance queue (refunds, redesignations, notes) and gets its daily digest;
+    # otherwise changes what a manager changes.
+    TREASURER = "treasurer", "Treasurer"
     MANAGER = "manager", "Manager"
     VIEWER = "viewer", "Viewer"
 
