@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from donations import services, treasurer
 from donations.compliance import digest, queue
-from donations.models import ComplianceAction, ComplianceItem, Donation, InfoRequest, ItemKind
+from donations.models import (
+    ComplianceAction,
+    ComplianceItem,
+    Donation,
+    InfoRequest,
+    ItemKind,
+    TreasurerDigest,
+)
 from donations.tasks import mail_treasurer_digests
 from tests.donations.factories import DonationFactory
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
@@ -271,3 +278,50 @@ def test_overdue_items_are_mailed_to_treasurers_and_owners_once_a_day(staff_fact
     assert digest.queue_digests(now=tomorrow) == 1
     assert digest.send_due_digests(now=tomorrow) == 1
     assert len(mail.outbox) == 2
+
+
+def test_a_digest_that_failed_to_send_is_sent_by_the_next_run(settings, staff_factory):
+    campaign = CampaignFactory()
+    paid(campaign, country="FR")
+    queue.sweep()
+    ComplianceItem.objects.update(due_at=timezone.now() - timedelta(1))
+    staff_factory(campaign, "treasurer", email="t@example.com")
+    mail.outbox.clear()
+    settings.EMAIL_BACKEND = "tests.events.test_registration.FailingBackend"
+
+    assert digest.mail_digests() == 0
+    assert TreasurerDigest.objects.get().sent_at is None
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert digest.mail_digests() == 1
+    assert [m.to for m in mail.outbox] == [["t@example.com"]]
+
+
+def test_the_audit_trail_is_append_only():
+    campaign = CampaignFactory()
+    paid(campaign, country="FR")
+    queue.sweep()
+    line = ComplianceAction.objects.create(item=ComplianceItem.objects.get(), what="note")
+
+    line.note = "rewritten"
+    with pytest.raises(ValueError, match="append-only"):
+        line.save()
+    assert ComplianceAction.objects.get().note == ""
+
+
+def test_a_refund_reversed_after_the_donor_gave_again_makes_an_excessive_item():
+    campaign = CampaignFactory(election_limit_minor=300_000)
+    primary = ElectionFactory(campaign=campaign, kind="primary", days=30)
+    first = paid(
+        campaign, gift_minor=200_000, donor_key="k", election=primary, election_minor=200_000
+    )
+    Donation.objects.filter(pk=first.pk).update(refunded_minor=200_000, net_minor=0)
+    paid(campaign, gift_minor=200_000, donor_key="k", election=primary, election_minor=200_000)
+    queue.sweep()
+    assert not ComplianceItem.objects.filter(kind=ItemKind.EXCESSIVE).exists()
+
+    Donation.objects.filter(pk=first.pk).update(refunded_minor=0, net_minor=200_000)
+    queue.sweep()
+
+    item = ComplianceItem.objects.get(kind=ItemKind.EXCESSIVE)
+    assert (item.amount_minor, item.election_id) == (100_000, primary.pk)
