@@ -174,8 +174,11 @@ class Campaign(models.Model):
     )
     large_gift_minor = MoneyField(
         "large gift threshold",
-        default=100_000,
-        help_text="Gifts of this much or more appear in the treasurer's queue for review.",
+        null=True,
+        blank=True,
+        help_text=(
+            "Gifts of this much or more appear in the treasurer's queue for review. Empty: $1,000."
+        ),
     )
     foreign_address_policy = models.CharField(
         "gifts from addresses outside the US",

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from donations.compliance.aggregates import counted_parts
@@ -51,6 +52,8 @@ CLOCKS: dict[str, timedelta | None] = {
     ItemKind.DISPUTE: None,
 }
 ACTING_ROLES = (Role.OWNER, Role.TREASURER)
+# Gifts from this much are large (a campaign's empty `large_gift_minor`).
+LARGE_GIFT_MINOR = 100_000
 
 
 class ActionRefused(Exception):
@@ -100,7 +103,11 @@ def _gift_items() -> list[ComplianceItem]:
     paid = Donation.objects.filter(succeeded_seen=True).exclude(succeeded_at=None)
     found: list[ComplianceItem] = []
     rules = (
-        (ItemKind.LARGE, Q(amount_minor__gte=F("campaign__large_gift_minor")), "amount_minor"),
+        (
+            ItemKind.LARGE,
+            Q(amount_minor__gte=Coalesce(F("campaign__large_gift_minor"), LARGE_GIFT_MINOR)),
+            "amount_minor",
+        ),
         (ItemKind.REFUND, Q(refunded_minor__gt=0), "refunded_minor"),
         (ItemKind.DISPUTE, ~Q(dispute_id=""), "disputed_minor"),
         (ItemKind.QUESTIONABLE, ~Q(country__in=["", "US"]), "amount_minor"),

@@ -325,3 +325,15 @@ def test_a_refund_reversed_after_the_donor_gave_again_makes_an_excessive_item():
 
     item = ComplianceItem.objects.get(kind=ItemKind.EXCESSIVE)
     assert (item.amount_minor, item.election_id) == (100_000, primary.pk)
+
+
+def test_a_campaigns_own_large_gift_threshold_applies():
+    campaign = CampaignFactory(large_gift_minor=50_000)
+    large = paid(campaign, gift_minor=50_000)
+    paid(campaign, gift_minor=49_999)
+
+    queue.sweep()
+
+    assert list(ComplianceItem.objects.values_list("kind", "donation")) == [
+        (ItemKind.LARGE, large.pk)
+    ]
