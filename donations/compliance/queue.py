@@ -185,9 +185,10 @@ def excess_by_gift(*, campaign_id: int | None = None) -> dict[int, tuple[int, in
 
 
 def sweep(*, now: datetime | None = None) -> int:
-    """Open the items the ledger shows and close the missing-information ones the donor
-    answered. Returns how many items were opened. Safe to run from several workers at once
-    (one item per cause by the unique constraints)."""
+    """Open the items the ledger shows; close the missing-information ones the donor
+    answered and the excessive ones no longer past the limit. Returns how many items were
+    opened. Safe to run from several workers at once (one item per cause by the unique
+    constraints; rows a treasurer holds are skipped)."""
     now = now or timezone.now()
     found = _gift_items()
     excess = excess_by_gift()
@@ -238,7 +239,21 @@ def sweep(*, now: datetime | None = None) -> int:
             item.resolved_at = now
             item.save(update_fields=["resolved_at"])
             ComplianceAction.objects.create(item=item, what="answered", note="The donor answered.")
-    log.info("compliance sweep opened=%s closed=%s", len(created), len(answered))
+        # An excess gone another way (the gift refunded from the ledger's own action, a
+        # dispute lost) closes its item; one a treasurer holds (locked) waits for next time.
+        settled = list(
+            ComplianceItem.objects.select_for_update(skip_locked=True)
+            .filter(kind=ItemKind.EXCESSIVE, resolved_at=None)
+            .exclude(donation_id__in=list(excess))
+        )
+        for item in settled:
+            item.resolved_at = now
+            item.save(update_fields=["resolved_at"])
+            ComplianceAction.objects.create(
+                item=item, what="settled", note="No longer past the limit on the ledger."
+            )
+    closed = len(answered) + len(settled)
+    log.info("compliance sweep opened=%s closed=%s", len(created), closed)
     return len(created)
 
 

@@ -21,6 +21,7 @@ from donations.models import (
     ItemKind,
     TreasurerDigest,
 )
+from donations.refunds import refund_donation
 from donations.tasks import mail_treasurer_digests
 from tests.donations.factories import DonationFactory
 from tests.factories import CampaignFactory, ElectionFactory, EventFactory
@@ -337,3 +338,15 @@ def test_a_campaigns_own_large_gift_threshold_applies():
     assert list(ComplianceItem.objects.values_list("kind", "donation")) == [
         (ItemKind.LARGE, large.pk)
     ]
+
+
+def test_an_excess_refunded_from_the_ledger_closes_its_item_with_a_line():
+    campaign = CampaignFactory()
+    item, _, _ = over_the_limit(campaign)
+    refund_donation(donation_id=item.donation_id, user_id=None)
+
+    queue.sweep()
+
+    item.refresh_from_db()
+    assert item.resolved_at is not None
+    assert list(item.actions.values_list("user", "what")) == [(None, "settled")]
