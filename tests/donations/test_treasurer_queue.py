@@ -270,8 +270,8 @@ def test_overdue_items_are_mailed_to_treasurers_and_owners_once_a_day(staff_fact
     staff_factory(on_time, "treasurer", email="t2@example.com")
     mail.outbox.clear()
 
-    assert mail_treasurer_digests.delay().get() == 1
-    assert mail_treasurer_digests.delay().get() == 0
+    assert mail_treasurer_digests() == 1
+    assert mail_treasurer_digests() == 0
     assert [m.to for m in mail.outbox] == [["o@example.com", "t@example.com"]]
     assert "1 item(s)" in mail.outbox[0].body
 
