@@ -386,6 +386,16 @@ CELERY_BEAT_SCHEDULE["donations-best-efforts"] = {
     "task": "donations.tasks.send_best_efforts_requests",
     "schedule": 60.0,
 }
+# The treasurer's queue: items found on the ledger and redesignation notices, then the daily
+# mail of overdue items (hourly; one row per campaign and day, so mailed once a day).
+CELERY_BEAT_SCHEDULE["donations-compliance-queue"] = {
+    "task": "donations.tasks.sweep_compliance_queue",
+    "schedule": 300.0,
+}
+CELERY_BEAT_SCHEDULE["donations-treasurer-digests"] = {
+    "task": "donations.tasks.mail_treasurer_digests",
+    "schedule": 3600.0,
+}
 
 # --- Security ---------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

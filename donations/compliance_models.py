@@ -4,6 +4,8 @@ their "donations.<Model>" strings and import nothing of donations."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -85,3 +87,108 @@ class InfoRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Information request {self.pk}"
+
+
+class ItemKind(models.TextChoices):
+    EXCESSIVE = "excessive", "Excessive contribution"
+    MISSING_INFO = "missing_info", "Missing information"
+    QUESTIONABLE = "questionable", "Questionable contribution"
+    LARGE = "large", "Large gift"
+    REFUND = "refund", "Refund"
+    DISPUTE = "dispute", "Dispute"
+
+
+class ComplianceItem(models.Model):
+    """One entry of the treasurer's queue: one per cause (`kind` and the gift, or the
+    information request), created by the queue's sweep; `due_at` is the legal clock (none for
+    review-only kinds). `resolved_at` is set by an action that closes it."""
+
+    campaign = models.ForeignKey("events.Campaign", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=ItemKind.choices)
+    donation = models.ForeignKey(
+        "donations.Donation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    info_request = models.ForeignKey(
+        InfoRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # An excessive contribution: the election whose limit it passed.
+    election = models.ForeignKey(
+        "events.Election", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    amount_minor = models.BigIntegerField(default=0, help_text="The excess, gift or refund.")
+    detail = models.CharField(max_length=300, blank=True)
+    opened_at = models.DateTimeField(help_text="When the clock started (the gift's receipt).")
+    due_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The outbox of the donor's redesignation notice: set until sent.
+    notice_due_at = models.DateTimeField(null=True, blank=True)
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["resolved_at", "due_at", "-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "donation"],
+                condition=Q(donation__isnull=False),
+                name="compliance_item_one_per_gift",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "info_request"],
+                condition=Q(info_request__isnull=False),
+                name="compliance_item_one_per_request",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["campaign", "due_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="compliance_item_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk}"
+
+
+class ComplianceAction(models.Model):
+    """The audit trail of the queue: who did what when. Append-only: never updated or
+    deleted (the admin shows it read-only; `save` refuses an update)."""
+
+    item = models.ForeignKey(ComplianceItem, on_delete=models.PROTECT, related_name="actions")
+    user = models.ForeignKey(
+        "auth.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    what = models.CharField(max_length=200)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.what} on item {self.item_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+
+class TreasurerDigest(models.Model):
+    """The outbox of the daily overdue mail: one row per campaign and day (unique), sent once;
+    a failed send leaves `sent_at` empty and the next beat run retries it."""
+
+    campaign = models.ForeignKey("events.Campaign", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    items = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "day"], name="treasurer_digest_daily")
+        ]
+
+    def __str__(self) -> str:
+        return f"Treasurer digest {self.campaign_id} {self.day}"

@@ -16,8 +16,12 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from donations.amounts import Amounts
+from donations.compliance_models import ComplianceAction as ComplianceAction
+from donations.compliance_models import ComplianceItem as ComplianceItem
 from donations.compliance_models import InfoRequest as InfoRequest
+from donations.compliance_models import ItemKind as ItemKind
 from donations.compliance_models import MonthlyGiftStop as MonthlyGiftStop
+from donations.compliance_models import TreasurerDigest as TreasurerDigest
 from donations.donors import DonorDetails
 from events.models import CURRENCY_CHOICES, Campaign, Event
 

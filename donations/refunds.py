@@ -19,13 +19,20 @@ class RefundRefused(Exception):
     """A refund staff asked for that we cannot do; the message says why."""
 
 
-def refund_donation(*, donation_id: int, user_id: int | None) -> str:
-    """Ask the provider to refund what is left of a succeeded donation. Returns the provider's
-    refund id; raises RefundRefused (nothing to refund, provider not configured or refusing)."""
+def refund_donation(
+    *, donation_id: int, user_id: int | None, amount_minor: int | None = None
+) -> str:
+    """Ask the provider to refund what is left of a succeeded donation, or `amount_minor` of
+    it (the excess of a contribution past the limit). Returns the provider's refund id; raises
+    RefundRefused (nothing to refund, more than is left, provider not configured or
+    refusing)."""
     donation = Donation.objects.get(pk=donation_id)
     remaining = donation.amount_minor - donation.refunded_minor
     if not donation.succeeded_seen or not donation.payment_id or remaining <= 0:
         raise RefundRefused(f"Donation {donation.pk} has nothing to refund.")
+    if amount_minor is not None and not 0 < amount_minor <= remaining:
+        raise RefundRefused(f"Donation {donation.pk} has only {remaining} left to refund.")
+    amount = remaining if amount_minor is None else amount_minor
     provider: PaymentProvider | None
     if donation.provider == SimulatedProvider.name:
         provider = SimulatedProvider()
@@ -36,9 +43,9 @@ def refund_donation(*, donation_id: int, user_id: int | None) -> str:
     try:
         result = provider.refund(
             payment_id=donation.payment_id,
-            amount_minor=remaining,
+            amount_minor=amount,
             # Same donation, same already-refunded amount: the same refund, never two.
-            idempotency_key=f"pc-refund-{donation.pk}-{donation.refunded_minor}",
+            idempotency_key=f"pc-refund-{donation.pk}-{donation.refunded_minor}-{amount}",
         )
     except ProviderError as exc:
         raise RefundRefused(f"The provider refused the refund: {exc}") from exc
@@ -50,7 +57,9 @@ def refund_donation(*, donation_id: int, user_id: int | None) -> str:
     )
     if isinstance(provider, SimulatedProvider):
         event = simulated.refund_event(
-            donation=donation, refunded_minor=donation.amount_minor, refund_id=result.refund_id
+            donation=donation,
+            refunded_minor=donation.refunded_minor + amount,
+            refund_id=result.refund_id,
         )
         receive_event(event=event, source=provider.name)
     return result.refund_id

@@ -9,7 +9,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from donations import donor_code_mail
+from donations import donor_code_mail, treasurer
+from donations.compliance import digest, queue
 from donations.compliance.tasks import (
     run_due_monthly_stops,
     run_monthly_stop,
@@ -22,6 +23,7 @@ from donations.webhooks import apply, reconcile
 
 __all__ = [
     "apply_unapplied_events",
+    "mail_treasurer_digests",
     "reconcile_payments",
     "run_due_monthly_stops",
     "run_monthly_stop",
@@ -32,6 +34,7 @@ __all__ = [
     "send_pending_link_emails",
     "send_pending_receipts",
     "send_receipt_task",
+    "sweep_compliance_queue",
 ]
 
 # Reconciliation looks this far back (Stripe retries webhooks for up to three days).
@@ -62,3 +65,16 @@ def send_donor_code_task(self, code_id: int) -> None:  # type: ignore[no-untyped
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def send_pending_donor_codes() -> int:
     return donor_code_mail.send_pending_donor_codes()
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def sweep_compliance_queue() -> int:
+    """The treasurer's queue: open the items the ledger shows, send due redesignation notices."""
+    opened = queue.sweep()
+    treasurer.send_due_notices()
+    return opened
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def mail_treasurer_digests() -> int:
+    return digest.mail_digests()

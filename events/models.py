@@ -172,6 +172,14 @@ class Campaign(models.Model):
             "details below apply from the first cent)."
         ),
     )
+    large_gift_minor = MoneyField(
+        "large gift threshold",
+        null=True,
+        blank=True,
+        help_text=(
+            "Gifts of this much or more appear in the treasurer's queue for review. Empty: $1,000."
+        ),
+    )
     foreign_address_policy = models.CharField(
         "gifts from addresses outside the US",
         max_length=10,
@@ -365,6 +373,9 @@ class Attestation(models.Model):
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
+    # Acts on the compliance queue (refunds, redesignations, notes) and gets its daily digest;
+    # otherwise changes what a manager changes.
+    TREASURER = "treasurer", "Treasurer"
     MANAGER = "manager", "Manager"
     VIEWER = "viewer", "Viewer"
 

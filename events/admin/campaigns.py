@@ -142,6 +142,7 @@ class CampaignAdmin(CampaignScopedAdmin):
                     "donor_chooses_election",
                     "itemization_threshold_minor",
                     "foreign_address_policy",
+                    "large_gift_minor",
                 ],
                 "description": (
                     "Each gift is for one of the campaign's elections (listed below): the next "
