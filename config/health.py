@@ -1,4 +1,7 @@
-"""GET /healthz: is each part this process depends on reachable right now?"""
+"""GET /healthz: is each part this process depends on reachable right now, and which of the
+platform's processes are alive (events/heartbeats.py)? `SERVE_ROLES` (settings) names the
+process roles this deployment runs (`make serve`: web, worker, beat, stream_worker,
+transcoder): a role with no live process is down, and so is the whole answer (503)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from events import redisclients
+from events import heartbeats, redisclients
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +86,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
             results[name] = f"down: {type(exc).__name__}"
             down.append(name)
             log.warning("health check failed", extra={"part": name, "error": type(exc).__name__})
+    processes: dict[str, list[dict[str, object]]] = {}
+    try:
+        now = time.time()
+        for beat in heartbeats.alive():
+            processes.setdefault(beat.role, []).append(
+                {"name": beat.name, "up_s": round(now - beat.started), "pid": beat.pid}
+            )
+    except Exception as exc:  # Redis down: its own check says so
+        log.warning("process list unavailable", extra={"error": type(exc).__name__})
+    for role in settings.SERVE_ROLES:
+        if role not in processes:
+            results[f"process:{role}"] = "down: no live process"
+            down.append(f"process:{role}")
     body = {
         "status": "down" if down else "ok",
         "checks": results,
+        "processes": processes,
         "down": down,
         "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
     }

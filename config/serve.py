@@ -13,10 +13,13 @@ itself sits behind a load balancer or CDN): deploy/README.md.
 from __future__ import annotations
 
 import argparse
+import os
 
+import django
 import uvicorn
 
 from config.env import env_networks
+from events import heartbeats
 
 
 def uvicorn_options(*, host: str, port: int) -> dict[str, object]:
@@ -41,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    heartbeats.start(role="web", port=args.port)  # /healthz lists the web processes alive
     uvicorn.run(
         "config.asgi:application",
         log_level=args.log_level,

@@ -120,6 +120,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker ----------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# The process roles this deployment runs (`make serve`: web,worker,beat,stream_worker,
+# transcoder): /healthz is down while one of them has no live process (events/heartbeats.py).
+SERVE_ROLES = env_list("SERVE_ROLES", [])
 # Bursts of thousands of WebSocket connects need more than redis-py's default pool.
 REDIS_POOL_SIZE = env_int("REDIS_POOL_SIZE", 1000, minimum=10)
 _redis = redis_dependent_settings(REDIS_URL, pool_size=REDIS_POOL_SIZE)

@@ -99,3 +99,40 @@ def render_edge_conf(
             "SECRET": secret or settings.PLAYBACK_SIGNING_SECRET,
         },
     )
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+
+
+def render_front_conf(
+    *,
+    listen: str,
+    lb_listen: str,
+    edge: str,
+    web: list[str],
+    static_root: Path | None = None,
+    access_log: str = "off",
+) -> str:
+    """The front (front.conf.template) and, before it, the upstream of the web processes:
+    `web` lists their host:port (at least one), balanced by least connections; `lb_listen`
+    is the internal entry the origin and nginx-rtmp's hooks use; `edge`: host:port of the
+    edge cache that /live/ and /s/ go through."""
+    if not web:
+        raise ValueError("front.conf: at least one web process")
+    for server in web:
+        if not _HOST_PORT.match(server):
+            raise ValueError(f"front.conf: {server!r} is not host:port")
+    upstream = "upstream pledgecast_lb {\n    least_conn;\n"
+    upstream += "".join(f"    server {server} max_fails=1 fail_timeout=2s;\n" for server in web)
+    upstream += "    keepalive 64;\n}\n\n"
+    return upstream + _render(
+        "front.conf.template",
+        {
+            "LISTEN": listen,
+            "LB_LISTEN": lb_listen,
+            "EDGE": edge,
+            "STATIC_ROOT": str(Path(static_root or settings.STATIC_ROOT).resolve()),
+            "MAX_BODY_BYTES": str(settings.HLS_MAX_OBJECT_BYTES),
+            "ACCESS_LOG": access_log,
+        },
+    )

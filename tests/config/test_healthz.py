@@ -1,9 +1,11 @@
 import socket
+import time
 
 import pytest
 from django.test import override_settings
 
 from config.env import redis_dependent_settings
+from events import heartbeats
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,40 @@ def test_the_channel_layer_probe_leaves_no_subscription_behind(settings):
             await client.aclose()
 
     assert asyncio.run(scenario()) == []
+
+
+@pytest.fixture
+def no_heartbeats(live_redis):
+    for key in live_redis.scan_iter("pc:proc:*"):
+        live_redis.delete(key)
+    return live_redis
+
+
+def test_it_lists_the_processes_alive_and_a_missing_role_is_down(client, settings, no_heartbeats):
+    heartbeats.beat_once(role="web", name="box:8001", started=time.time() - 60)
+    heartbeats.beat_once(role="worker", name="box:pid7", started=time.time())
+    settings.SERVE_ROLES = ["web", "worker", "beat"]
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert [p["name"] for p in body["processes"]["web"]] == ["box:8001"]
+    assert body["processes"]["web"][0]["up_s"] >= 60
+    assert set(body["processes"]) == {"web", "worker"}
+    assert body["down"] == ["process:beat"]
+    assert body["checks"]["process:beat"] == "down: no live process"
+
+    heartbeats.beat_once(role="beat", name="box:pid8", started=time.time())
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_heartbeat_expires_when_its_process_stops_beating(no_heartbeats):
+    heartbeats.beat_once(role="transcoder", name="box:pid9", started=time.time())
+    key = "pc:proc:transcoder:box:pid9"
+    assert 0 < no_heartbeats.ttl(key) <= heartbeats.STALE_S
+    assert [h.name for h in heartbeats.alive()] == ["box:pid9"]
+    no_heartbeats.delete(key)  # what the expiry does
+    assert heartbeats.alive() == []
+    with pytest.raises(ValueError, match="unknown process role"):
+        heartbeats.start(role="janitor")

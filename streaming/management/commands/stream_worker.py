@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from events import heartbeats
 from streaming import health, relay, show
 from streaming.captions.captioner import Captioner
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
         rounds = health.HealthRounds()
+        if not once:
+            heartbeats.start(role="stream_worker")
         if not once and settings.CAPTIONS_ENGINE != "off":
             # Speech recognition of streams with automatic captions, beside the rounds.
             Captioner().start()

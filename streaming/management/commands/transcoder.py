@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from events import heartbeats
 from streaming.transcoder import Supervisor
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         supervisor = Supervisor()
+        heartbeats.start(role="transcoder")
         signal.signal(signal.SIGTERM, lambda *_: supervisor.stopping.set())
         try:
             supervisor.run()
