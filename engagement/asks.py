@@ -89,7 +89,7 @@ def run_ask(*, event_id: int, ask_id: int, action: str, by_user_id: int | None) 
         # A moment of the show, once per pin (a pin again later is a new one).
         record_moment(
             event_id=event_id, kind=MomentKind.ASK, label=ask.text, at=now,
-            source_key=f"ask:{ask.pk}:{now.timestamp():.6f}", by_user_id=by_user_id,
+            source_key=f"ask:{ask.pk}:{now.timestamp():.6f}",
         )  # fmt: skip
     elif action == "unpin" and ask.pinned:
         ask.pinned, ask.unpinned_at = False, now

@@ -116,7 +116,7 @@ def run_poll(*, event_id: int, poll_id: int, action: str, by_user_id: int | None
             # A moment of the show, once per opening.
             record_moment(
                 event_id=event_id, kind=MomentKind.POLL, label=poll.question, at=now,
-                source_key=f"poll:{poll.pk}:{now.timestamp():.6f}", by_user_id=by_user_id,
+                source_key=f"poll:{poll.pk}:{now.timestamp():.6f}",
             )  # fmt: skip
     elif action == "close":
         if poll.status != PollStatus.OPEN:

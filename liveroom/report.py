@@ -338,7 +338,8 @@ def _chart(
     best = max(moments, key=lambda m: m.per_viewer_minute or Decimal(-1), default=None)
     summary = (
         f"Raised per minute from {charts.local(t0, zone)} to {charts.local(t1, zone)} "
-        f"(bars), viewers (line, at most {peak}), {len(markers)} moments marked."
+        f"(bars), viewers (line, at most {peak}), "
+        f"{len(markers)} moment{'' if len(markers) == 1 else 's'} marked."
     )
     if best is not None and best.per_viewer_minute is not None:
         summary += (
