@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from engagement.models import ASK_TAG_MAX_CHARS, ASK_TEXT_MAX_CHARS, Ask, MomentKind
-from engagement.moments import record_moment
+from engagement.moments import label_of, record_moment
 from engagement.services import Refused, lock_room, room_rules, tell_room
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def run_ask(*, event_id: int, ask_id: int, action: str, by_user_id: int | None) 
         ask.pinned, ask.pinned_at, ask.unpinned_at = True, now, None
         # A moment of the show, once per pin (a pin again later is a new one).
         record_moment(
-            event_id=event_id, kind=MomentKind.ASK, label=ask.text, at=now,
+            event_id=event_id, kind=MomentKind.ASK, label=label_of(ask.text), at=now,
             source_key=f"ask:{ask.pk}:{now.timestamp():.6f}",
         )  # fmt: skip
     elif action == "unpin" and ask.pinned:

@@ -46,6 +46,16 @@ def check_moment(*, kind: str, label: str) -> tuple[str, str]:
     return kind, folded
 
 
+def label_of(text: str) -> str:
+    """A longer text (a poll's question, an ask's) as a moment's label: folded to one line and
+    cut to MOMENT_LABEL_MAX_CHARS with "…", control characters left out (so the label always
+    passes check_moment, and a pin or an opening is never refused for its moment)."""
+    folded = " ".join(_CONTROLS.sub(" ", text).split()) or "(untitled)"
+    if len(folded) <= MOMENT_LABEL_MAX_CHARS:
+        return folded
+    return folded[: MOMENT_LABEL_MAX_CHARS - 1] + "…"
+
+
 def record_moment(
     *,
     event_id: int,
@@ -56,11 +66,9 @@ def record_moment(
     by_user_id: int | None = None,
 ) -> Moment:
     """A moment of the event at `at` (now without it). With a `source_key`, once per event and
-    key: a second call returns the moment the first made, unchanged (a label too long for a
-    machine-made moment is cut, not refused). Refused for an unknown kind or an empty label
-    (nothing stored). Safe inside a caller's transaction (a savepoint around the insert)."""
-    if label and len(" ".join(label.split())) > MOMENT_LABEL_MAX_CHARS and source_key:
-        label = " ".join(label.split())[: MOMENT_LABEL_MAX_CHARS - 1] + "…"
+    key: a second call returns the moment the first made, unchanged. Refused for an unknown
+    kind or a bad label (check_moment; nothing stored). Safe inside a caller's transaction (a
+    savepoint around the insert)."""
     kind, label = check_moment(kind=kind, label=label)
     key = (source_key or "")[:MOMENT_KEY_MAX_CHARS]
     when = at or timezone.now()

@@ -26,7 +26,7 @@ from engagement.models import (
     PollStatus,
     PollVote,
 )
-from engagement.moments import record_moment
+from engagement.moments import label_of, record_moment
 from engagement.services import Refused, check_taking_part, lock_room, room_rules, tell_room
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def run_poll(*, event_id: int, poll_id: int, action: str, by_user_id: int | None
             poll.status, poll.opened_at, poll.closed_at = PollStatus.OPEN, now, None
             # A moment of the show, once per opening.
             record_moment(
-                event_id=event_id, kind=MomentKind.POLL, label=poll.question, at=now,
+                event_id=event_id, kind=MomentKind.POLL, label=label_of(poll.question), at=now,
                 source_key=f"poll:{poll.pk}:{now.timestamp():.6f}",
             )  # fmt: skip
     elif action == "close":

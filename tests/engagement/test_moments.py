@@ -98,6 +98,27 @@ def test_pinning_an_ask_and_opening_a_poll_record_their_moments(live_event):
     ]
 
 
+def test_a_long_polls_moment_is_cut_to_the_labels_length(live_event):
+    open_poll(live_event, question="Which " + "very " * 30 + "long question?")
+    (moment,) = Moment.objects.all()
+    assert len(moment.label) == 120
+    assert moment.label.startswith("Which very very")
+    assert moment.label.endswith("…")
+
+
+def test_a_moments_label_from_another_text_leaves_control_characters_out():
+    assert moments.label_of("Give\x07 now\x00") == "Give now"
+
+
+def test_a_staff_label_too_long_is_refused_even_with_a_form_key(event):
+    with pytest.raises(Refused) as refused:
+        moments.mark_moment(
+            event_id=event.pk, kind="speaker", label="z" * 121, form_key="k" * 22, by_user_id=None
+        )
+    assert refused.value.code == "too_long"
+    assert not Moment.objects.exists()
+
+
 def test_questions_are_counted_per_minute_in_the_window(live_event):
     for at in (T0 + timedelta(seconds=5), T0 + timedelta(seconds=59), T0 + timedelta(minutes=2)):
         question = QuestionFactory(event=live_event)

@@ -253,3 +253,13 @@ def test_a_json_client_gets_the_reason_as_json(client, staff_factory, live_event
     assert response.status_code == 400
     assert response.json() == {"error": "Milestones are marked by the ledger, not by hand."}
     assert not Moment.objects.exists()
+
+
+def test_a_show_still_live_without_moments_has_a_report_of_its_last_hour(
+    client, staff_factory, live_event
+):
+    client.force_login(staff_factory(live_event.campaign, role="manager"))
+    response = client.get(reverse("liveroom:report", args=[live_event.pk]))
+    assert response.status_code == 200
+    assert len(response.context["report"].minutes) in (60, 61)
+    assert "No moments were marked." in response.content.decode()
