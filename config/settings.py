@@ -158,6 +158,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# The room's reactions live two days in Redis: copied into the database hourly once the show
+# has ended (engagement/reactions.py), for the report.
+CELERY_BEAT_SCHEDULE["engagement-reactions-snapshot"] = {
+    "task": "engagement.tasks.snapshot_reactions",
+    "schedule": 3600.0,
+}
 
 # --- Auth, i18n, time -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -12,7 +12,8 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from engagement.models import ASK_TAG_MAX_CHARS, ASK_TEXT_MAX_CHARS, Ask
+from engagement.models import ASK_TAG_MAX_CHARS, ASK_TEXT_MAX_CHARS, Ask, MomentKind
+from engagement.moments import label_of, record_moment
 from engagement.services import Refused, lock_room, room_rules, tell_room
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ ASK_ACTIONS = ("pin", "unpin")
 
 @transaction.atomic
 def run_ask(*, event_id: int, ask_id: int, action: str, by_user_id: int | None) -> Ask:
-    """ "pin" (for every viewer, in place of the ask pinned before) or "unpin". Raises
-    Ask.DoesNotExist for an ask of another event."""
+    """ "pin" (for every viewer, in place of the ask pinned before; a moment of the show) or
+    "unpin". Raises Ask.DoesNotExist for an ask of another event."""
     if action not in ASK_ACTIONS:
         raise Refused("unknown_action", "No such action.", status=404)
     lock_room(event_id)
@@ -85,6 +86,11 @@ def run_ask(*, event_id: int, ask_id: int, action: str, by_user_id: int | None) 
             other.pinned, other.unpinned_at = False, now
             other.save(update_fields=["pinned", "unpinned_at"])
         ask.pinned, ask.pinned_at, ask.unpinned_at = True, now, None
+        # A moment of the show, once per pin (a pin again later is a new one).
+        record_moment(
+            event_id=event_id, kind=MomentKind.ASK, label=label_of(ask.text), at=now,
+            source_key=f"ask:{ask.pk}:{now.timestamp():.6f}",
+        )  # fmt: skip
     elif action == "unpin" and ask.pinned:
         ask.pinned, ask.unpinned_at = False, now
     ask.save(update_fields=["pinned", "pinned_at", "unpinned_at"])

@@ -9,6 +9,7 @@ constraint, kept across reconnects, tabs and web processes.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from events.models import Event
@@ -205,3 +206,71 @@ class Ask(models.Model):
 
     def __str__(self) -> str:
         return f"ask {self.tag} of event {self.event_id}"
+
+
+MOMENT_LABEL_MAX_CHARS = 120
+MOMENT_KEY_MAX_CHARS = 80
+
+
+class MomentKind(models.TextChoices):
+    SPEAKER = "speaker", "Speaker"
+    ASK = "ask", "Ask"
+    POLL = "poll", "Poll"
+    MILESTONE = "milestone", "Milestone"
+    OTHER = "other", "Moment"
+
+
+class Moment(models.Model):
+    """A point of the show staff want to read the money against ("Speaker: Jane Doe", an ask
+    pinned, a poll opened): marked by staff on the dashboard or recorded by the service that
+    made it happen. The report (liveroom/report.py) sets the money and viewers of the minutes
+    after it beside it. `source_key` makes recording idempotent: one moment per event and key
+    (a retried request, the same ask's same pin)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="moments")
+    kind = models.CharField(max_length=10, choices=MomentKind.choices)
+    label = models.CharField(max_length=MOMENT_LABEL_MAX_CHARS)
+    at = models.DateTimeField()
+    source_key = models.CharField(max_length=MOMENT_KEY_MAX_CHARS, blank=True, default="")
+    # The staff member who marked it (None: recorded by a service).
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["event", "at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "source_key"],
+                condition=~models.Q(source_key=""),
+                name="engagement_moment_once_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"moment {self.pk} of event {self.event_id}"
+
+    @property
+    def title(self) -> str:
+        """How the report names it: "Speaker: Jane Doe", "Poll: Which issue next?"."""
+        if self.kind == MomentKind.OTHER:
+            return self.label
+        return f"{self.get_kind_display()}: {self.label}"
+
+
+class ReactionMinute(models.Model):
+    """An event's reactions in one minute, copied from Redis (where they live two days) once
+    the show has ended, so the report keeps them (engagement/reactions.py)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    minute = models.BigIntegerField()  # minutes since the epoch, UTC
+    counts = models.JSONField(default=dict)  # emoji name → count
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "minute"], name="engagement_reaction_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"reactions of event {self.event_id} in minute {self.minute}"

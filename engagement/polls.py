@@ -20,11 +20,13 @@ from engagement.models import (
     POLL_MIN_OPTIONS,
     POLL_OPTION_MAX_CHARS,
     POLL_QUESTION_MAX_CHARS,
+    MomentKind,
     Poll,
     PollOption,
     PollStatus,
     PollVote,
 )
+from engagement.moments import label_of, record_moment
 from engagement.services import Refused, check_taking_part, lock_room, room_rules, tell_room
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,8 @@ POLL_ACTIONS = ("open", "close", "reveal", "hide-results", "remove")
 
 @transaction.atomic
 def run_poll(*, event_id: int, poll_id: int, action: str, by_user_id: int | None) -> Poll:
-    """Staff's actions on a poll: "open" (for every viewer; an open poll of the event closes),
+    """Staff's actions on a poll: "open" (for every viewer, a moment of the show; an open poll
+    of the event closes),
     "close" (no more votes; waits for the votes in flight), "reveal" or "hide-results" (the
     results on every page, or only on voters'), "remove" (a closed poll off the page). Raises
     Poll.DoesNotExist for a poll of another event, Refused for an action that does not apply."""
@@ -110,6 +113,11 @@ def run_poll(*, event_id: int, poll_id: int, action: str, by_user_id: int | None
                 other.status, other.closed_at = PollStatus.CLOSED, now
                 other.save(update_fields=["status", "closed_at"])
             poll.status, poll.opened_at, poll.closed_at = PollStatus.OPEN, now, None
+            # A moment of the show, once per opening.
+            record_moment(
+                event_id=event_id, kind=MomentKind.POLL, label=label_of(poll.question), at=now,
+                source_key=f"poll:{poll.pk}:{now.timestamp():.6f}",
+            )  # fmt: skip
     elif action == "close":
         if poll.status != PollStatus.OPEN:
             raise Refused("not_open", "Only an open poll can be closed.")

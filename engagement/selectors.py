@@ -4,13 +4,15 @@ participant already did (the event page), and the staff's queue (the live dashbo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Count, F, Q
+from django.db.models.functions import TruncMinute
 
 from engagement.models import (
     Ask,
+    Moment,
     Poll,
     PollOption,
     PollStatus,
@@ -257,3 +259,33 @@ def ask_tag_current(event_id: int, tag: str, since: datetime) -> bool:
         .filter(Q(pinned=True) | Q(unpinned_at__gte=since))
         .exists()
     )
+
+
+# --- The report (liveroom/report.py) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MomentPoint:
+    at: datetime
+    kind: str  # a MomentKind value
+    title: str  # "Speaker: Jane Doe"
+
+
+def event_moments(*, event_id: int) -> list[MomentPoint]:
+    """The event's moments, oldest first (one query)."""
+    rows = Moment.objects.filter(event_id=event_id).order_by("at", "pk")
+    return [MomentPoint(at=m.at, kind=m.kind, title=m.title) for m in rows]
+
+
+def questions_per_minute(*, event_id: int, start: datetime, end: datetime) -> dict[int, int]:
+    """Questions asked in [start, end) per minute (minutes since the epoch, UTC), held ones
+    and dismissed ones included: what the audience asked, not what staff showed. One
+    aggregate query (GROUP BY the minute, in SQL)."""
+    rows = (
+        Question.objects.filter(event_id=event_id, created_at__gte=start, created_at__lt=end)
+        .annotate(minute=TruncMinute("created_at", tzinfo=UTC))
+        .values("minute")
+        .annotate(n=Count("id"))
+        .values_list("minute", "n")
+    )
+    return {int(minute.timestamp() // 60): int(n) for minute, n in rows}

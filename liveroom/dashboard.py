@@ -10,6 +10,7 @@ member's own time zone, which dashboard.js puts in the `pc_tz` cookie (UTC witho
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -25,7 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from donations import selectors as donation_selectors
-from engagement import reactions
+from engagement import moments, reactions
 from engagement import selectors as engagement_selectors
 from engagement.models import POLL_MAX_OPTIONS
 from events import selectors as event_selectors
@@ -42,6 +43,7 @@ MIN_WINDOW = timedelta(minutes=10)
 BARS_WINDOW = timedelta(minutes=60)
 TOP_REFCODES = 8
 RECENT_DONATIONS = 12
+REPORT_WINDOW_MINUTES = 5  # liveroom/report.py's window after each moment
 
 
 @require_safe
@@ -79,6 +81,15 @@ def render_dashboard(
             for ask in engagement_selectors.staff_asks(event_id=event.pk)
         ],
         "ask_form": {"text": "", "amount": "", "tag": "", "error": ""},
+        # "Mark a moment": a fresh key per page, so a double press records one moment.
+        "moment_form": {
+            "kind": "speaker",
+            "label": "",
+            "key": secrets.token_urlsafe(16),
+            "error": "",
+        },
+        "moment_kinds": [(k.value, k.label) for k in moments.STAFF_KINDS],
+        "report_window": REPORT_WINDOW_MINUTES,
         **(extra or {}),
     }
     if not request.GET.get("fragment"):

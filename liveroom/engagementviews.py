@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from engagement import asks, polls, services
+from engagement import asks, moments, polls, services
 from engagement.models import POLL_MAX_OPTIONS, Ask, Poll, Question
 from events import selectors as event_selectors
 from events.fields import MajorUnitsFormField
@@ -248,3 +248,41 @@ def ask_action(request: HttpRequest, event_id: int, ask_id: int, action: str) ->
         return ASK_DONE[action], {"ask": ask.pk, "pinned": ask.pinned}
 
     return _staff_action(request, event_id, act, anchor="asks")
+
+
+MOMENT_VIEW_ONLY = (
+    "Your role on this campaign is view-only: only its owners, managers and treasurers can "
+    "mark moments."
+)
+
+
+@require_POST
+@never_cache
+@staff_member_required
+def moment_create(request: HttpRequest, event_id: int) -> HttpResponse:
+    """POST `moments/`: `kind` (speaker, ask, poll, other), `label` and `key` (the form's random
+    key: a double press records one moment). Now, for the report. A refusal sends the dashboard
+    back with the form as typed and the reason (400), or `{"error": …}` to a JSON client."""
+    kind = request.POST.get("kind", "")
+    label = request.POST.get("label", "")
+    key = request.POST.get("key", "")
+    event = event_selectors.access_staff_event(user=request.user, event_id=event_id)
+    if not staffactions.may_change(user=request.user, event=event):
+        return staffactions.refuse_view_only(request, MOMENT_VIEW_ONLY)
+    try:
+        moments.check_moment(kind=kind, label=label)
+        if kind not in moments.STAFF_KINDS:
+            raise services.Refused("kind", "Milestones are marked by the ledger, not by hand.")
+    except services.Refused as refused:
+        if staffactions.wants_json(request):
+            return JsonResponse({"error": refused.message}, status=400)
+        form = {"kind": kind, "label": label, "key": key, "error": refused.message}
+        return dashboard.render_dashboard(request, event, extra={"moment_form": form}, status=400)
+
+    def act(event: Event) -> tuple[str, dict[str, Any]]:
+        moment = moments.mark_moment(
+            event_id=event.pk, kind=kind, label=label, form_key=key, by_user_id=request.user.pk
+        )
+        return f"Moment marked: {moment.title}.", {"moment": moment.pk, "title": moment.title}
+
+    return _staff_action(request, event_id, act, anchor="moments")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from liveroom import dashboard, engagementviews, greenroom, tickerviews, views
+from liveroom import dashboard, engagementviews, greenroom, reportviews, tickerviews, views
 
 app_name = "liveroom"
 
@@ -42,5 +42,15 @@ urlpatterns = [
         "staff/events/<int:event_id>/asks/<int:ask_id>/<slug:action>/",
         engagementviews.ask_action,
         name="ask-action",
+    ),
+    path(
+        "staff/events/<int:event_id>/moments/", engagementviews.moment_create, name="moment-create"
+    ),
+    path("staff/events/<int:event_id>/report/", reportviews.report_view, name="report"),
+    path("staff/events/<int:event_id>/report.csv", reportviews.report_csv, name="report-csv"),
+    path(
+        "staff/events/<int:event_id>/report-moments.csv",
+        reportviews.moments_csv,
+        name="report-moments-csv",
     ),
 ]

@@ -10,9 +10,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from donations import services
-from donations.models import Donation
-from donations.providers import simulated
 from donations.selectors import (
     RaisedBucket,
     RaisedSeries,
@@ -22,7 +19,6 @@ from donations.selectors import (
     event_top_refcodes,
     ledger_tally,
 )
-from donations.webhooks.apply import receive_event
 from engagement import asks
 from events.models import EventStatus, ViewerSample
 from liveroom import charts
@@ -33,6 +29,7 @@ from streaming.simulcast import keybox
 from tests.donations.factories import DonationFactory
 from tests.engagement.factories import QuestionFactory, open_poll
 from tests.factories import CampaignFactory, EventFactory
+from tests.support.ledger import give, refund
 
 pytestmark = pytest.mark.django_db
 
@@ -53,29 +50,6 @@ def _alpha_live_for_half_an_hour(campaign, event):
     event.went_live_at = timezone.now() - timedelta(minutes=30)
     event.goal_minor = 1_000_000
     event.save(update_fields=["went_live_at", "goal_minor"])
-
-
-def give(event, *, amount=2_500, at=None, **fields) -> Donation:
-    """A donation that succeeded (the simulated provider's event, applied like Stripe's)."""
-    donation = DonationFactory(
-        event=event, provider="simulated", gift_minor=amount, payment_id=None, **fields
-    )
-    donation.payment_id = f"sim_pi_{donation.pk}"
-    donation.save(update_fields=["payment_id"])
-    services.confirm_simulated_payment(donation=donation, succeed=True)
-    if at is not None:
-        Donation.objects.filter(pk=donation.pk).update(succeeded_at=at)
-    donation.refresh_from_db()
-    return donation
-
-
-def refund(donation: Donation, amount: int) -> None:
-    receive_event(
-        event=simulated.refund_event(
-            donation=donation, refunded_minor=amount, refund_id=f"re_{donation.pk}_{amount}"
-        ),
-        source="simulated",
-    )
 
 
 def url(event, **query) -> str:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from events.models import EventStatus, ViewerSample
 from tests.browser import LAPTOP
 from tests.factories import CampaignFactory, EventFactory, MembershipFactory, UserFactory
-from tests.liveroom.test_dashboard import give
+from tests.support.ledger import give
 from tests.support.processes import Server, start_server
 
 pytestmark = pytest.mark.browser
