@@ -1,0 +1,167 @@
+"""EXT-X-DATERANGE entries in the replay's media playlists (RFC 8216bis §4.4.5.1): the show's
+moments (the tally as it read, the asks on screen, milestones), dated on the segments' own
+clock (EXT-X-PROGRAM-DATE-TIME), so a player reads what the page showed at any point.
+
+Streaming knows no ledger and no asks: the apps above it register *sources* here
+(`add_source`, from `liveroom/apps.py`), each a callable `(event_id, start, end)` answering the
+entries of the event between two dates. The origin adds them to a replay media playlist as it
+serves it (`replay_with_dateranges`), so late webhooks and refunds are in the next fetch;
+what is stored on disk is the plain playlist. Rendering and placing are pure functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from streaming import playlists
+from streaming.models import Stream
+
+log = logging.getLogger(__name__)
+
+# Attribute names: [A-Z0-9-] (RFC 8216 §4.2); ours are client attributes, so X- first.
+CLIENT_NAME = re.compile(r"^X-[A-Z0-9-]{1,60}$")
+ID_TEXT = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+# A quoted-string holds neither a double quote nor CR or LF (RFC 8216 §4.2); other control
+# characters make no sense to a player either.
+_NOT_QUOTABLE = re.compile(r"[\x00-\x1f\x7f]+")
+MAX_TEXT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """One EXT-X-DATERANGE. `client` holds its X- attributes in order: an int (or float) is
+    written as a decimal-floating-point, a str as a quoted-string."""
+
+    id: str
+    class_name: str
+    start: datetime  # aware
+    duration: float | None = None  # seconds
+    end: datetime | None = None
+    client: Mapping[str, int | float | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not ID_TEXT.match(self.id) or not ID_TEXT.match(self.class_name):
+            raise ValueError(f"bad DATERANGE ID or CLASS: {self.id!r} {self.class_name!r}")
+        if self.start.tzinfo is None or (self.end is not None and self.end.tzinfo is None):
+            raise ValueError("DATERANGE dates must be aware")
+        if self.duration is not None and self.duration < 0:
+            raise ValueError("DATERANGE DURATION must not be negative")
+        if self.end is not None and self.end < self.start:
+            raise ValueError("DATERANGE END-DATE before its START-DATE")
+        for name, value in self.client.items():
+            if not CLIENT_NAME.match(name):
+                raise ValueError(f"bad client attribute name: {name!r}")
+            if isinstance(value, bool) or (isinstance(value, int | float) and value < 0):
+                raise ValueError(f"{name}: a client number must be non-negative")
+
+
+def quoted(text: str) -> str:
+    """`text` as a quoted-string: double quotes become ” (U+201D), runs of control characters
+    (CR and LF among them) and spaces one space, and at most MAX_TEXT_CHARS characters."""
+    cleaned = " ".join(_NOT_QUOTABLE.sub(" ", text.replace('"', "\u201d")).split())
+    return f'"{cleaned[:MAX_TEXT_CHARS]}"'
+
+
+def date_text(value: datetime) -> str:
+    """As EXT-X-PROGRAM-DATE-TIME writes it: UTC, milliseconds, `Z`."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}"
+
+
+def render(entry: DateRange) -> str:
+    """The tag's line."""
+    parts = [
+        f"ID={quoted(entry.id)}",
+        f"CLASS={quoted(entry.class_name)}",
+        f'START-DATE="{date_text(entry.start)}"',
+    ]
+    if entry.end is not None:
+        parts.append(f'END-DATE="{date_text(entry.end)}"')
+    if entry.duration is not None:
+        parts.append(f"DURATION={_number(entry.duration)}")
+    for name, value in entry.client.items():
+        parts.append(f"{name}={quoted(value) if isinstance(value, str) else _number(value)}")
+    return "#EXT-X-DATERANGE:" + ",".join(parts)
+
+
+def place(text: str, entries: Sequence[DateRange]) -> str:
+    """The media playlist `text` with `entries`, each just before the segment its START-DATE
+    falls in (the first one for an earlier date, the last for a later one): hls.js anchors a
+    date range to the segment beside its tag. `text` must have a date-time on every segment,
+    as ours do. Raises PlaylistError on a playlist we cannot read."""
+    if not entries:
+        return text
+    segments = playlists.parse_media(text).segments
+    spans = []
+    for segment in segments:
+        if segment.program_date_time is None:
+            raise playlists.PlaylistError("a segment without EXT-X-PROGRAM-DATE-TIME")
+        spans.append(segment.program_date_time + timedelta(seconds=segment.duration))
+    if not spans:
+        return text
+    at: dict[int, list[str]] = {}
+    for entry in sorted(entries, key=lambda e: (e.start, e.id)):
+        index = next((i for i, end in enumerate(spans) if entry.start < end), len(spans) - 1)
+        at.setdefault(index, []).append(render(entry))
+    out: list[str] = []
+    seen = 0
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            out.extend(at.get(seen, ()))
+            seen += 1
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# --- The sources, registered by the apps above ------------------------------------------------
+
+Source = Callable[[int, datetime, datetime], Iterable[DateRange]]
+_sources: list[Source] = []
+
+
+def add_source(source: Source) -> None:
+    """Answer `source`'s entries in every replay (once, however often it is added)."""
+    if source not in _sources:
+        _sources.append(source)
+
+
+def entries_for(*, event_id: int, start: datetime, end: datetime) -> list[DateRange]:
+    """Every source's entries for the event between `start` and `end`, by date; an ID a
+    source repeats keeps its first entry (IDs are unique in a playlist)."""
+    found: dict[str, DateRange] = {}
+    for source in _sources:
+        for entry in source(event_id, start, end):
+            found.setdefault(entry.id, entry)
+    return sorted(found.values(), key=lambda e: (e.start, e.id))
+
+
+def replay_with_dateranges(*, public_id: str, text: bytes) -> bytes:
+    """A replay media playlist as the origin serves it: with the event's entries between its
+    first segment's date and its last one's end. A playlist we cannot read, or a source that
+    fails, gives the playlist as stored (the video plays; the page then shows today's tally)
+    and a log line."""
+    event_id = Stream.objects.filter(public_id=public_id).values_list("event_id", flat=True).first()
+    if event_id is None or not _sources:
+        return text
+    try:
+        decoded = text.decode()
+        segments = playlists.parse_media(decoded).segments
+        dates = [(s.program_date_time, s.duration) for s in segments if s.program_date_time]
+        if not dates:
+            return text
+        start = dates[0][0]
+        end = dates[-1][0] + timedelta(seconds=dates[-1][1])
+        entries = entries_for(event_id=event_id, start=start, end=end)
+        return place(decoded, entries).encode()
+    except Exception:
+        log.exception("replay date ranges left out", extra={"event_id": event_id})
+        return text
