@@ -63,6 +63,8 @@ def event_gift_moments(
     total, total_gifts = int(before["raised"]), int(before["gifts"])
     buckets: dict[int, list[int]] = {}  # bucket number → [raised, gifts]
     for succeeded_at, net in rows:
+        if succeeded_at is None:  # filtered out above; for the type checker
+            continue
         bucket = buckets.setdefault(int(succeeded_at.timestamp()) // bucket_seconds, [0, 0])
         bucket[0] += int(net)
         bucket[1] += 1

@@ -280,9 +280,13 @@ def asks_on_screen(*, event_id: int, start: datetime, end: datetime) -> list[Ask
     )
     return [
         AskOnScreen(
-            ask_id=a.pk, text=a.text, amount_minor=a.amount_minor, tag=a.tag,
-            pinned_at=a.pinned_at, unpinned_at=None if a.pinned else a.unpinned_at,
-        )  # fmt: skip
+            ask_id=a.pk,
+            text=a.text,
+            amount_minor=a.amount_minor,
+            tag=a.tag,
+            pinned_at=a.pinned_at,
+            unpinned_at=None if a.pinned else a.unpinned_at,
+        )
         for a in asks
         if a.pinned_at is not None
     ]

@@ -41,10 +41,13 @@ def tally_entries(event_id: int, start: datetime, end: datetime) -> list[DateRan
             class_name=TALLY_CLASS,
             start=start,
             client={
-                "X-RAISED-MINOR": 0, "X-GIFTS": 0, "X-TOTAL-MINOR": found.before_minor,
-                "X-TOTAL-GIFTS": found.before_gifts, "X-DONORS": found.before_donors,
+                "X-RAISED-MINOR": 0,
+                "X-GIFTS": 0,
+                "X-TOTAL-MINOR": found.before_minor,
+                "X-TOTAL-GIFTS": found.before_gifts,
+                "X-DONORS": found.before_donors,
             },
-        )  # fmt: skip
+        )
     ]
     for moment in found.moments:
         entries.append(
@@ -54,11 +57,13 @@ def tally_entries(event_id: int, start: datetime, end: datetime) -> list[DateRan
                 start=moment.start,
                 duration=float(BUCKET_SECONDS),
                 client={
-                    "X-RAISED-MINOR": moment.raised_minor, "X-GIFTS": moment.gifts,
-                    "X-TOTAL-MINOR": moment.total_minor, "X-TOTAL-GIFTS": moment.total_gifts,
+                    "X-RAISED-MINOR": moment.raised_minor,
+                    "X-GIFTS": moment.gifts,
+                    "X-TOTAL-MINOR": moment.total_minor,
+                    "X-TOTAL-GIFTS": moment.total_gifts,
                     "X-DONORS": moment.donors,
                 },
-            )  # fmt: skip
+            )
         )
     return entries
 

@@ -76,9 +76,11 @@ def test_a_bucket_keeps_its_id_and_date_whatever_the_replay_starts_at(event):
     give(event, amount=2_000, at=T0 + timedelta(seconds=30))
     one = moments.tally_entries(event.pk, T0, END)
     two = moments.tally_entries(event.pk, T0 + timedelta(seconds=7), END)
-    assert [(e.id, e.start) for e in one[1:]] == [(e.id, e.start) for e in two[1:]] == [
-        ("tally-1793732430", datetime(2026, 11, 3, 19, 0, 30, tzinfo=UTC))
-    ]
+    assert (
+        [(e.id, e.start) for e in one[1:]]
+        == [(e.id, e.start) for e in two[1:]]
+        == [("tally-1793732430", datetime(2026, 11, 3, 19, 0, 30, tzinfo=UTC))]
+    )
 
 
 def test_the_asks_on_screen_are_entries_with_their_label(event):
@@ -91,8 +93,13 @@ def test_the_asks_on_screen_are_entries_with_their_label(event):
         pinned_at=T0 + timedelta(minutes=4),
     )  # fmt: skip
     Ask.objects.create(  # taken down before the replay begins
-        event=event, text="Early", amount_minor=100, tag="early", pinned=False,
-        pinned_at=T0 - timedelta(minutes=9), unpinned_at=T0 - timedelta(minutes=8),
+        event=event,
+        text="Early",
+        amount_minor=100,
+        tag="early",
+        pinned=False,
+        pinned_at=T0 - timedelta(minutes=9),
+        unpinned_at=T0 - timedelta(minutes=8),
     )
     Ask.objects.create(event=event, text="Never pinned", amount_minor=100, tag="never")
 

@@ -17,9 +17,13 @@ T0 = datetime(2026, 11, 3, 19, 0, tzinfo=UTC)
 def media(count: int = 4, *, duration: float = 2.0) -> str:
     segments = [
         playlists.PublishedSegment(
-            seq=i, duration=duration, program_date_time=T0 + timedelta(seconds=i * duration),
-            discontinuity=False, init_name="", extension="ts",
-        )  # fmt: skip
+            seq=i,
+            duration=duration,
+            program_date_time=T0 + timedelta(seconds=i * duration),
+            discontinuity=False,
+            init_name="",
+            extension="ts",
+        )
         for i in range(count)
     ]
     return playlists.render_media(
@@ -50,9 +54,10 @@ def test_text_that_a_quoted_string_cannot_hold_is_made_safe():
     assert 'START-DATE="2026-11-04T00:00:00.000Z",END-DATE="2026-11-04T00:02:00.000Z"' in line
     label = line.split("X-LABEL=", 1)[1]
     assert label.startswith('"Say \u201dyes\u201d, now xxx')
-    assert label.endswith('"') and label.count('"') == 2
+    assert label.endswith('"')
+    assert label.count('"') == 2
     assert len(label) == dateranges.MAX_TEXT_CHARS + 2
-    assert "\r" not in line and "\n" not in line and "\x00" not in line
+    assert not {"\r", "\n", "\x00"} & set(line)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +76,7 @@ def test_text_that_a_quoted_string_cannot_hold_is_made_safe():
     ],
 )
 def test_an_entry_the_spec_would_refuse_is_not_made(fields):
-    with pytest.raises(ValueError, match="DATERANGE|client"):
+    with pytest.raises(ValueError, match=r"DATERANGE|client"):
         DateRange(**{"id": "a", "class_name": "c", "start": T0, **fields})
 
 
@@ -96,7 +101,7 @@ def test_each_entry_goes_before_the_segment_its_start_falls_in():
     # by date within a segment; nothing else changed, and the playlist still reads the same
     firsts = [line for line in lines[:10] if line.startswith("#EXT-X-DATERANGE")]
     assert [line.split('"')[1] for line in firsts] == ["early", "first"]
-    assert "\n".join(l for l in lines if not l.startswith("#EXT-X-DATERANGE")) + "\n" == text
+    assert "\n".join(x for x in lines if not x.startswith("#EXT-X-DATERANGE")) + "\n" == text
     assert playlists.parse_media(placed) == playlists.parse_media(text)
 
 
