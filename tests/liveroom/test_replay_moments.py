@@ -114,7 +114,9 @@ def test_the_asks_on_screen_are_entries_with_their_label(event):
     assert 'X-LABEL="Give $27 \u201dnow\u201d"' in dateranges.render(entries[0])
 
 
-def test_the_replay_playlist_carries_the_moments_as_served(client, stream):
+def test_the_replay_playlist_carries_the_moments_as_served(
+    client, stream, django_assert_num_queries
+):
     deliver(stream, 0, 3)  # the practice: out of the replay
     show.go_live(event_id=stream.event_id)
     deliver(stream, 3, 3)
@@ -132,7 +134,9 @@ def test_the_replay_playlist_carries_the_moments_as_served(client, stream):
         pinned_at=dates[4],
     )  # fmt: skip
 
-    response = client.get(f"/live/{stream.public_id}/v/replay.m3u8")
+    # the origin's two, the stream's event, the ledger's three, the asks
+    with django_assert_num_queries(7):
+        response = client.get(f"/live/{stream.public_id}/v/replay.m3u8")
 
     assert response.status_code == 200
     text = response.content.decode()

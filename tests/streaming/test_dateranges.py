@@ -128,3 +128,27 @@ def test_the_sources_entries_come_together_by_date_an_id_once(monkeypatch):
     found = dateranges.entries_for(event_id=7, start=T0, end=T0 + timedelta(minutes=1))
     assert [(e.id, e.class_name) for e in found] == [("z", "c"), ("a", "c"), ("b", "c")]
     assert asked == [(7, T0, T0 + timedelta(minutes=1))]
+
+
+@pytest.mark.django_db
+def test_a_failing_source_or_an_unreadable_playlist_leaves_the_replay_as_stored(
+    monkeypatch, stream, caplog
+):
+    def broken(event_id, start, end):
+        raise RuntimeError("the ledger is away")
+
+    def one(event_id, start, end):
+        return [DateRange(id="x", class_name="c", start=start)]
+
+    stored = media(3).encode()
+    monkeypatch.setattr(dateranges, "_sources", [one])
+    served = dateranges.replay_with_dateranges(public_id=stream.public_id, text=stored)
+    assert served.decode().count("#EXT-X-DATERANGE:") == 1
+    assert dateranges.replay_with_dateranges(public_id="nobody", text=stored) == stored
+
+    monkeypatch.setattr(dateranges, "_sources", [one, broken])
+    assert dateranges.replay_with_dateranges(public_id=stream.public_id, text=stored) == stored
+    assert dateranges.replay_with_dateranges(public_id=stream.public_id, text=b"nonsense") == (
+        b"nonsense"
+    )
+    assert [r.getMessage() for r in caplog.records] == ["replay date ranges left out"] * 2
