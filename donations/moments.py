@@ -1,10 +1,11 @@
-"""The ledger by the moment of the show: what the tally read, bucket by bucket, for the
-replay's moments (the replay's EXT-X-DATERANGE entries, put together by `liveroom`).
+"""The ledger by the moment of the show: what the tally and the ticker read, bucket by bucket,
+for the replay's moments (the replay's EXT-X-DATERANGE entries, put together by `liveroom`).
 
 The same truth as the tally (`selectors.ledger_tally`): a gift counts its `net_minor`
 (charged minus refunds and disputes) when that is above zero, at the moment it succeeded (when
 the tally moved), so a refund lowers the moment its gift was given in, and a gift refunded in
-full leaves it. Donors are distinct by email, counted from their first counted gift.
+full leaves it. Donors are distinct by email, counted from their first counted gift. Ticker
+lines are the live ticker's (`ticker.line_of`, the campaign's rules, lines staff hid left out).
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ from datetime import UTC, datetime
 
 from django.db.models import Count, Min, Sum
 
+from donations import ticker
 from donations.models import Donation
+from events.models import Event
+
+TICKER_LINES = 5  # as many as the live ticker shows
+
+
+@dataclass(frozen=True)
+class TickerLine:
+    name: str
+    amount_minor: int | None  # None when the donor hid the amount
+    message: str
 
 
 @dataclass(frozen=True)
@@ -25,6 +37,7 @@ class GiftMoment:
     total_minor: int  # the tally at the bucket's end (all counted gifts up to then)
     total_gifts: int
     donors: int  # distinct donors up to the bucket's end
+    ticker: tuple[TickerLine, ...] = ()  # the bucket's newest lines, newest first
 
 
 @dataclass(frozen=True)
@@ -34,17 +47,31 @@ class GiftMoments:
     before_gifts: int
     before_donors: int
     moments: list[GiftMoment]  # oldest first; buckets without gifts left out
+    before_ticker: tuple[TickerLine, ...] = ()  # the ticker at `start`, newest first
+
+
+def _line(row: Donation, rules: ticker.TickerRules) -> TickerLine:
+    text = ticker.line_of(row, rules)
+    amount = None if row.hide_amount else row.net_minor
+    return TickerLine(name=text.name, amount_minor=amount, message=text.message)
+
+
+def _shows_in_ticker(row: Donation) -> bool:
+    return row.ticker_opt_in and not row.ticker_hidden
 
 
 def event_gift_moments(
     *, event_id: int, start: datetime, end: datetime, bucket_seconds: int
 ) -> GiftMoments:
-    """The event's counted gifts up to `end`: the tally at `start`, then per bucket of
-    `bucket_seconds` aligned on the epoch (so a bucket keeps its start whatever `start` is).
-    Three queries: the sum before `start`, each donor's first counted gift, the gifts
-    between `start` and `end`."""
+    """The event's counted gifts up to `end`: the tally and ticker at `start`, then per bucket
+    of `bucket_seconds` aligned on the epoch (so a bucket keeps its start whatever `start`
+    is). Five queries: the campaign's ticker rules, the sum before `start`, each donor's first
+    counted gift, the ticker before `start`, the gifts between `start` and `end`."""
     if bucket_seconds < 1:
         raise ValueError("bucket_seconds must be at least 1")
+    rules = ticker.TickerRules.of(
+        Event.objects.select_related("campaign").get(pk=event_id).campaign
+    )
     counted = Donation.objects.filter(
         event_id=event_id, net_minor__gt=0, succeeded_at__isnull=False, succeeded_at__lt=end
     )
@@ -55,22 +82,26 @@ def event_gift_moments(
         counted.values("email").annotate(first=Min("succeeded_at")).values_list("first", flat=True)
     )
     before_donors = sum(1 for first in firsts if first < start)
-    rows = (
-        counted.filter(succeeded_at__gte=start)
-        .order_by("succeeded_at", "id")
-        .values_list("succeeded_at", "net_minor")
+    fields = (*ticker.TICKER_FIELDS, "net_minor", "succeeded_at", "ticker_opt_in", "ticker_hidden")
+    before_ticker = (
+        counted.filter(succeeded_at__lt=start, ticker_opt_in=True, ticker_hidden=False)
+        .order_by("-succeeded_at", "-id")
+        .only(*fields)[:TICKER_LINES]
     )
+    rows = counted.filter(succeeded_at__gte=start).order_by("succeeded_at", "id").only(*fields)
     total, total_gifts = int(before["raised"]), int(before["gifts"])
-    buckets: dict[int, list[int]] = {}  # bucket number → [raised, gifts]
-    for succeeded_at, net in rows:
-        if succeeded_at is None:  # filtered out above; for the type checker
+    buckets: dict[int, tuple[int, int, list[TickerLine]]] = {}
+    for row in rows:
+        if row.succeeded_at is None:  # filtered out above; for the type checker
             continue
-        bucket = buckets.setdefault(int(succeeded_at.timestamp()) // bucket_seconds, [0, 0])
-        bucket[0] += int(net)
-        bucket[1] += 1
+        number = int(row.succeeded_at.timestamp()) // bucket_seconds
+        raised, gifts, lines = buckets.get(number, (0, 0, []))
+        if _shows_in_ticker(row):
+            lines.append(_line(row, rules))
+        buckets[number] = (raised + row.net_minor, gifts + 1, lines)
     moments = []
     donors = before_donors
-    for number, (raised, gifts) in sorted(buckets.items()):
+    for number, (raised, gifts, lines) in sorted(buckets.items()):
         bucket_start = datetime.fromtimestamp(number * bucket_seconds, tz=UTC)
         bucket_end = datetime.fromtimestamp((number + 1) * bucket_seconds, tz=UTC)
         total += raised
@@ -81,6 +112,7 @@ def event_gift_moments(
             GiftMoment(
                 start=bucket_start, raised_minor=raised, gifts=gifts, total_minor=total,
                 total_gifts=total_gifts, donors=donors,
+                ticker=tuple(reversed(lines[-TICKER_LINES:])),
             )
         )  # fmt: skip
     return GiftMoments(
@@ -89,4 +121,5 @@ def event_gift_moments(
         before_gifts=int(before["gifts"]),
         before_donors=before_donors,
         moments=moments,
+        before_ticker=tuple(_line(row, rules) for row in before_ticker),
     )

@@ -8,6 +8,10 @@ read together. Registered in `liveroom/apps.py`; the page reads them back
   an ID names the same bucket in every fetch) in which gifts succeeded, with DURATION.
   X-RAISED-MINOR and X-GIFTS: given in the bucket; X-TOTAL-MINOR, X-TOTAL-GIFTS and X-DONORS:
   the tally at the bucket's end. Counted as the tally counts (net of refunds and disputes).
+  X-TICKER (where there are lines): the bucket's newest ticker lines, newest first (the open
+  entry's: the ticker at the start), as UTF-8 JSON `[{name, amount, message}]` (amount in minor
+  units or null, as the live ticker's) in a hexadecimal-sequence: donors' words keep their
+  quotes.
 - CLASS "com.pledgecast.ask": ID "ask-<id>" from when it was pinned to when it was taken down
   (END-DATE; none while pinned), X-LABEL its text, X-AMOUNT-MINOR, X-TAG.
 - CLASS "com.pledgecast.milestone": see `milestone_entries`.
@@ -19,9 +23,11 @@ sending when the tally moved, to within a bucket.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
-from donations.moments import event_gift_moments
+from donations.moments import TickerLine, event_gift_moments
 from engagement.selectors import asks_on_screen
 from streaming.dateranges import DateRange
 
@@ -29,6 +35,13 @@ BUCKET_SECONDS = 5
 TALLY_CLASS = "com.pledgecast.tally"
 ASK_CLASS = "com.pledgecast.ask"
 MILESTONE_CLASS = "com.pledgecast.milestone"
+
+
+def _ticker(lines: Sequence[TickerLine]) -> dict[str, bytes]:
+    if not lines:
+        return {}
+    shown = [{"name": x.name, "amount": x.amount_minor, "message": x.message} for x in lines]
+    return {"X-TICKER": json.dumps(shown, ensure_ascii=False, separators=(",", ":")).encode()}
 
 
 def tally_entries(event_id: int, start: datetime, end: datetime) -> list[DateRange]:
@@ -46,6 +59,7 @@ def tally_entries(event_id: int, start: datetime, end: datetime) -> list[DateRan
                 "X-TOTAL-MINOR": found.before_minor,
                 "X-TOTAL-GIFTS": found.before_gifts,
                 "X-DONORS": found.before_donors,
+                **_ticker(found.before_ticker),
             },
         )
     ]
@@ -62,6 +76,7 @@ def tally_entries(event_id: int, start: datetime, end: datetime) -> list[DateRan
                     "X-TOTAL-MINOR": moment.total_minor,
                     "X-TOTAL-GIFTS": moment.total_gifts,
                     "X-DONORS": moment.donors,
+                    **_ticker(moment.ticker),
                 },
             )
         )

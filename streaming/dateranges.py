@@ -34,14 +34,15 @@ MAX_TEXT_CHARS = 200
 @dataclass(frozen=True)
 class DateRange:
     """One EXT-X-DATERANGE. `client` holds its X- attributes in order: an int (or float) is
-    written as a decimal-floating-point, a str as a quoted-string."""
+    written as a decimal-floating-point, a str as a quoted-string, bytes as a
+    hexadecimal-sequence (for text a quoted-string cannot hold as it is, such as JSON)."""
 
     id: str
     class_name: str
     start: datetime  # aware
     duration: float | None = None  # seconds
     end: datetime | None = None
-    client: Mapping[str, int | float | str] = field(default_factory=dict)
+    client: Mapping[str, int | float | str | bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not ID_TEXT.match(self.id) or not ID_TEXT.match(self.class_name):
@@ -55,6 +56,8 @@ class DateRange:
         for name, value in self.client.items():
             if not CLIENT_NAME.match(name):
                 raise ValueError(f"bad client attribute name: {name!r}")
+            if isinstance(value, bytes) and not value:
+                raise ValueError(f"{name}: a hexadecimal-sequence holds at least one byte")
             if isinstance(value, bool) or (isinstance(value, int | float) and value < 0):
                 raise ValueError(f"{name}: a client number must be non-negative")
 
@@ -89,7 +92,12 @@ def render(entry: DateRange) -> str:
     if entry.duration is not None:
         parts.append(f"DURATION={_number(entry.duration)}")
     for name, value in entry.client.items():
-        parts.append(f"{name}={quoted(value) if isinstance(value, str) else _number(value)}")
+        if isinstance(value, str):
+            parts.append(f"{name}={quoted(value)}")
+        elif isinstance(value, bytes):
+            parts.append(f"{name}=0x{value.hex().upper()}")
+        else:
+            parts.append(f"{name}={_number(value)}")
     return "#EXT-X-DATERANGE:" + ",".join(parts)
 
 

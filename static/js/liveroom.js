@@ -20,10 +20,10 @@
 //   viewer asks for reduced motion, and on the first snapshot). The bar shows any gift (at least
 //   a dot) with the share as text beside it. The viewer count counts this viewer once admitted;
 //   "—" until the first snapshot.
-// - The replay's moment: .showMoment({raised, donations, donors, ask} or null) puts the tally as
-//   it read at the replay's playhead in the thermometer, totals and counts, with "raised since:
-//   $X" (today's total less the moment's) beside it, until null gives today's back
-//   (replaytally.js calls it as the replay plays).
+// - The replay's moment: .showMoment({raised, donations, donors, ask, recent} or null) puts the
+//   tally as it read at the replay's playhead in the thermometer, totals, counts and ticker, with
+//   "raised since: $X" (today's total less the moment's) and the ask then on screen beside it,
+//   until null gives today's back (replaytally.js calls it as the replay plays).
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-room]");
@@ -168,6 +168,7 @@
     if (moment) {
       setText(el.since, current ? formatMoney(Math.max(0, current.raised - moment.raised)) : "—");
     }
+    renderTicker(moment ? moment.recent : current.recent);
   }
 
   function apply(snapshot) {
@@ -177,7 +178,6 @@
     setText(el.goal, formatMoney(snapshot.goal));
     showFigures();
     showViewers();
-    renderTicker(snapshot.recent);
     root.setAttribute("data-version", String(snapshot.version));
     listeners.forEach(function (fn) { try { fn(snapshot); } catch (e) { /* a hook's bug */ } });
     root.dispatchEvent(new CustomEvent("liveroom:snapshot", { detail: snapshot }));
@@ -292,12 +292,12 @@
     },
     onMessage: function (fn) { messageListeners.push(fn); },
     showMoment: function (next) {
-      var same = moment && next && moment.raised === next.raised &&
-        moment.donations === next.donations && moment.donors === next.donors &&
-        moment.ask === next.ask;
-      if (same || (!moment && !next)) return;
+      var key = next ? JSON.stringify([next.raised, next.donations, next.donors, next.ask,
+        next.recent]) : null;
+      if (key === (moment && moment.key) || (!moment && !next)) return;
       moment = next ? {
         raised: next.raised, donations: next.donations, donors: next.donors, ask: next.ask || "",
+        recent: Array.isArray(next.recent) ? next.recent : [], key: key,
       } : null;
       root.setAttribute("data-moment", moment ? String(moment.raised) : "");
       showFigures();

@@ -4,6 +4,7 @@ the asks on screen, and the replay's media playlists served with them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,6 +73,37 @@ def test_refunds_and_disputes_count_as_the_tally_counts_them(event):
     assert {e.class_name for e in entries} == {"com.pledgecast.tally"}
 
 
+def test_each_bucket_carries_its_newest_ticker_lines_as_the_live_ticker_reads_them(event):
+    def line(name, amount, **fields):
+        return give(event, amount=amount, ticker_opt_in=True, display_name=name, **fields)
+
+    for i in range(6):  # before the replay: its start shows the newest five
+        line(f"Early {i}", 100 + i, at=T0 - timedelta(minutes=6 - i))
+    line('Zoë "Z"', 2_000, message="Go\nteam ✊", at=T0 + timedelta(seconds=3))
+    line("Quiet", 3_000, hide_amount=True, at=T0 + timedelta(seconds=4))
+    line("Hidden", 4_000, ticker_hidden=True, at=T0 + timedelta(seconds=4))
+    give(event, amount=5_000, at=T0 + timedelta(seconds=4))  # not in the ticker
+    for i in range(7):
+        line(f"Burst {i}", 100, at=T0 + timedelta(seconds=10, milliseconds=100 * i))
+
+    entries = moments.tally_entries(event.pk, T0, END)
+
+    def lines(entry):
+        return json.loads(entry.client["X-TICKER"])
+
+    assert [x["name"] for x in lines(entries[0])] == [f"Early {i}" for i in (5, 4, 3, 2, 1)]
+    assert lines(entries[1]) == [
+        {"name": "Quiet", "amount": None, "message": ""},
+        {"name": 'Zoë "Z"', "amount": 2_000, "message": "Go\nteam ✊"},
+    ]
+    assert [x["name"] for x in lines(entries[2])] == [f"Burst {i}" for i in (6, 5, 4, 3, 2)]
+    rendered = dateranges.render(entries[1])
+    hex_text = json.dumps(lines(entries[1]), ensure_ascii=False, separators=(",", ":"))
+    assert rendered.endswith(",X-TICKER=0x" + hex_text.encode().hex().upper())
+    # hidden from the ticker, and out of it, they count in the tally
+    assert entries[1].client["X-TOTAL-MINOR"] == 615 + 2_000 + 3_000 + 4_000 + 5_000
+
+
 def test_a_bucket_keeps_its_id_and_date_whatever_the_replay_starts_at(event):
     give(event, amount=2_000, at=T0 + timedelta(seconds=30))
     one = moments.tally_entries(event.pk, T0, END)
@@ -134,8 +166,8 @@ def test_the_replay_playlist_carries_the_moments_as_served(
         pinned_at=dates[4],
     )  # fmt: skip
 
-    # the origin's two, the stream's event, the ledger's three, the asks
-    with django_assert_num_queries(7):
+    # the origin's two, the stream's event, the ledger's five, the asks
+    with django_assert_num_queries(9):
         response = client.get(f"/live/{stream.public_id}/v/replay.m3u8")
 
     assert response.status_code == 200

@@ -44,6 +44,11 @@ def test_an_entry_is_written_with_quoted_strings_dates_and_client_numbers():
     )
 
 
+def test_bytes_are_written_as_a_hexadecimal_sequence():
+    entry = DateRange(id="a", class_name="c", start=T0, client={"X-TICKER": '[{"n":"é"}]'.encode()})
+    assert dateranges.render(entry).endswith(",X-TICKER=0x5B7B226E223A22C3A9227D5D")
+
+
 def test_text_that_a_quoted_string_cannot_hold_is_made_safe():
     entry = DateRange(
         id="ask-7", class_name="com.pledgecast.ask", start=T0 + timedelta(hours=5),
@@ -73,10 +78,11 @@ def test_text_that_a_quoted_string_cannot_hold_is_made_safe():
         {"client": {"X-raised": 1}},
         {"client": {"X-RAISED-MINOR": -5}},
         {"client": {"X-ON": True}},
+        {"client": {"X-BYTES": b""}},
     ],
 )
 def test_an_entry_the_spec_would_refuse_is_not_made(fields):
-    with pytest.raises(ValueError, match=r"DATERANGE|client"):
+    with pytest.raises(ValueError, match=r"DATERANGE|client|hexadecimal"):
         DateRange(**{"id": "a", "class_name": "c", "start": T0, **fields})
 
 

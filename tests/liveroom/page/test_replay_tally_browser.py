@@ -1,6 +1,6 @@
 """The replay's tally in headless Chromium: a replay with gifts at known moments of the show
-(and one before it, one after it); as the replay plays, the thermometer shows the tally as it
-read at the playhead, "raised since" beside it, and the ask that was on screen."""
+(and one before it, one after it); as the replay plays, the thermometer and the ticker show
+what they read at the playhead, "raised since" beside them, and the ask that was on screen."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ SHOWS = """([raised, since, percent]) =>
     document.querySelector('[data-live="since"]').textContent === since &&
     document.querySelector('[data-live="percent"]').textContent === percent &&
     !document.querySelector('[data-live="moment"]').hidden"""
+TICKER = """() => Array.from(document.querySelectorAll('[data-live="ticker"] .live-name'))
+    .map(node => node.textContent)"""
 
 
 def _replay_dates(stream: Stream, went_live_at):
@@ -57,9 +59,12 @@ def test_the_replays_thermometer_shows_the_moments_tally_while_it_plays(
     boundary = (int(first.timestamp()) // 5 + 2) * 5
     moved = first + timedelta(seconds=boundary - first.timestamp())
     assert dates[-1] - moved >= timedelta(seconds=3)
-    give(event, amount=10_000, at=first - timedelta(hours=1))  # before the show: $100
-    give(event, amount=25_000, at=moved + timedelta(milliseconds=100))  # in the show: $250
-    give(event, amount=100_000)  # on the replay page, today: $1,000
+    in_ticker = {"ticker_opt_in": True}
+    # before the show: $100; in the show: $250; on the replay page, today: $1,000
+    give(event, amount=10_000, at=first - timedelta(hours=1), display_name="Early", **in_ticker)
+    give(event, amount=25_000, at=moved + timedelta(milliseconds=100), display_name="Stage",
+         **in_ticker)  # fmt: skip
+    give(event, amount=100_000, display_name="Today", **in_ticker)
     Ask.objects.create(
         event=event, text="Give $250 tonight", amount_minor=25_000, tag="tonight",
         pinned=False, pinned_at=moved, unpinned_at=dates[-1] + timedelta(minutes=1),
@@ -73,6 +78,7 @@ def test_the_replays_thermometer_shows_the_moments_tally_while_it_plays(
     # Its beginning: $100 of the $1,000 goal; $1,250 given since (today: $1,350).
     page.wait_for_function(SHOWS, arg=["$100", "$1,250", "10%"], timeout=30_000)
     assert page.is_hidden("[data-live='moment-ask']")
+    assert page.evaluate(TICKER) == ["Early"]
     assert page.text_content("[data-live='donations']") == "1"
     screenshot(page, "replay-tally-at-the-start")
 
@@ -80,6 +86,7 @@ def test_the_replays_thermometer_shows_the_moments_tally_while_it_plays(
     page.wait_for_function(SHOWS, arg=["$350", "$1,000", "35%"], timeout=30_000)
     assert page.text_content("[data-live='moment-ask']") == "On screen: Give $250 tonight"
     assert page.text_content("[data-live='donations']") == "2"
+    assert page.evaluate(TICKER) == ["Stage", "Early"]
     assert page.evaluate("window.Pledgecast.player.state().error") is None
     assert_accessible(page, include="[data-live-room]")
     screenshot(page, "replay-tally-after-the-gift")
