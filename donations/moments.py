@@ -90,18 +90,20 @@ def event_gift_moments(
     )
     rows = counted.filter(succeeded_at__gte=start).order_by("succeeded_at", "id").only(*fields)
     total, total_gifts = int(before["raised"]), int(before["gifts"])
-    buckets: dict[int, tuple[int, int, list[TickerLine]]] = {}
+    # Per bucket: raised, gifts, and its newest ticker rows (only those are masked: the
+    # profanity filter costs milliseconds a line).
+    buckets: dict[int, tuple[int, int, list[Donation]]] = {}
     for row in rows:
         if row.succeeded_at is None:  # filtered out above; for the type checker
             continue
         number = int(row.succeeded_at.timestamp()) // bucket_seconds
-        raised, gifts, lines = buckets.get(number, (0, 0, []))
+        raised, gifts, shown = buckets.get(number, (0, 0, []))
         if _shows_in_ticker(row):
-            lines.append(_line(row, rules))
-        buckets[number] = (raised + row.net_minor, gifts + 1, lines)
+            shown = [*shown[-(TICKER_LINES - 1) :], row]
+        buckets[number] = (raised + row.net_minor, gifts + 1, shown)
     moments = []
     donors = before_donors
-    for number, (raised, gifts, lines) in sorted(buckets.items()):
+    for number, (raised, gifts, shown) in sorted(buckets.items()):
         bucket_start = datetime.fromtimestamp(number * bucket_seconds, tz=UTC)
         bucket_end = datetime.fromtimestamp((number + 1) * bucket_seconds, tz=UTC)
         total += raised
@@ -112,7 +114,7 @@ def event_gift_moments(
             GiftMoment(
                 start=bucket_start, raised_minor=raised, gifts=gifts, total_minor=total,
                 total_gifts=total_gifts, donors=donors,
-                ticker=tuple(reversed(lines[-TICKER_LINES:])),
+                ticker=tuple(_line(row, rules) for row in reversed(shown)),
             )
         )  # fmt: skip
     return GiftMoments(

@@ -11,11 +11,14 @@ what is stored on disk is the plain playlist. Rendering and placing are pure fun
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
 
 from streaming import playlists
 from streaming.models import Stream
@@ -109,16 +112,17 @@ def place(text: str, entries: Sequence[DateRange]) -> str:
     if not entries:
         return text
     segments = playlists.parse_media(text).segments
-    spans = []
+    ends = []  # each segment's end, in order
     for segment in segments:
         if segment.program_date_time is None:
             raise playlists.PlaylistError("a segment without EXT-X-PROGRAM-DATE-TIME")
-        spans.append(segment.program_date_time + timedelta(seconds=segment.duration))
-    if not spans:
+        ends.append(segment.program_date_time + timedelta(seconds=segment.duration))
+    if not ends:
         return text
     at: dict[int, list[str]] = {}
     for entry in sorted(entries, key=lambda e: (e.start, e.id)):
-        index = next((i for i, end in enumerate(spans) if entry.start < end), len(spans) - 1)
+        # The first segment ending after its start (dates grow down a playlist we wrote).
+        index = min(bisect.bisect_right(ends, entry.start), len(ends) - 1)
         at.setdefault(index, []).append(render(entry))
     out: list[str] = []
     seen = 0
@@ -152,11 +156,30 @@ def entries_for(*, event_id: int, start: datetime, end: datetime) -> list[DateRa
     return sorted(found.values(), key=lambda e: (e.start, e.id))
 
 
+# How long the entries of one replay are kept in the shared cache: the renditions' playlists
+# and the edges' misses within it cost the sources nothing (a late gift or refund shows after
+# at most this, plus the playlist's cache lifetime).
+ENTRIES_CACHE_SECONDS = 60
+# The dates asked of the sources, widened to whole minutes: a replay's renditions (whose first
+# and last segments differ by a little) share one cache entry. An entry before the playlist's
+# first segment is begun at its start, one after its end never is: the page reads the same.
+ENTRIES_QUANTUM_SECONDS = 60
+
+
+def _cached_entries(*, event_id: int, start: datetime, end: datetime) -> list[DateRange]:
+    key = f"pc:dateranges:{event_id}:{start.timestamp():.3f}:{end.timestamp():.3f}"
+    entries: list[DateRange] | None = cache.get(key)
+    if entries is None:
+        entries = entries_for(event_id=event_id, start=start, end=end)
+        cache.set(key, entries, ENTRIES_CACHE_SECONDS)
+    return entries
+
+
 def replay_with_dateranges(*, public_id: str, text: bytes) -> bytes:
     """A replay media playlist as the origin serves it: with the event's entries between its
-    first segment's date and its last one's end. A playlist we cannot read, or a source that
-    fails, gives the playlist as stored (the video plays; the page then shows today's tally)
-    and a log line."""
+    first segment's date and its last one's end (kept ENTRIES_CACHE_SECONDS in the shared
+    cache). A playlist we cannot read, or a source that fails, gives the playlist as stored
+    (the video plays; the page then shows today's tally) and a log line."""
     event_id = Stream.objects.filter(public_id=public_id).values_list("event_id", flat=True).first()
     if event_id is None or not _sources:
         return text
@@ -166,9 +189,12 @@ def replay_with_dateranges(*, public_id: str, text: bytes) -> bytes:
         dates = [(s.program_date_time, s.duration) for s in segments if s.program_date_time]
         if not dates:
             return text
-        start = dates[0][0]
-        end = dates[-1][0] + timedelta(seconds=dates[-1][1])
-        entries = entries_for(event_id=event_id, start=start, end=end)
+        quantum = ENTRIES_QUANTUM_SECONDS
+        first = int(dates[0][0].timestamp()) // quantum * quantum
+        last = -(-(dates[-1][0] + timedelta(seconds=dates[-1][1])).timestamp() // quantum)
+        start = datetime.fromtimestamp(first, tz=UTC)
+        end = datetime.fromtimestamp(int(last) * quantum, tz=UTC)
+        entries = _cached_entries(event_id=event_id, start=start, end=end)
         return place(decoded, entries).encode()
     except Exception:
         log.exception("replay date ranges left out", extra={"event_id": event_id})

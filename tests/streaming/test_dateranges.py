@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 
 from streaming import dateranges, playlists
 from streaming.dateranges import DateRange
@@ -147,12 +148,14 @@ def test_a_failing_source_or_an_unreadable_playlist_leaves_the_replay_as_stored(
         return [DateRange(id="x", class_name="c", start=start)]
 
     stored = media(3).encode()
+    cache.clear()
     monkeypatch.setattr(dateranges, "_sources", [one])
     served = dateranges.replay_with_dateranges(public_id=stream.public_id, text=stored)
     assert served.decode().count("#EXT-X-DATERANGE:") == 1
     assert dateranges.replay_with_dateranges(public_id="nobody", text=stored) == stored
 
     monkeypatch.setattr(dateranges, "_sources", [one, broken])
+    cache.clear()  # the entries above are kept for a minute
     assert dateranges.replay_with_dateranges(public_id=stream.public_id, text=stored) == stored
     assert dateranges.replay_with_dateranges(public_id=stream.public_id, text=b"nonsense") == (
         b"nonsense"
