@@ -12,19 +12,24 @@ from django.db.models import Q
 
 class MonthlyGiftStop(models.Model):
     """A monthly gift stopped because its next month would take the donor past the limit per
-    election: the outbox of the provider's cancellation and the two emails (the donor's, the
-    campaign owners'). Each step is claimed once; `due_at` is cleared when all are done."""
+    election (`election` set) or per calendar year (`year` set): the outbox of the provider's
+    cancellation and the two emails (the donor's, the campaign owners' and treasurers'). Each
+    step is claimed once; `due_at` is cleared when all are done."""
 
     monthly_gift = models.OneToOneField(
         "donations.MonthlyGift", on_delete=models.PROTECT, related_name="limit_stop"
     )
-    # The installment whose payment showed it, and the election the next month was for.
+    # The installment whose payment showed it, and the election the next month was for (or,
+    # for the limit per calendar year, the next month's year).
     installment = models.ForeignKey(
         "donations.Donation", on_delete=models.PROTECT, related_name="+"
     )
-    election = models.ForeignKey("events.Election", on_delete=models.PROTECT, related_name="+")
+    election = models.ForeignKey(
+        "events.Election", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
     limit_minor = models.PositiveBigIntegerField()
-    room_minor = models.BigIntegerField(help_text="Left for the next month's election.")
+    room_minor = models.BigIntegerField(help_text="Left for the next month's election or year.")
     # What the installment just paid took past the limit of its own election (0: nothing):
     # the treasurer refunds or redesignates it.
     excess_minor = models.PositiveBigIntegerField(default=0)
@@ -42,9 +47,22 @@ class MonthlyGiftStop(models.Model):
                 fields=["due_at"], condition=Q(due_at__isnull=False), name="monthly_stop_due"
             ),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(election__isnull=False) ^ Q(year__isnull=False),
+                name="monthly_stop_election_or_year",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Monthly gift {self.monthly_gift_id} stopped at the limit"
+
+    @property
+    def limit_words(self) -> str:
+        """What the limit is of: "the General 2026" or "2027"."""
+        if self.election is not None:
+            return f"the {self.election.name}"
+        return str(self.year)
 
 
 class InfoRequest(models.Model):

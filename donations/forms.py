@@ -191,6 +191,7 @@ class OneTapForm(StartDonationForm):
             monthly=d["monthly"],
             attestation_ids=d["attestations"],
             refcode=d["refcode"].strip(),
+            ask_tag=d["ask_tag"].strip(),
         )
 
 

@@ -27,6 +27,7 @@ class OneTap:
     monthly: bool
     attestation_ids: frozenset[int]
     refcode: str
+    ask_tag: str = ""
 
 
 def start_one_tap(*, event: Event, saved: SavedDonor, tap: OneTap) -> StartedDonation:
@@ -51,6 +52,7 @@ def start_one_tap(*, event: Event, saved: SavedDonor, tap: OneTap) -> StartedDon
         donor=donor,
         attestation_ids=tap.attestation_ids,
         refcode=tap.refcode,
+        ask_tag=tap.ask_tag,
         monthly=tap.monthly,
         card=CardUse(customer_id=saved.customer_id, payment_method_id=saved.payment_method_id),
     )

@@ -1,12 +1,11 @@
 """HTTP: the staff's Schedule A exports of one of their campaigns (donations.compliance.
 schedule_a): the CSV and the `.fec` file, over an optional date range (?start=&end=, ISO dates)
-and, for the `.fec`, the committee's FEC id (?committee_id=C12345678). Any member of the
-campaign may download them (as the donations CSV); another campaign is a 404."""
+and, for the `.fec`, the committee's FEC id (?committee_id=C12345678, else the campaign's own).
+Any member of the campaign may download them (as the donations CSV); another campaign is a 404."""
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -19,11 +18,12 @@ from django.views.decorators.http import require_GET
 from donations.compliance import schedule_a
 from events import selectors as event_selectors
 from events.exports import streaming_csv_response
+from events.kinds import FEC_COMMITTEE_ID
 from events.models import Campaign
 
 log = logging.getLogger(__name__)
 
-COMMITTEE_ID = re.compile(r"C\d{8}")
+COMMITTEE_ID = FEC_COMMITTEE_ID
 
 
 class BadQuery(Exception):
@@ -76,6 +76,7 @@ def schedule_a_fec(request: HttpRequest, campaign_id: int) -> HttpResponse | Str
     try:
         campaign, start, end = _scope(request, campaign_id)
         committee_id = request.GET.get("committee_id", "").strip().upper()
+        committee_id = committee_id or campaign.fec_committee_id
         if committee_id and not COMMITTEE_ID.fullmatch(committee_id):
             raise BadQuery("committee_id must be the FEC's committee id: C and 8 digits.")
     except BadQuery as error:

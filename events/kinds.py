@@ -5,10 +5,10 @@ donors confirm by default. A campaign's own setting, where it has one, wins over
 default (`Campaign.election_limit`, `Campaign.itemization_threshold`, ...).
 
 Figures: the FEC's 2025-2026 contribution limits ($3,500 per election from an individual to a
-candidate committee), its itemization rule (a donor whose gifts pass $200 in the election cycle,
-or the calendar year for a PAC) and its rule on anonymous gifts (refused over $50). A
-501(c)(3)'s receipt names the organization and its EIN and says whether goods or services were
-given in return.
+candidate committee, $5,000 per calendar year from an individual to a PAC), its itemization rule
+(a donor whose gifts pass $200 in the election cycle, or the calendar year for a PAC) and its
+rule on anonymous gifts (refused over $50). A 501(c)(3)'s receipt names the organization and its
+EIN and says whether goods or services were given in return.
 
 Imports nothing of ours: events.models reads it.
 """
@@ -56,6 +56,8 @@ class KindRules:
 
     political: bool | None
     election_limit_minor: int | None
+    # Per calendar year from one individual, whatever the elections (a PAC's limit).
+    year_limit_minor: int | None
     itemization_threshold_minor: int | None
     # Political kinds: a gift above this without the donor's full name is refused.
     anonymous_max_minor: int | None
@@ -67,16 +69,18 @@ RULES: dict[str, KindRules] = {
     CampaignKind.FEDERAL_CANDIDATE: KindRules(
         political=True,
         election_limit_minor=350_000,
+        year_limit_minor=None,
         itemization_threshold_minor=20_000,
         anonymous_max_minor=5_000,
         foreign_address=ForeignAddress.PASSPORT,
         attestations=POLITICAL_ATTESTATIONS,
     ),
-    # A PAC's individual limit is per calendar year, not per election: none by default here
-    # (the campaign may set a per-election limit on elections it enters).
+    # A PAC's individual limit is per calendar year, not per election: $5,000 (the FEC's
+    # limit for an individual to a PAC, 2025-2026); the campaign may lower or raise it.
     CampaignKind.PAC: KindRules(
         political=True,
         election_limit_minor=None,
+        year_limit_minor=500_000,
         itemization_threshold_minor=20_000,
         anonymous_max_minor=5_000,
         foreign_address=ForeignAddress.PASSPORT,
@@ -85,6 +89,7 @@ RULES: dict[str, KindRules] = {
     CampaignKind.NONPROFIT: KindRules(
         political=False,
         election_limit_minor=None,
+        year_limit_minor=None,
         itemization_threshold_minor=None,
         anonymous_max_minor=None,
         foreign_address=ForeignAddress.ALLOW,
@@ -93,6 +98,7 @@ RULES: dict[str, KindRules] = {
     CampaignKind.OTHER: KindRules(
         political=None,
         election_limit_minor=None,
+        year_limit_minor=None,
         itemization_threshold_minor=None,
         anonymous_max_minor=None,
         foreign_address=ForeignAddress.ALLOW,
@@ -110,6 +116,18 @@ def rules_of(kind: str) -> KindRules:
 _EIN = re.compile(r"([0-9]{2})-?([0-9]{7})", re.ASCII)
 _NO_EIN_PREFIX = {"00", "07", "08", "09", "17", "18", "19", "28", "29", "49", "69", "70", "78"}
 _NO_EIN_PREFIX |= {"79", "89", "96", "97"}
+
+
+# The FEC's committee id: C and eight digits (C00123456).
+FEC_COMMITTEE_ID = re.compile(r"C[0-9]{8}", re.ASCII)
+
+
+def validate_fec_committee_id(value: str) -> None:
+    if value and not FEC_COMMITTEE_ID.fullmatch(value.strip().upper()):
+        raise ValidationError(
+            "Enter the FEC committee ID as C and eight digits, for example C00123456.",
+            code="fec_committee_id",
+        )
 
 
 def normalize_ein(value: str) -> str:

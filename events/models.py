@@ -160,6 +160,23 @@ class Campaign(models.Model):
             "none otherwise). Applies once the campaign has elections."
         ),
     )
+    year_limit_minor = MoneyField(
+        "limit per calendar year",
+        null=True,
+        blank=True,
+        help_text=(
+            "The most one donor (the same person, whatever their email) may give in a "
+            "calendar year, whatever the elections. Empty: the kind's default ($5,000 for a "
+            "PAC, none otherwise)."
+        ),
+    )
+    fec_committee_id = models.CharField(
+        "FEC committee ID",
+        max_length=9,
+        blank=True,
+        validators=[kinds.validate_fec_committee_id],
+        help_text="The committee's FEC id (C and 8 digits): the .fec Schedule A export's filer.",
+    )
     itemization_threshold_minor = MoneyField(
         "itemization threshold",
         null=True,
@@ -319,11 +336,20 @@ class Campaign(models.Model):
             return int(self.election_limit_minor)
         return self.rules.election_limit_minor
 
+    @property
+    def year_limit(self) -> int | None:
+        """The most one donor may give per calendar year (minor units): the campaign's own
+        limit, else its kind's; None for no limit."""
+        if self.year_limit_minor is not None:
+            return int(self.year_limit_minor)
+        return self.rules.year_limit_minor
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         political = self.rules.political
         if political is not None:
             self.political = political
+        self.fec_committee_id = self.fec_committee_id.strip().upper()
         if self.ein.strip():
             try:
                 self.ein = kinds.normalize_ein(self.ein)

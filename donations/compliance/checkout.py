@@ -12,7 +12,7 @@ from donations.compliance.aggregates import DonorTotals, donor_totals, lock_dono
 from donations.compliance.designation import Designation, first_election
 from donations.compliance.identity import donor_key
 from donations.compliance.itemization import check_itemization, period_total
-from donations.compliance.limits import check_election_limit
+from donations.compliance.limits import check_election_limit, check_year_limit
 from donations.compliance.sources import check_sources
 from donations.rules import DonationRequest, check_donor_limit
 from events.elections import gift_date
@@ -38,10 +38,11 @@ class GiftFacts:
 
 
 def check_gift(*, campaign: Campaign, req: DonationRequest, amount_minor: int) -> GiftFacts:
-    """Designate the gift, check the donor's limit (per election, by identity, for a campaign
-    with elections; the per-email lifetime limit for the others) and the details an itemized
-    gift needs. Must run in the transaction that then creates the pending donation (the
-    donor's locks are held until it commits)."""
+    """Designate the gift, check the donor's limits (per election, by identity, for a campaign
+    with elections; the per-email lifetime limit for the others; per calendar year, by
+    identity, where the campaign has one) and the details an itemized gift needs. Must run in
+    the transaction that then creates the pending donation (the donor's locks are held until
+    it commits)."""
     passport = check_sources(campaign=campaign, req=req, amount_minor=amount_minor)
     key = donor_key(req.donor)
     email = req.donor.email
@@ -63,6 +64,11 @@ def check_gift(*, campaign: Campaign, req: DonationRequest, amount_minor: int) -
             donor_key=key,
             on=on,
         )
+    if campaign.year_limit is not None:
+        if totals is None:
+            lock_donor(campaign_id=campaign.pk, donor_key=key, email=email)
+            totals = donor_totals(campaign_id=campaign.pk, donor_key=key, email=email)
+        check_year_limit(campaign=campaign, amount_minor=amount_minor, totals=totals, on=on)
     followup = False
     if campaign.itemization_threshold is not None:
         if totals is None:

@@ -6,7 +6,11 @@ A gift past the room left is refused with that room and, for a one-time gift who
 the room of the next election of the same cycle, an offer: the room to this election and the
 rest to the next, for one charge, if the donor consents (a signed token,
 donations.compliance.consent). The donor's next start of the same attempt carries
-`designation: {"split_to": <that election's id>, "consent": <the token>}`."""
+`designation: {"split_to": <that election's id>, "consent": <the token>}`.
+
+A campaign with a limit per calendar year (a PAC's $5,000 by default, events.kinds) also
+keeps each donor's gifts of a year, by identity, within it: a gift past it is refused with the
+room left (there is no later election to move the excess to)."""
 
 from __future__ import annotations
 
@@ -146,4 +150,35 @@ def check_election_limit(
         election_minor=room,
         split_election_id=target.pk,
         split_minor=amount_minor - room,
+    )
+
+
+def check_year_limit(
+    *, campaign: Campaign, amount_minor: int, totals: DonorTotals, on: date
+) -> None:
+    """Refuse (400 on `amount_minor`, with `room_minor`) a gift that would take the donor's
+    gifts of `on`'s calendar year past the campaign's limit per year. Call with the donor's
+    totals read under their lock."""
+    limit = campaign.year_limit
+    if limit is None:
+        return
+    room = max(0, limit - totals.year(on.year))
+    if amount_minor <= room:
+        return
+    money = campaign.currency
+    if room == 0:
+        message = (
+            f"You have reached the contribution limit of {_money(limit, money)} for "
+            f"{on.year}. Thank you!"
+        )
+    else:
+        message = (
+            f"This would take you past the contribution limit of {_money(limit, money)} for "
+            f"{on.year}: you can give at most {_money(room, money)} more this year (fees "
+            "included)."
+        )
+    raise DonationRefused(
+        message,
+        field="amount_minor",
+        extra={"room_minor": room, "excess_minor": amount_minor - room, "year": on.year},
     )

@@ -1,5 +1,6 @@
-"""Monthly gifts and the limit per election: when a month is paid, the gift stops if its next
-month would take the donor past the limit of the election that month is for.
+"""Monthly gifts and the limits: when a month is paid, the gift stops if its next month would
+take the donor past the limit of the election that month is for, or past the campaign's limit
+per calendar year in that month's year.
 
 The decision is written in the transaction that applies the paid invoice (a MonthlyGiftStop
 row: the outbox); donations.compliance.stops does the work after commit (the subscription
@@ -11,6 +12,7 @@ import calendar
 import logging
 from datetime import date
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +33,8 @@ def one_month_after(day: date) -> date:
 
 def watch_next_month(*, installment: Donation) -> MonthlyGiftStop | None:
     """After a month of a monthly gift was paid (in the transaction that applied it): stop
-    the gift when its next month would pass the limit of the election it would be for.
+    the gift when its next month would pass the limit of the election it would be for, or
+    the campaign's limit per calendar year in its year.
     Returns the stop decided now (None: the gift goes on, or was stopped before). Takes the
     donor's lock (donations.compliance.aggregates) until the transaction ends."""
     if installment.monthly_gift_id is None:
@@ -43,11 +46,12 @@ def watch_next_month(*, installment: Donation) -> MonthlyGiftStop | None:
     )
     if gift is None or gift.status == MonthlyGiftStatus.ENDED:
         return None
-    limit = gift.campaign.election_limit
-    if limit is None:
+    campaign = gift.campaign
+    if campaign.election_limit is None and campaign.year_limit is None:
         return None
-    following = next_election(campaign_id=gift.campaign_id, on=one_month_after(gift_date()))
-    if following is None:
+    month = one_month_after(gift_date())
+    following = next_election(campaign_id=gift.campaign_id, on=month)
+    if following is None and campaign.year_limit is None:
         return None
     lock_donor(
         campaign_id=gift.campaign_id, donor_key=installment.donor_key, email=installment.email
@@ -55,22 +59,29 @@ def watch_next_month(*, installment: Donation) -> MonthlyGiftStop | None:
     totals = donor_totals(
         campaign_id=gift.campaign_id, donor_key=installment.donor_key, email=installment.email
     )
-    room = limit - totals.election(following.pk)
-    if gift.amount_minor <= room:
+    over: dict[str, Any] | None = None
+    limit = campaign.election_limit
+    if limit is not None and following is not None:
+        room = limit - totals.election(following.pk)
+        if gift.amount_minor > room:
+            excess = 0
+            if installment.election_id is not None:
+                excess = max(0, totals.election(installment.election_id) - limit)
+            over = {"election": following, "limit_minor": limit, "room_minor": room}
+            over["excess_minor"] = excess
+    year_limit = campaign.year_limit
+    if over is None and year_limit is not None:
+        room = year_limit - totals.year(month.year)
+        if gift.amount_minor > room:
+            this_year = gift_date(installment.created_at).year
+            excess = max(0, totals.year(this_year) - year_limit)
+            over = {"year": month.year, "limit_minor": year_limit, "room_minor": room}
+            over["excess_minor"] = excess
+    if over is None:
         return None
-    excess = 0
-    if installment.election_id is not None:
-        excess = max(0, totals.election(installment.election_id) - limit)
     stop, created = MonthlyGiftStop.objects.get_or_create(
         monthly_gift=gift,
-        defaults={
-            "installment": installment,
-            "election": following,
-            "limit_minor": limit,
-            "room_minor": room,
-            "excess_minor": excess,
-            "due_at": timezone.now(),
-        },
+        defaults={"installment": installment, "due_at": timezone.now(), **over},
     )
     if not created:
         return None

@@ -9,8 +9,11 @@ leads to it, the ones added later included. One item per cause: the unique const
 (kind, gift) and (kind, information request) make a second sweep, or two at once, a no-op.
 
 Clocks (from the gift's receipt, or the information request's first gift):
-- excessive contribution: 60 days to refund the excess or redesignate it with notice;
-- questionable contribution (a foreign address with a US passport attestation): 30 days;
+- excessive contribution (past a limit per election, or per calendar year where the campaign
+  has one): 60 days to refund the excess or redesignate it with notice (redesignation only
+  within a cycle's elections);
+- questionable contribution (a foreign address with a US passport attestation, or a possible
+  prohibited source: a donor name that reads as a company's or a union's, ORG_NAME): 30 days;
 - missing information (best efforts): 30 days; the item closes when the donor answers;
 - large gifts, refunds and disputes: review only, no clock.
 
@@ -38,7 +41,8 @@ from donations.models import (
     InfoRequest,
     ItemKind,
 )
-from events.elections import Election
+from events.elections import Election, gift_date
+from events.kinds import CampaignKind
 from events.models import Campaign, Membership, Role
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,15 @@ CLOCKS: dict[str, timedelta | None] = {
 ACTING_ROLES = (Role.OWNER, Role.TREASURER)
 # Gifts from this much are large (a campaign's empty `large_gift_minor`).
 LARGE_GIFT_MINOR = 100_000
+
+
+# A donor name that ends like an organization's ("Acme Inc.", "Teamsters Local 42"): corporations
+# and unions may not give to a federal committee, so such a gift is questionable until a
+# treasurer looks. A regular expression both PostgreSQL and SQLite (Python's re) read alike.
+ORG_NAME = (
+    r"(^|\s)(inc|incorporated|llc|l\.l\.c|corp|corporation|company|co|ltd|llp|plc|pac|"
+    r"union|local [0-9]+)\.?$"
+)
 
 
 class ActionRefused(Exception):
@@ -110,7 +123,13 @@ def _gift_items() -> list[ComplianceItem]:
         ),
         (ItemKind.REFUND, Q(refunded_minor__gt=0), "refunded_minor"),
         (ItemKind.DISPUTE, ~Q(dispute_id=""), "disputed_minor"),
-        (ItemKind.QUESTIONABLE, ~Q(country__in=["", "US"]), "amount_minor"),
+        (
+            ItemKind.QUESTIONABLE,
+            ~Q(country__in=["", "US"])
+            | Q(last_name__iregex=ORG_NAME)
+            | Q(first_name__iregex=ORG_NAME),
+            "amount_minor",
+        ),
     )
     for kind, cause, amount_field in rules:
         rows = (
@@ -184,6 +203,38 @@ def excess_by_gift(*, campaign_id: int | None = None) -> dict[int, tuple[int, in
     return excess
 
 
+def excess_by_year(*, campaign_id: int | None = None) -> dict[int, tuple[None, int]]:
+    """The gifts that took a donor past their campaign's limit per calendar year (a PAC's):
+    {gift id: (None, excess)}, counted as excess_by_gift counts elections (the paid gifts'
+    net, by identity key or email, per the year of the gift's date); the gift named is the
+    donor's latest of that year."""
+    campaigns = Campaign.objects.filter(
+        Q(year_limit_minor__isnull=False) | Q(kind=CampaignKind.PAC)
+    )
+    if campaign_id is not None:
+        campaigns = campaigns.filter(pk=campaign_id)
+    limits = {c.pk: c.year_limit for c in campaigns if c.year_limit is not None}
+    if not limits:
+        return {}
+    rows = Donation.objects.filter(
+        campaign_id__in=list(limits), net_minor__gt=0, succeeded_seen=True
+    ).exclude(succeeded_at=None)
+    totals: dict[tuple[int, str, int], int] = defaultdict(int)
+    latest: dict[tuple[int, str, int], tuple[datetime | None, int]] = {}
+    for pk, cid, key, email, net, created, at in rows.values_list(
+        "pk", "campaign_id", "donor_key", "email", "net_minor", "created_at", "succeeded_at"
+    ).iterator():
+        group = (cid, key or email.lower(), gift_date(created).year)
+        totals[group] += net
+        if group not in latest or (at, pk) > latest[group]:
+            latest[group] = (at, pk)
+    excess: dict[int, tuple[None, int]] = {}
+    for group, total in sorted(totals.items()):
+        if total > limits[group[0]]:
+            excess.setdefault(latest[group][1], (None, total - limits[group[0]]))
+    return excess
+
+
 def sweep(*, now: datetime | None = None) -> int:
     """Open the items the ledger shows; close the missing-information ones the donor
     answered and the excessive ones no longer past the limit. Returns how many items were
@@ -191,7 +242,8 @@ def sweep(*, now: datetime | None = None) -> int:
     constraints; rows a treasurer holds are skipped)."""
     now = now or timezone.now()
     found = _gift_items()
-    excess = excess_by_gift()
+    excess: dict[int, tuple[int | None, int]] = dict(excess_by_year())
+    excess.update(excess_by_gift())  # a gift past both: the election's item
     if excess:
         known = set(
             ComplianceItem.objects.filter(

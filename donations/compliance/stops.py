@@ -1,6 +1,7 @@
 """The work of a monthly gift stopped at the limit (donations.compliance.monthly decides it):
-cancel the subscription with the provider, then tell the donor and the campaign's owners,
-each step once. Run by the task enqueued on commit and by beat's sweep while the stop is due;
+cancel the subscription with the provider, then tell the donor and the campaign's owners and
+treasurers, each step once. Run by the task enqueued on commit and by beat's sweep while the
+stop is due;
 each email is claimed by a conditional update (a crash after the claim loses that email
 rather than doubling it; a failed send releases the claim). A gift that ended meanwhile is not
 cancelled again."""
@@ -47,8 +48,8 @@ def _provider_of(gift: MonthlyGift) -> PaymentProvider:
 
 def run_stop(*, stop_id: int) -> bool:
     """Do what is left of a stop: cancel the subscription (unless the gift has ended), then
-    tell the donor, then the campaign's owners; each once. Returns whether it is all done.
-    Raises ProviderError when the provider refuses (the sweep retries it)."""
+    tell the donor, then the campaign's owners and treasurers; each once. Returns whether it
+    is all done. Raises ProviderError when the provider refuses (the sweep retries it)."""
     # Counted apart from the transaction below, which a refusal rolls back.
     MonthlyGiftStop.objects.filter(pk=stop_id, cancelled_at=None).update(attempts=F("attempts") + 1)
     with transaction.atomic():
@@ -130,8 +131,9 @@ def _donor_message(stop: MonthlyGiftStop) -> EmailMessage:
     text = (
         f"Thank you for giving {_money(gift.amount_minor, money)} each month to "
         f"{campaign.legal_name}.\n\n"
-        f"Your next monthly gift would take your contributions for the {stop.election.name} "
-        f"past the legal limit of {_money(stop.limit_minor, money)} per election, so we "
+        f"Your next monthly gift would take your contributions for {stop.limit_words} "
+        f"past the legal limit of {_money(stop.limit_minor, money)} per "
+        f"{'election' if stop.election is not None else 'calendar year'}, so we "
         "have stopped your monthly gift: you will not be charged again. The gifts you have "
         "made are unchanged.\n\n"
         f"Receipt reference of your first monthly gift: {first.reference}\n"
@@ -151,27 +153,33 @@ def _staff_message(stop: MonthlyGiftStop) -> EmailMessage | None:
     campaign = gift.campaign
     owners = sorted(
         set(
-            Membership.objects.filter(campaign=campaign, role=Role.OWNER)
+            Membership.objects.filter(campaign=campaign, role__in=[Role.OWNER, Role.TREASURER])
             .exclude(user__email="")
             .values_list("user__email", flat=True)
         )
     )
     if not owners:
-        log.warning("monthly gift stopped with no owner to tell campaign_id=%s", campaign.pk)
+        log.warning("monthly gift stopped with nobody to tell campaign_id=%s", campaign.pk)
         return None
     money = gift.currency
     text = (
         f"Monthly gift {gift.pk} to {campaign.name} (first gift "
         f"{gift.first_donation.reference}) has stopped: its next month of "
         f"{_money(gift.amount_minor, money)} would take the donor past the limit of "
-        f"{_money(stop.limit_minor, money)} for the {stop.election.name}. The "
+        f"{_money(stop.limit_minor, money)} for {stop.limit_words}. The "
         "subscription was cancelled with the payment provider and the donor was told.\n"
     )
-    if stop.excess_minor:
+    if stop.excess_minor and stop.election_id is not None:
         text += (
             f"\nThe month just paid took the donor {_money(stop.excess_minor, money)} "
             "past the limit of its own election: refund or redesignate the excess within 60 "
             "days of its receipt.\n"
+        )
+    elif stop.excess_minor:
+        text += (
+            f"\nThe gifts of this year took the donor {_money(stop.excess_minor, money)} "
+            "past the limit per calendar year: refund the excess within 60 days of its "
+            "receipt.\n"
         )
     text += (
         f"\n{settings.SITE_URL}{reverse('admin:donations_monthlygift_change', args=[gift.pk])}\n"

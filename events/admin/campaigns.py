@@ -122,7 +122,21 @@ class CampaignAdmin(CampaignScopedAdmin):
     readonly_fields = ["created_at"]
     inlines = [ElectionInline, AttestationInline, MembershipInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "legal_name", "kind", "ein", "currency", "created_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "legal_name",
+                    "kind",
+                    "ein",
+                    "fec_committee_id",
+                    "currency",
+                    "created_at",
+                ]
+            },
+        ),
         (
             "Giving rules",
             {
@@ -139,6 +153,7 @@ class CampaignAdmin(CampaignScopedAdmin):
             {
                 "fields": [
                     "election_limit_minor",
+                    "year_limit_minor",
                     "donor_chooses_election",
                     "itemization_threshold_minor",
                     "foreign_address_policy",
@@ -149,7 +164,8 @@ class CampaignAdmin(CampaignScopedAdmin):
                     "one on the gift's date unless donors may choose. A donor's gifts per "
                     "election, whatever email they use, stay within the limit; a gift over it is "
                     "offered the room left and, with the donor's consent, the rest goes to the "
-                    "next election of the cycle."
+                    "next election of the cycle. A limit per calendar year (a PAC's) counts "
+                    "every gift of the year, with or without elections."
                 ),
             },
         ),

@@ -11,7 +11,7 @@ from donations import exports
 from donations.models import Donation
 from engagement.asks import create_ask, run_ask
 from engagement.models import Ask
-from tests.donations.support import post_start, start_payload
+from tests.donations.support import one_tap_body, post_one_tap, post_start, start_payload
 from tests.factories import EventFactory
 
 pytestmark = pytest.mark.usefixtures("simulated_settings")
@@ -87,3 +87,23 @@ def test_the_staff_export_shows_the_ask_tag(client, event):
     [row] = list(exports.donation_rows(campaign=event.campaign))
 
     assert row[exports.HEADER.index("ask_tag")] == "ask-27-9pm"
+
+
+def test_a_one_tap_gift_while_an_ask_is_pinned_records_its_tag(client, event):
+    started = post_start(client, event, start_payload(event, save_card=True)).json()
+    confirmed = client.post(
+        "/donations/simulated/confirm/",
+        data={"donation_id": started["donation_id"], "client_secret": started["client_secret"]},
+        content_type="application/json",
+    )
+    assert confirmed.status_code == 200
+    pinned_ask(event)
+
+    tapped = post_one_tap(client, event, one_tap_body(event, ask_tag="ask-27-9pm"))
+    forged = post_one_tap(client, event, one_tap_body(event, ask_tag="x" * 101))
+
+    assert tapped.status_code == 200, tapped.content
+    assert Donation.objects.get(pk=tapped.json()["donation_id"]).ask_tag == "ask-27-9pm"
+    assert forged.status_code == 400
+    assert forged.json()["field"] == "ask_tag"
+    assert Donation.objects.count() == 2

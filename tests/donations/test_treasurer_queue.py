@@ -4,10 +4,12 @@ audit lines, who may act, and the daily mail of overdue items."""
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -350,3 +352,51 @@ def test_an_excess_refunded_from_the_ledger_closes_its_item_with_a_line():
     item.refresh_from_db()
     assert item.resolved_at is not None
     assert list(item.actions.values_list("user", "what")) == [(None, "settled")]
+
+
+def test_refund_pressed_twice_refunds_the_excess_once(client, staff_factory):
+    campaign = CampaignFactory()
+    item, _, _ = over_the_limit(campaign)
+    client.force_login(staff_factory(campaign, "treasurer"))
+
+    act(client, item, "refund")
+    again = act(client, item, "refund")
+
+    assert page_messages(again) == ["This item is already resolved."]
+    gift = Donation.objects.get(pk=item.donation_id)
+    assert (gift.refunded_minor, gift.net_minor) == (50_000, 100_000)
+    assert [line.what[:17] for line in item.actions.all()] == ["refund requested "]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_treasurers_refunding_at_once_refund_the_excess_once(staff_factory):
+    """Two requests at once on PostgreSQL: the item's row lock makes the second wait and then
+    find the item resolved."""
+    campaign = CampaignFactory()
+    item, _, _ = over_the_limit(campaign)
+    users = [staff_factory(campaign, "treasurer"), staff_factory(campaign, "owner")]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def press(user):
+        barrier.wait(timeout=10)
+        try:
+            treasurer.do_item_action(
+                item_id=item.pk, user_id=user.pk, is_superuser=False, action="refund", note=""
+            )
+            outcomes.append("done")
+        except queue.ActionRefused as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["This item is already resolved.", "done"]
+    gift = Donation.objects.get(pk=item.donation_id)
+    assert (gift.refunded_minor, gift.net_minor) == (50_000, 100_000)
+    assert ComplianceAction.objects.filter(item=item).count() == 1

@@ -47,3 +47,18 @@ def test_running_it_twice_changes_nothing_and_does_not_print_the_password_again(
     password = re.search(r"Admin login: demo / (\S+)", first).group(1)
     assert password not in second
     assert "Admin login: demo (password shown when it was created" in second
+
+
+def test_a_demo_that_ended_is_kept_and_a_new_live_one_made():
+    seed()
+    ended = Event.objects.get(slug="demo-live")
+    assert ended.auto_end_minutes == 0  # stopping `make run` does not end the demo
+    Event.objects.filter(pk=ended.pk).update(status=EventStatus.ENDED)
+
+    seed()
+
+    ended.refresh_from_db()
+    assert (ended.slug, ended.status) == (f"demo-live-{ended.pk}", EventStatus.ENDED)
+    fresh = Event.objects.get(slug="demo-live")
+    assert fresh.pk != ended.pk
+    assert fresh.status == EventStatus.LIVE

@@ -23,6 +23,8 @@
 //                      answer's attempt_key, else the last key newAttemptKey() handed out)
 //     pageToken()      the page token the start view wants (page_token)
 //     newAttemptKey()  a fresh attempt key (a UUID) for a new start
+//     askTag()         the tag of the room's pinned ask (or the last one shown), "" for none:
+//                      sent with a gift as ask_tag (the server decides whether it counts)
 //   }
 //   and [data-donate-returning] in step 1, right after the amounts: an empty, hidden container
 //   for a returning donor's one-tap gift.
@@ -1028,6 +1030,7 @@
     finish: (started, key) => done(started, key || started.attempt_key || issuedKey),
     pageToken: () => config.pageToken,
     newAttemptKey: () => { issuedKey = newKey(); return issuedKey; },
+    askTag: () => (ask ? String(ask.tag || "") : ""),
   };
 
   refreshTotal();

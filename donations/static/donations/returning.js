@@ -121,6 +121,7 @@
         attestations: Array.from(confirmBox.querySelectorAll("input:checked"))
           .map((box) => parseInt(box.value, 10)),
         refcode: refcode,
+        ask_tag: api.askTag ? api.askTag() : "",
       });
       if (!started.ok) {
         say("", started.data.error || "Something went wrong. Please try again.");

@@ -1,4 +1,8 @@
-"""Create the demo campaign, its staff login and an event that is live now. Idempotent."""
+"""Create the demo campaign, its staff login and an event that is live now. Idempotent. A demo
+event that has since ended (or was cancelled) keeps its history under the slug
+`demo-live-<id>`, and a new one is made live, so `make run` on a kept database always has a
+show to watch. The demo event never ends by itself (`auto_end_minutes` 0): stopping `make run`
+for an hour leaves it live for the next run."""
 
 from __future__ import annotations
 
@@ -65,6 +69,9 @@ class Command(BaseCommand):
             )
 
             event = Event.objects.filter(slug=EVENT_SLUG).first()
+            if event is not None and event.status in (EventStatus.ENDED, EventStatus.CANCELLED):
+                Event.objects.filter(pk=event.pk).update(slug=f"{EVENT_SLUG}-{event.pk}")
+                event = None
             if event is None:
                 now = timezone.now()
                 event = Event.objects.create(
@@ -80,6 +87,7 @@ class Command(BaseCommand):
                     capacity_tier=CapacityTier.objects.order_by("max_attendees")[0],
                     goal_minor=5_000_000,
                     suggested_amounts=[1_000, 2_500, 5_000, 10_000, 25_000],
+                    auto_end_minutes=0,
                 )
         if event.status == EventStatus.DRAFT:
             services.schedule_event(event_id=event.pk)
