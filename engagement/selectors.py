@@ -289,3 +289,36 @@ def questions_per_minute(*, event_id: int, start: datetime, end: datetime) -> di
         .values_list("minute", "n")
     )
     return {int(minute.timestamp() // 60): int(n) for minute, n in rows}
+
+
+@dataclass(frozen=True)
+class AskOnScreen:
+    ask_id: int
+    text: str
+    amount_minor: int
+    tag: str
+    pinned_at: datetime
+    unpinned_at: datetime | None  # None: still pinned
+
+
+def asks_on_screen(*, event_id: int, start: datetime, end: datetime) -> list[AskOnScreen]:
+    """The event's asks pinned at some point between `start` and `end`, by when they were
+    pinned (one query). An ask keeps only its last pinning: one pinned twice shows once."""
+    asks = (
+        Ask.objects.filter(event_id=event_id, pinned_at__isnull=False, pinned_at__lt=end)
+        .filter(Q(unpinned_at__isnull=True) | Q(unpinned_at__gt=start))
+        .filter(Q(pinned=True) | Q(unpinned_at__gte=F("pinned_at")))
+        .order_by("pinned_at", "pk")
+    )
+    return [
+        AskOnScreen(
+            ask_id=a.pk,
+            text=a.text,
+            amount_minor=a.amount_minor,
+            tag=a.tag,
+            pinned_at=a.pinned_at,
+            unpinned_at=None if a.pinned else a.unpinned_at,
+        )
+        for a in asks
+        if a.pinned_at is not None
+    ]

@@ -21,7 +21,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from events.httpcache import etag_matches
-from streaming import ingest, playlists, selectors, services, signing
+from streaming import dateranges, ingest, playlists, selectors, services, signing
+from streaming.captions import rendition as captions
 from streaming.storage import ObjectTooLarge, get_storage
 
 PATH = re.compile(
@@ -131,6 +132,14 @@ def signed_origin(
     return published_file(request, public_id, path)
 
 
+def _is_replay_media(match: re.Match[str]) -> bool:
+    return (
+        match["ext"] == "m3u8"
+        and match["file"] == "replay"
+        and match["rendition"] not in (None, captions.FOLDER)
+    )
+
+
 @require_http_methods(["GET", "HEAD", "OPTIONS"])
 def published_file(request: HttpRequest, public_id: str, path: str) -> HttpResponse:
     """A published file of the stream with its headers (whoever may see it: see above)."""
@@ -150,6 +159,9 @@ def published_file(request: HttpRequest, public_id: str, path: str) -> HttpRespo
     if data is None:
         return _not_found()
     ext = match["ext"]
+    if _is_replay_media(match):
+        # The show's moments (the tally as it read, the asks), as of now (dateranges.py).
+        data = dateranges.replay_with_dateranges(public_id=public_id, text=data)
     etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
     headers = {
         "Content-Type": playlists.CONTENT_TYPES[ext],

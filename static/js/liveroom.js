@@ -20,6 +20,10 @@
 //   viewer asks for reduced motion, and on the first snapshot). The bar shows any gift (at least
 //   a dot) with the share as text beside it. The viewer count counts this viewer once admitted;
 //   "—" until the first snapshot.
+// - The replay's moment: .showMoment({raised, donations, donors, ask, recent} or null) puts the
+//   tally as it read at the replay's playhead in the thermometer, totals, counts and ticker, with
+//   "raised since: $X" (today's total less the moment's) and the ask then on screen beside it,
+//   until null gives today's back (replaytally.js calls it as the replay plays).
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-room]");
@@ -46,10 +50,11 @@
   function hook(name) { return root.querySelector('[data-live="' + name + '"]'); }
   var el = {};
   ["raised", "donors", "donations", "viewers", "goal", "ticker", "state", "bar", "percent",
-    "progress"]
+    "progress", "moment", "since", "moment-ask"]
     .forEach(function (name) { el[name] = hook(name); });
 
   var current = null;      // the latest snapshot applied
+  var moment = null;       // the replay's moment shown instead of today's figures, or null
   var shownRaised = null;  // what the animated total shows now, in minor units
   var admittedHere = false;  // a socket delivers: this viewer is one of those watching
   var animation = 0;
@@ -146,17 +151,33 @@
     el.ticker.replaceChildren.apply(el.ticker, items);
   }
 
+  // The figures of the tally: today's (the snapshot), or the replay's moment.
+  function showFigures() {
+    if (!current && !moment) return;
+    var shown = moment || current;
+    var goal = current ? current.goal : pageGoal;
+    animateRaised(shown.raised);
+    setCount("donors", shown.donors);
+    setCount("donations", shown.donations);
+    showProgress(shown.raised, goal);
+    if (el.moment) el.moment.hidden = !moment;
+    if (el["moment-ask"]) {
+      el["moment-ask"].hidden = !(moment && moment.ask);
+      setText(el["moment-ask"], moment && moment.ask ? "On screen: " + moment.ask : "");
+    }
+    if (moment) {
+      setText(el.since, current ? formatMoney(Math.max(0, current.raised - moment.raised)) : "—");
+    }
+    renderTicker(moment ? moment.recent : current.recent);
+  }
+
   function apply(snapshot) {
     if (!snapshot || typeof snapshot.version !== "number") return false;
     if (current && snapshot.version <= current.version) return false;
     current = snapshot;
-    animateRaised(snapshot.raised);
     setText(el.goal, formatMoney(snapshot.goal));
-    setCount("donors", snapshot.donors);
-    setCount("donations", snapshot.donations);
+    showFigures();
     showViewers();
-    showProgress(snapshot.raised, snapshot.goal);
-    renderTicker(snapshot.recent);
     root.setAttribute("data-version", String(snapshot.version));
     listeners.forEach(function (fn) { try { fn(snapshot); } catch (e) { /* a hook's bug */ } });
     root.dispatchEvent(new CustomEvent("liveroom:snapshot", { detail: snapshot }));
@@ -270,6 +291,17 @@
       return true;
     },
     onMessage: function (fn) { messageListeners.push(fn); },
+    showMoment: function (next) {
+      var key = next ? JSON.stringify([next.raised, next.donations, next.donors, next.ask,
+        next.recent]) : null;
+      if (key === (moment && moment.key) || (!moment && !next)) return;
+      moment = next ? {
+        raised: next.raised, donations: next.donations, donors: next.donors, ask: next.ask || "",
+        recent: Array.isArray(next.recent) ? next.recent : [], key: key,
+      } : null;
+      root.setAttribute("data-moment", moment ? String(moment.raised) : "");
+      showFigures();
+    },
     connected: function () { return !!socket && socket.readyState === WebSocket.OPEN && admittedHere; },
   };
 

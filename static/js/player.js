@@ -16,7 +16,11 @@
 //   subtitleTracks, or Safari's text tracks); the viewer's choice holds across reconnects.
 // - Hooks for tests and integrations: data-player-cover on the player names the cover shown;
 //   window.Pledgecast.player.state() returns {cover, kind, src, level, levels, engine, error,
-//   captions, subtitleTracks}.
+//   captions, subtitleTracks}; .playheadDate() the playhead's EXT-X-PROGRAM-DATE-TIME (ms since
+//   the epoch) or null.
+// - The replay's moments: each replay media playlist hls.js loads dispatches
+//   "player:dateranges" on [data-player] (detail.ranges: [{id, cls, start, end (ms or null),
+//   attrs}], its EXT-X-DATERANGE entries), and [] when the replay is left (replaytally.js).
 (function () {
   "use strict";
   var box = document.querySelector("[data-player]");
@@ -96,6 +100,7 @@
   }
 
   function detach() {
+    if (kind === "replay") tellDateRanges([]);
     clearTimeout(retryTimer);
     clearTimeout(stallTimer);
     retryTimer = stallTimer = 0;
@@ -169,6 +174,33 @@
     updateBar();
   }
 
+  // --- The replay's moments (EXT-X-DATERANGE) --------------------------------------------------
+  function tellDateRanges(ranges) {
+    box.dispatchEvent(new CustomEvent("player:dateranges", { detail: { ranges: ranges } }));
+  }
+
+  function onLevelDetails(_event, data) {
+    if (kind !== "replay" || !data || !data.details) return;
+    var found = data.details.dateRanges || {};
+    tellDateRanges(Object.keys(found).map(function (id) {
+      var range = found[id];
+      var end = range.endDate;
+      return {
+        id: id, cls: range.class || "", start: range.startDate.getTime(),
+        end: end ? end.getTime() : null, attrs: range.attr,
+      };
+    }));
+  }
+
+  function playheadDate() {
+    if (hls) {
+      var date = hls.playingDate;
+      return date ? date.getTime() : null;
+    }
+    var start = src && video.getStartDate ? video.getStartDate().getTime() : NaN;
+    return isFinite(start) ? start + video.currentTime * 1000 : null;
+  }
+
   function startHls(url, what) {
     var Hls = window.Hls;
     hls = new Hls({
@@ -184,6 +216,8 @@
       tryPlay();
     });
     hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, updateCaptions);
+    hls.on(Hls.Events.LEVEL_LOADED, onLevelDetails);
+    hls.on(Hls.Events.LEVEL_UPDATED, onLevelDetails);
     hls.on(Hls.Events.LEVEL_SWITCHED, updateLevelLabel);
     hls.on(Hls.Events.FRAG_BUFFERED, function () {
       if (reconnecting) { reconnecting = false; retries = 0; decide(); }
@@ -487,6 +521,7 @@
         captions: cc.getAttribute("aria-pressed") === "true", subtitleTracks: subtitleCount(),
       };
     },
+    playheadDate: playheadDate,
   };
   decide();
 })();
