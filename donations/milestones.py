@@ -111,8 +111,14 @@ def save_milestone(
     return milestone
 
 
+@transaction.atomic
 def remove_milestone(*, milestone_id: int) -> None:
+    """Delete a milestone (a crossed one leaves the pages' snapshot and the report too)."""
+    event_id = Milestone.objects.filter(pk=milestone_id).values_list("event_id", flat=True).first()
+    if event_id is None:
+        return
     Milestone.objects.filter(pk=milestone_id).delete()
+    transaction.on_commit(partial(livebus.publish_change, event_id=event_id, kind="tally"))
 
 
 # The crossing: one statement, the milestone's own `crossed_at IS NULL` in its WHERE, so a
