@@ -191,6 +191,8 @@ def test_staff_add_a_match_and_a_milestone_on_the_events_page(manager, event):
         event.pk, "Acme", 1, 500_000,
     )  # fmt: skip
     assert list(Milestone.objects.values_list("event_id", "percent")) == [(event.pk, 50)]
+    page = manager.get(url).content.decode()
+    assert "$0 of $5,000" in page  # matched so far, of the cap
 
 
 @pytest.mark.parametrize(
