@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('donations', '0011_treasurer_queue'),
+        ('donations', '0012_monthly_stop_year'),
         ('events', '0010_treasurer_role_large_gift'),
     ]
 
