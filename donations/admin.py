@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
 
+from donations import goal_admin as goal_admin  # the event page's milestones and matches
 from donations import queue_admin as queue_admin  # registers the treasurer's queue
 from donations import refunds
 from donations.models import (

@@ -1,12 +1,15 @@
 """The staff's CSV export of a campaign's donations: its columns, one row per donation (the
-donor's details as they gave them). Written by events.exports."""
+donor's details as they gave them). Written by events.exports.
+
+`matched_minor` is what a sponsor's match adds to the gift (donations/matching.py): the
+sponsor's money, beside the gift and never counted in it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from operator import attrgetter
 
-from donations import selectors
+from donations import matching, selectors
 from donations.donors import DONOR_FIELDS
 from donations.models import Donation
 from events.models import Campaign
@@ -48,10 +51,17 @@ COLUMNS: list[tuple[str, Callable[[Donation], object]]] = [
     ("payment_id", lambda d: d.payment_id or ""),
 ]
 
+# The match's column follows the gift's net.
+_MATCHED_AT = [name for name, _ in COLUMNS].index("net_minor") + 1
 HEADER = [name for name, _ in COLUMNS]
+HEADER.insert(_MATCHED_AT, "matched_minor")
 
 
 def donation_rows(*, campaign: Campaign) -> Iterator[list[object]]:
-    """Every donation of the campaign, oldest first, streamed from a server-side cursor."""
+    """Every donation of the campaign, oldest first, streamed from a server-side cursor, with
+    what the campaign's match offers add to each (one query per offer first)."""
+    matched = matching.campaign_gift_matches(campaign=campaign)
     for donation in selectors.iter_campaign_donations(campaign=campaign):
-        yield [get(donation) for _, get in COLUMNS]
+        row = [get(donation) for _, get in COLUMNS]
+        row.insert(_MATCHED_AT, matched.get(donation.pk, 0))
+        yield row

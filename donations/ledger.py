@@ -2,7 +2,8 @@
 new money state, move the sharded tallies by the difference, and tell the live room.
 
 This is the only module that tells the live room a tally changed (`_publish_tally`), always
-from `transaction.on_commit`, once per committed change. The tally moves in the same
+from `transaction.on_commit`, once per committed change; after a rise it first records the
+milestones the committed tally reached (`donations.milestones`). The tally moves in the same
 transaction as the ledger row, so a tally never disagrees with a committed ledger.
 """
 
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from donations import milestones
 from donations.models import (
     TALLY_SHARDS,
     Donation,
@@ -175,7 +177,9 @@ def commit_donation_state(
                 *(0 if other_campaign else counted, counted),
             ],
         )
-    transaction.on_commit(partial(_publish_tally, event_id=donation.event_id))
+    # A rise may cross a milestone: checked once committed (donations/milestones.py).
+    publish = _tally_rose if raised > 0 else _publish_tally
+    transaction.on_commit(partial(publish, event_id=donation.event_id))
     if after.counted and not before.counted and celery_app.conf.task_always_eager:
         # Embedded mode has no beat: send at once. With a broker, the row itself is the
         # outbox (receipt_sent_at IS NULL) and the periodic send_pending_receipts task sends
@@ -185,6 +189,13 @@ def commit_donation_state(
 
 
 def _publish_tally(*, event_id: int) -> None:
+    livebus.publish_change(event_id=event_id, kind="tally")
+
+
+def _tally_rose(*, event_id: int) -> None:
+    """After the commit of a rise: record the milestones it crossed, then tell the live room
+    once (its snapshot carries the tally and the crossings together)."""
+    milestones.check_crossings(event_id=event_id)
     livebus.publish_change(event_id=event_id, kind="tally")
 
 
@@ -217,7 +228,7 @@ def recompute_tallies(*, event_ids: list[int] | None = None) -> int:
         for scope, (r, d, n) in scopes.items()
     )
     for event_id, _ in event_list:
-        transaction.on_commit(partial(_publish_tally, event_id=event_id))
+        transaction.on_commit(partial(_tally_rose, event_id=event_id))
     return len(scopes)
 
 

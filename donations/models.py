@@ -23,6 +23,9 @@ from donations.compliance_models import ItemKind as ItemKind
 from donations.compliance_models import MonthlyGiftStop as MonthlyGiftStop
 from donations.compliance_models import TreasurerDigest as TreasurerDigest
 from donations.donors import DonorDetails
+from donations.goal_models import MatchOffer as MatchOffer
+from donations.goal_models import MatchRatio as MatchRatio
+from donations.goal_models import Milestone as Milestone
 from events.models import CURRENCY_CHOICES, Campaign, Event
 
 

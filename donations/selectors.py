@@ -22,7 +22,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from donations import ticker
+from donations import matching, milestones, ticker
 from donations.defence import issue_page_token
 from donations.forms import StartDonationForm
 from donations.models import Donation, DonationStatus, TallyShard, campaign_scope, event_scope
@@ -504,3 +504,12 @@ def event_recent_donations(*, event_id: int, limit: int) -> list[StaffDonation]:
 def event_totals(*, event_id: int) -> Tally:
     """The event's tally without the ticker: one query over its shards."""
     return _scope_tally(event_scope(event_id))
+
+
+# The goal's extras, read where they are computed (donations/milestones.py, matching.py).
+milestone_crossings = milestones.milestone_crossings
+MilestoneCrossing = milestones.MilestoneCrossing
+event_matching = matching.event_matching
+match_state = matching.match_state
+MatchState = matching.MatchState
+EventMatching = matching.EventMatching

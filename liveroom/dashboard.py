@@ -167,9 +167,19 @@ class ShowPanel:
 
 
 @dataclass(frozen=True)
+class MatchLine:
+    matched: str  # every offer's, added
+    sponsor: str  # the offer shown: open, else next, else last
+    left: str
+    cap: str
+    is_open: bool
+
+
+@dataclass(frozen=True)
 class Panels:
     show: ShowPanel
     raised: str
+    match: MatchLine | None  # None: the event has no match offer
     goal: str
     percent: int
     donors: int
@@ -199,7 +209,18 @@ def build_panels(*, event: Event, zone: tzinfo, now: datetime) -> Panels:
         event_id=event.pk, went_live_at=event.went_live_at, ended_at=event.ended_at
     )
     closes = event.giving_closes_at
+    matching = donation_selectors.event_matching(event_id=event.pk, now=now)
+    shown = matching.current
     return Panels(
+        match=None
+        if shown is None
+        else MatchLine(
+            matched=money(matching.matched_minor, currency),
+            sponsor=shown.sponsor,
+            left=money(shown.left_minor, currency),
+            cap=money(shown.cap_minor, currency),
+            is_open=shown.is_open(now),
+        ),
         show=ShowPanel(
             status=event.status,
             status_label=event.get_status_display(),

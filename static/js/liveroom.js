@@ -14,11 +14,13 @@
 //   "liveroom:full" (refused: the event is at its capacity; the panel
 //   also gets data-full="true") and "liveroom:polling" (no socket can be had here: tally.json
 //   instead; the player then plays without waiting for a place); elements with data-live="raised|
-//   donors|donations|viewers|goal|ticker|state|bar|percent|progress" are the hooks it fills.
+//   donors|donations|viewers|goal|ticker|state|bar|percent|progress|matched|matched-bar|
+//   matched-line" are the hooks it fills; .formatMoney(minor) writes money as the panel does.
 // - Money in whole dollars when it is whole ("$50,000"), as events/money.py writes it. The total
 //   counts up to a new figure in whole dollars, never down and never past it (at once when the
 //   viewer asks for reduced motion, and on the first snapshot). The bar shows any gift (at least
-//   a dot) with the share as text beside it. The viewer count counts this viewer once admitted;
+//   a dot) with the share as text beside it; what sponsors' matches add (`matched`) follows the
+//   donors' part in a bar of its own, counted in the share and said in text ("+ $500 matched"). The viewer count counts this viewer once admitted;
 //   "—" until the first snapshot.
 // - The replay's moment: .showMoment({raised, donations, donors, ask, recent} or null) puts the
 //   tally as it read at the replay's playhead in the thermometer, totals, counts and ticker, with
@@ -50,7 +52,7 @@
   function hook(name) { return root.querySelector('[data-live="' + name + '"]'); }
   var el = {};
   ["raised", "donors", "donations", "viewers", "goal", "ticker", "state", "bar", "percent",
-    "progress", "moment", "since", "moment-ask"]
+    "progress", "moment", "since", "moment-ask", "matched", "matched-bar", "matched-line"]
     .forEach(function (name) { el[name] = hook(name); });
 
   var current = null;      // the latest snapshot applied
@@ -114,14 +116,23 @@
     return Math.floor(tenths / 10) + "%";
   }
 
-  function showProgress(raised, goal) {
-    var percent = goal > 0 ? Math.min(100, 100 * raised / goal) : 0;
+  // The thermometer holds raised + matched: the donors' part, then the sponsors' beside it.
+  function showProgress(raised, matched, goal) {
+    function share(minor) { return goal > 0 ? Math.min(100, 100 * minor / goal) : 0; }
+    var total = raised + matched;
+    var percent = share(total);
     // Any gift shows: a dot of bar at least (its height, round).
-    if (el.bar) el.bar.style.width = raised > 0 ? "max(0.9rem, " + percent.toFixed(2) + "%)" : "0";
-    setText(el.percent, percentText(raised, goal));
+    if (el.bar) el.bar.style.width = raised > 0 ? "max(0.9rem, " + share(raised).toFixed(2) + "%)" : "0";
+    if (el["matched-bar"]) {
+      el["matched-bar"].style.width = matched > 0 ? (percent - share(raised)).toFixed(2) + "%" : "0";
+    }
+    setText(el.percent, percentText(total, goal));
+    if (el.matched) setText(el.matched, formatMoney(matched));
+    if (el["matched-line"]) el["matched-line"].hidden = !(matched > 0);
     if (el.progress) {
       el.progress.setAttribute("aria-valuenow", String(Math.floor(10 * percent) / 10));
-      el.progress.setAttribute("aria-valuetext", percentText(raised, goal) + " of the goal");
+      el.progress.setAttribute("aria-valuetext", percentText(total, goal) + " of the goal" +
+        (matched > 0 ? ": " + formatMoney(raised) + " raised + " + formatMoney(matched) + " matched" : ""));
     }
   }
 
@@ -159,7 +170,8 @@
     animateRaised(shown.raised);
     setCount("donors", shown.donors);
     setCount("donations", shown.donations);
-    showProgress(shown.raised, goal);
+    // A replay's moment carries the donors' money only: sponsors' matches are today's.
+    showProgress(shown.raised, moment ? 0 : current.matched || 0, goal);
     if (el.moment) el.moment.hidden = !moment;
     if (el["moment-ask"]) {
       el["moment-ask"].hidden = !(moment && moment.ask);
@@ -302,6 +314,7 @@
       root.setAttribute("data-moment", moment ? String(moment.raised) : "");
       showFigures();
     },
+    formatMoney: formatMoney,
     connected: function () { return !!socket && socket.readyState === WebSocket.OPEN && admittedHere; },
   };
 

@@ -156,9 +156,10 @@ def test_a_goal_changed_in_the_admin_is_announced_to_the_live_room(
     data = form_data(campaign, slug=event.slug, goal_minor="75,000")
     for name in ("campaign", "slug"):  # read-only once the event is live
         data.pop(name)
-    # The change page's inline of simulcast destinations (streaming's), none here.
-    data.update({"simulcast_destinations-TOTAL_FORMS": "0",
-                 "simulcast_destinations-INITIAL_FORMS": "0"})  # fmt: skip
+    # The change page's inlines of simulcast destinations (streaming's), milestones and match
+    # offers (donations'), none here.
+    for prefix in ("simulcast_destinations", "milestones", "match_offers"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     with django_capture_on_commit_callbacks(execute=True):
         response = manager_client.post(url, data)
     assert response.status_code == 302

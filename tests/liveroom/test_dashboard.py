@@ -10,10 +10,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from donations.models import MatchOffer
 from donations.selectors import (
     RaisedBucket,
     RaisedSeries,
     RefcodeTotal,
+    event_matching,
     event_raised_series,
     event_recent_donations,
     event_top_refcodes,
@@ -350,15 +352,16 @@ def test_the_show_panel_shows_each_simulcast_destination_without_its_key(
 
 
 # -- cost ----------------------------------------------------------------------------------------
-def test_the_fragment_takes_twenty_queries_whatever_the_data(
+def test_the_fragment_takes_twenty_two_queries_whatever_the_data(
     client, event, staff_factory, django_assert_num_queries
 ):
     """Session, user, memberships, the event (with its campaign), the tally's shards, the raised
     series, the viewer samples, the money before/during/after the show, the top refcodes, the
     recent donations, the stream (with its transcoder) and its renditions, the simulcast
     destinations, whether the user may run the show, the room's questions (settings and counts,
-    the queue, those on the page), polls (the polls, their answers' counts) and asks: 20,
-    however many donations, samples, renditions, destinations, questions, polls or asks."""
+    the queue, those on the page), polls (the polls, their answers' counts) and asks, the match
+    offers and what they matched: 22, however many donations, samples, renditions,
+    destinations, questions, polls, asks or offers."""
     for status in ("pending", "pending", "approved", "answered"):
         QuestionFactory(event=event, status=status)
     for question in ("First?", "Second?"):
@@ -376,11 +379,20 @@ def test_the_fragment_takes_twenty_queries_whatever_the_data(
         Rendition.objects.create(stream=stream, name=name)
     for n in range(3):
         SimulcastDestination.objects.create(event=event, url=f"rtmp://8.8.8.8/{n}", key_sealed="x")
+    for hours in (-1, 2):
+        MatchOffer.objects.create(
+            event=event, sponsor="Acme", ratio=1, cap_minor=50_000,
+            starts_at=timezone.now() + timedelta(hours=hours),
+            ends_at=timezone.now() + timedelta(hours=hours + 1),
+        )  # fmt: skip
     client.force_login(staff_factory(event.campaign, "manager"))
 
-    with django_assert_num_queries(20):
+    with django_assert_num_queries(22):
         response = client.get(url(event, fragment=True))
     assert response.status_code == 200
+    matched = event_matching(event_id=event.pk).matched_minor
+    assert matched > 0
+    assert f"+ {charts.money(matched, 'usd')} matched" in response.content.decode()
 
 
 def test_the_fragment_of_an_event_without_anything_still_renders(client, superuser):

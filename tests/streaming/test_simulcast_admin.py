@@ -44,6 +44,11 @@ def _form(event, rows, existing=()):
         f"{PREFIX}-INITIAL_FORMS": str(len(existing)),
         f"{PREFIX}-MIN_NUM_FORMS": "0",
         f"{PREFIX}-MAX_NUM_FORMS": "5",
+        # The donations app's inlines (milestones, match offers): none here.
+        "milestones-TOTAL_FORMS": "0",
+        "milestones-INITIAL_FORMS": "0",
+        "match_offers-TOTAL_FORMS": "0",
+        "match_offers-INITIAL_FORMS": "0",
         "_continue": "Save and continue editing",
     }
     for index, row in enumerate([*existing, *rows]):
@@ -64,7 +69,9 @@ def _url(event):
 
 
 def _errors(response):
-    formset = next(f for f in response.context["inline_admin_formsets"])
+    formset = next(
+        f for f in response.context["inline_admin_formsets"] if f.formset.prefix == PREFIX
+    )
     messages = [m for form in formset.formset.forms for ms in form.errors.values() for m in ms]
     return messages, list(formset.formset.non_form_errors())
 

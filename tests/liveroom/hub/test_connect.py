@@ -38,6 +38,9 @@ def test_it_sends_the_current_snapshot_on_connect(live_redis):
         "donations": 0,
         "viewers": 1,  # the connecting viewer counts
         "recent": [],
+        "matched": 0,
+        "match": None,
+        "milestones": [],
         "stream": "none",
         "replay": False,
         "room": {"asking": True, "on_screen": None, "questions": [], "poll": None, "ask": None},
