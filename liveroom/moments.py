@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from donations.moments import TickerLine, event_gift_moments
+from donations.selectors import milestone_crossings
 from engagement.selectors import asks_on_screen
 from streaming.dateranges import DateRange
 
@@ -105,9 +106,10 @@ def milestone_entry(*, index: int, at: datetime, label: str) -> DateRange:
 
 
 def milestone_entries(event_id: int, start: datetime, end: datetime) -> list[DateRange]:
-    # MILESTONES: wire `donations.selectors.milestone_crossings(event_id=...)` here once it
-    # lands (each crossing has `.at` and `.label`):
-    #     return [milestone_entry(index=i, at=c.at, label=c.label)
-    #             for i, c in enumerate(milestone_crossings(event_id=event_id))
-    #             if start <= c.at < end]
-    return []
+    """The goal's milestones crossed between `start` and `end` (donations/milestones.py), each
+    named by its milestone (a stable ID)."""
+    return [
+        milestone_entry(index=crossing.milestone_id, at=crossing.at, label=crossing.label)
+        for crossing in milestone_crossings(event_id=event_id)
+        if start <= crossing.at < end
+    ]

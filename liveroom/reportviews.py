@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from donations.selectors import milestone_crossings
 from events import exports
 from events import selectors as event_selectors
 from events.models import Event
@@ -28,7 +29,13 @@ from liveroom.dashboard import staff_zone
 
 
 def _report(request: HttpRequest, event: Event) -> report.Report:
-    return report.build_report(event=event, zone=staff_zone(request), now=timezone.now())
+    milestones = [
+        report.ReportMoment(at=crossing.at, kind="milestone", title=f"Milestone: {crossing.label}")
+        for crossing in milestone_crossings(event_id=event.pk)
+    ]
+    return report.build_report(
+        event=event, zone=staff_zone(request), now=timezone.now(), extra_moments=milestones
+    )
 
 
 def _major(amount_minor: int) -> Decimal:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.cache import cache
 
+from donations.milestones import record_crossings, save_milestone
+from donations.models import Milestone
 from donations.moments import GiftMoment, GiftMoments, event_gift_moments
 from engagement.models import Ask
 from events.models import EventStatus
@@ -147,6 +149,23 @@ def test_the_asks_on_screen_are_entries_with_their_label(event):
     assert 'X-LABEL="Give $27 \u201dnow\u201d"' in dateranges.render(entries[0])
 
 
+def test_the_milestones_crossed_during_the_replay_are_instants_with_their_label(event):
+    inside = save_milestone(event_id=event.pk, amount_minor=1_000, percent=None)
+    outside = save_milestone(event_id=event.pk, amount_minor=2_000, percent=None)
+    save_milestone(event_id=event.pk, amount_minor=900_000, percent=None)  # never reached
+    give(event, amount=5_000, at=T0)
+    assert sorted(record_crossings(event_id=event.pk)) == sorted([inside.pk, outside.pk])
+    Milestone.objects.filter(pk=inside.pk).update(crossed_at=T0 + timedelta(minutes=2))
+    Milestone.objects.filter(pk=outside.pk).update(crossed_at=END + timedelta(minutes=1))
+
+    entries = moments.milestone_entries(event.pk, T0, END)
+
+    assert [(e.id, e.class_name, e.start, e.duration, dict(e.client)) for e in entries] == [
+        (f"milestone-{inside.pk}", "com.pledgecast.milestone", T0 + timedelta(minutes=2), 0.0,
+         {"X-LABEL": "$10 raised"}),
+    ]  # fmt: skip
+
+
 def test_the_replay_playlist_carries_the_moments_as_served(
     client, stream, django_assert_num_queries
 ):
@@ -168,8 +187,8 @@ def test_the_replay_playlist_carries_the_moments_as_served(
     )  # fmt: skip
 
     cache.clear()
-    # the origin's two, the stream's event, the ledger's five, the asks
-    with django_assert_num_queries(9):
+    # the origin's two, the stream's event, the ledger's five, the asks, the milestones
+    with django_assert_num_queries(10):
         response = client.get(f"/live/{stream.public_id}/v/replay.m3u8")
     with django_assert_num_queries(3):  # the entries kept for a minute
         again = client.get(f"/live/{stream.public_id}/v/replay.m3u8")

@@ -13,6 +13,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from donations.milestones import record_crossings, save_milestone
+from donations.models import Milestone
 from engagement import moments
 from engagement.models import Moment
 from events.models import EventStatus, ViewerSample
@@ -263,3 +265,17 @@ def test_a_show_still_live_without_moments_has_a_report_of_its_last_hour(
     assert response.status_code == 200
     assert len(response.context["report"].minutes) in (60, 61)
     assert "No moments were marked." in response.content.decode()
+
+
+def test_a_milestone_crossed_is_a_moment_of_the_report(client, staff_factory, show):
+    milestone = save_milestone(event_id=show.pk, amount_minor=15_000, percent=None)
+    assert record_crossings(event_id=show.pk) == [milestone.pk]  # the tally is past $150
+    # Crossed during the show, 14 minutes in.
+    Milestone.objects.filter(pk=milestone.pk).update(crossed_at=T0 + timedelta(minutes=14))
+    client.force_login(staff_factory(show.campaign, "viewer"))
+
+    page = client.get(f"/staff/events/{show.pk}/report/")
+
+    assert page.status_code == 200
+    titles = [m.title for m in page.context["report"].moments]
+    assert titles == ["Speaker: Jane Doe", "Milestone: $150 raised"]
