@@ -304,6 +304,11 @@ CELERY_BEAT_SCHEDULE["events-confirmations"] = {
     "task": "events.tasks.send_pending_confirmations",
     "schedule": 5.0,
 }
+# Capacity notices' emails still due (events/capacity.py): a broker outage delays them only.
+CELERY_BEAT_SCHEDULE["events-capacity-notices"] = {
+    "task": "events.tasks.send_capacity_notices",
+    "schedule": 60.0,
+}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

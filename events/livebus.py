@@ -28,7 +28,7 @@ from events import redisclients
 
 log = logging.getLogger(__name__)
 
-ChangeKind = Literal["tally", "stream", "status", "viewers", "engagement"]
+ChangeKind = Literal["tally", "stream", "status", "viewers", "engagement", "capacity"]
 
 
 def channel() -> str:

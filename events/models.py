@@ -490,6 +490,17 @@ class Event(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     capacity_tier = models.ForeignKey(CapacityTier, on_delete=models.PROTECT)
+    auto_upgrade_tier = models.ForeignKey(
+        CapacityTier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="pre-authorised upgrade",
+        help_text="Optional: when the audience reaches 95% of the capacity tier, move the event "
+        "to this larger tier by itself, once (owners and managers are emailed). Its price "
+        "applies.",
+    )
     goal_minor = MoneyField(
         "fundraising goal",
         validators=[MinValueValidator(1, "The goal must be a positive amount.")],
@@ -558,6 +569,12 @@ class Event(models.Model):
             validate_suggested_amounts(self.suggested_amounts)
         except ValidationError as exc:
             errors["suggested_amounts"] = exc.messages[0]
+        upgrade, tier = self.auto_upgrade_tier, getattr(self, "capacity_tier", None)
+        if upgrade is not None and tier is not None and upgrade.max_attendees <= tier.max_attendees:
+            errors["auto_upgrade_tier"] = (
+                f"Choose a tier larger than the event's ({tier.max_attendees:,} attendees), or "
+                "none."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -660,3 +677,51 @@ class ViewerSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.viewers} viewers of event {self.event_id} at {self.at:%H:%M:%S}"
+
+
+class CapacityNoticeKind(models.TextChoices):
+    AT_80 = "80", "At 80% of the tier"
+    AT_95 = "95", "At 95% of the tier"
+    UPGRADED = "upgraded", "Moved to a larger tier"
+
+
+class CapacityNotice(models.Model):
+    """What staff are told about an event's capacity (events/capacity.py): the audience
+    reaching 80% or 95% of its tier (once per tier), or the event moved to a larger tier (by
+    an owner, or by itself to its pre-authorised tier). The row is the email's outbox
+    (`mail_due`, sent once by the task on commit or beat's sweep); the dashboard shows the
+    latest."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="capacity_notices")
+    kind = models.CharField(max_length=10, choices=CapacityNoticeKind.choices)
+    tier = models.ForeignKey(CapacityTier, on_delete=models.PROTECT, related_name="+")
+    from_tier = models.ForeignKey(
+        CapacityTier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    viewers = models.PositiveIntegerField()
+    by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    mail_due = models.BooleanField(default=True)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "tier", "kind"],
+                condition=models.Q(kind__in=["80", "95"]),
+                name="capacity_alert_once_per_tier",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(mail_due=True),
+                name="capacity_notice_mail_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: event {self.event_id}"

@@ -74,6 +74,17 @@ def staff_campaign_ids(*, user: User | AnonymousUser, write: bool = False) -> se
     return set(memberships.values_list("campaign_id", flat=True))
 
 
+def is_campaign_owner(*, user: User | AnonymousUser, campaign_id: int) -> bool:
+    """Whether the user is an owner of the campaign (or a superuser)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        user_id=user.pk, campaign_id=campaign_id, role=Role.OWNER
+    ).exists()
+
+
 def access_staff_event(*, user: User | AnonymousUser, event_id: int) -> Event:
     """An event of a campaign the staff user may see (superusers: any), with its campaign, for
     staff pages outside the admin (the live dashboard). Anything else, an inactive or
@@ -120,14 +131,16 @@ class EventSummary:
     status: str
     currency: str
     goal_minor: int
+    capacity: int = 0  # its capacity tier's attendees at once
 
 
 def event_summary(*, event_id: int) -> EventSummary:
-    """The event's status, currency and goal (one query). Raises Event.DoesNotExist."""
-    status, currency, goal_minor = Event.objects.values_list(
-        "status", "campaign__currency", "goal_minor"
+    """The event's status, currency, goal and capacity (one query). Raises
+    Event.DoesNotExist."""
+    status, currency, goal_minor, capacity = Event.objects.values_list(
+        "status", "campaign__currency", "goal_minor", "capacity_tier__max_attendees"
     ).get(pk=event_id)
-    return EventSummary(status=status, currency=currency, goal_minor=goal_minor)
+    return EventSummary(status=status, currency=currency, goal_minor=goal_minor, capacity=capacity)
 
 
 @dataclass(frozen=True)

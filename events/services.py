@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events import confirmations, livebus, ratelimits, registration, tasks
+from events import capacity, confirmations, livebus, ratelimits, registration, tasks
 from events.models import Attestation, Campaign, Event, EventStatus, Registration, ViewerSample
 
 log = logging.getLogger(__name__)
@@ -198,9 +198,16 @@ def register_attendee(
 def record_viewer_sample(*, event_id: int, at: datetime, viewers: int) -> None:
     """One point of the staff dashboard's viewer chart. The live room calls it once per event
     per sample slot for the whole deployment (it elects the writer). An event deleted since
-    (a draft or cancelled one) gets no sample, and that is not an error."""
+    (a draft or cancelled one) gets no sample, and that is not an error. The count is also
+    checked against the event's capacity tier (events/capacity.py: staff alerted at 80% and
+    95%, the pre-authorised upgrade)."""
     try:
         with transaction.atomic():
             ViewerSample.objects.create(event_id=event_id, at=at, viewers=viewers)
     except IntegrityError:
         log.info("viewer sample of a deleted event skipped", extra={"event_id": event_id})
+        return
+    try:
+        capacity.check_capacity(event_id=event_id, viewers=viewers)
+    except Exception:  # the sample stands; the next one checks again
+        log.exception("capacity check failed", extra={"event_id": event_id})

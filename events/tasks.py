@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from events import confirmations
+from events import capacity_mail, confirmations
 
 
 @shared_task(  # type: ignore[untyped-decorator]
@@ -21,3 +21,8 @@ def send_registration_confirmation(self, registration_id: int) -> None:  # type:
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
 def send_pending_confirmations() -> int:
     return confirmations.send_pending_confirmations()
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def send_capacity_notices() -> int:
+    return capacity_mail.send_due_notices()

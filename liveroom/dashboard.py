@@ -31,7 +31,7 @@ from engagement import selectors as engagement_selectors
 from engagement.models import POLL_MAX_OPTIONS
 from events import selectors as event_selectors
 from events.models import Event, EventStatus
-from liveroom import greenroom, staffactions
+from liveroom import capacityviews, greenroom, staffactions
 from liveroom.charts import Chart, money, per_minute_chart, raised_chart, viewers_chart
 from streaming import selectors as stream_selectors
 from streaming.simulcast import selectors as simulcast_selectors
@@ -90,6 +90,10 @@ def render_dashboard(
         },
         "moment_kinds": [(k.value, k.label) for k in moments.STAFF_KINDS],
         "report_window": REPORT_WINDOW_MINUTES,
+        # The audience against the tier, the latest capacity notice, an owner's larger tiers.
+        "capacity": capacityviews.capacity_panel(
+            event=event, viewers=panels.viewers, user=request.user
+        ),
         **(extra or {}),
     }
     if not request.GET.get("fragment"):

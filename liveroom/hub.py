@@ -239,7 +239,7 @@ class Hub:
         if kind == "c":
             eid_s, _, change = rest.partition("|")
             eid = int(eid_s)
-            if change == "status":
+            if change in ("status", "capacity"):  # the admission facts to read again
                 for slug, (_, info) in list(self._info.items()):
                     if info is not None and info.event_id == eid:
                         del self._info[slug]

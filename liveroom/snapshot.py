@@ -1,13 +1,13 @@
 """The live room's selector: the snapshot every viewer of an event sees.
 
 A snapshot is state, not an event: `{version, raised, donors, donations, goal, viewers,
-recent}` (plus `currency`, `status`, the video's `stream` state and whether a `replay` exists,
-so pages turn live, reconnect or offer the replay by themselves, and the `room`: the question
-on screen, the questions on the page with their upvotes; `matched`, what sponsors' matches
-add beside `raised`, the `match` to show, and the `milestones` crossed, which pages celebrate
-once), a few hundred bytes to a few KB of JSON,
-built from the database once per change for the whole deployment (by the event's elected
-publisher), encoded once, and sent as is to every socket. Clients keep the highest `version`.
+capacity, recent}` (plus `currency`, `status`, the video's `stream` state and whether a `replay`
+exists, so pages turn live, reconnect or offer the replay by themselves, and the `room`: the
+question on screen, the questions on the page with their upvotes; `matched`, what sponsors'
+matches add beside `raised`, the `match` to show, and the `milestones` crossed, which pages
+celebrate once), a few hundred bytes to a few KB of JSON, built from the database once per
+change for the whole deployment (by the event's elected publisher), encoded once, and sent as is
+to every socket. Clients keep the highest `version`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def build_snapshot(*, event_id: int, version: int, viewers: int) -> dict[str, An
         "donors": tally.donors,
         "donations": tally.donations,
         "viewers": viewers,
+        # Pages refused a seat come back as soon as `viewers` is below it (a larger tier).
+        "capacity": event.capacity,
         "recent": recent,
         # Sponsors' money beside the donors' (never in `raised`), and the match to show.
         "matched": matching.matched_minor,

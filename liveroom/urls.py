@@ -1,6 +1,14 @@
 from django.urls import path
 
-from liveroom import dashboard, engagementviews, greenroom, reportviews, tickerviews, views
+from liveroom import (
+    capacityviews,
+    dashboard,
+    engagementviews,
+    greenroom,
+    reportviews,
+    tickerviews,
+    views,
+)
 
 app_name = "liveroom"
 
@@ -11,6 +19,7 @@ urlpatterns = [
     # Staff only (campaign-scoped); the event's admin page links here by this name.
     path("staff/events/<int:event_id>/dashboard/", dashboard.dashboard_view, name="dashboard"),
     path("staff/events/<int:event_id>/preview.json", greenroom.preview, name="preview"),
+    path("staff/events/<int:event_id>/capacity/", capacityviews.upgrade, name="capacity"),
     path(
         "staff/events/<int:event_id>/show/<slug:action>/",
         greenroom.show_action,

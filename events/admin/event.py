@@ -81,6 +81,7 @@ class EventAdmin(CampaignScopedAdmin):
             {
                 "fields": [
                     "capacity_tier",
+                    "auto_upgrade_tier",
                     "registration_required",
                     "goal_minor",
                     "suggested_amounts",
@@ -103,7 +104,9 @@ class EventAdmin(CampaignScopedAdmin):
                 fields.append("slug")
             if _is_over(obj):
                 # The goal as money ("$25,000"), not the stored minor units.
-                fields += ["starts_at", "ends_at", "capacity_tier", "goal_display"]
+                fields += [
+                    "starts_at", "ends_at", "capacity_tier", "auto_upgrade_tier", "goal_display"
+                ]  # fmt: skip
         return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:

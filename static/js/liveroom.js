@@ -37,6 +37,10 @@
   var POLL_MS = 3000;
   var REPLAY_POLL_MS = 10000;  // after the show: late gifts, or the show resumed
   var FULL_RETRY_MS = 60000;
+  var SEATS_RETRY_MS = 3000;
+  var fullRetry = 0;        // the next attempt of a page refused a seat
+  var fullSoon = false;     // ... brought forward because seats are free
+  var fullSince = 0;        // when the last refusal came
   var BACKOFF_FIRST_MS = 5000;  // full jitter over [0, 5 s) first, doubling up to a minute
   var BACKOFF_MAX_MS = 60000;
 
@@ -190,10 +194,24 @@
     setText(el.goal, formatMoney(snapshot.goal));
     showFigures();
     showViewers();
+    seatsFreed(snapshot);
     root.setAttribute("data-version", String(snapshot.version));
     listeners.forEach(function (fn) { try { fn(snapshot); } catch (e) { /* a hook's bug */ } });
     root.dispatchEvent(new CustomEvent("liveroom:snapshot", { detail: snapshot }));
     return true;
+  }
+
+  // Refused for capacity, the page polls tally.json: once a snapshot shows seats free (the
+  // event moved to a larger tier, or viewers left), it tries again within SEATS_RETRY_MS
+  // (jittered, so the waiting pages do not all come at once) instead of its minute's wait.
+  function seatsFreed(snapshot) {
+    if (!root.hasAttribute("data-full") || socket || !(snapshot.capacity > 0)) return;
+    if (snapshot.viewers >= snapshot.capacity || Date.now() - fullSince < 1000) return;
+    if (fullRetry && fullSoon) return;
+    clearTimeout(fullRetry);
+    fullSoon = true;
+    fullRetry = setTimeout(function () { fullSoon = false; connect(); },
+      Math.random() * SEATS_RETRY_MS);
   }
 
   // A count made before this viewer's arrival reached it still counts them.
@@ -230,7 +248,9 @@
   }
 
   function connect() {
-    if (stopped) return;
+    if (stopped || socket) return;  // one socket at a time (a full page's two timers)
+    clearTimeout(fullRetry);
+    fullRetry = 0;
     if (!("WebSocket" in window)) { startPolling(); return; }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     try {
@@ -280,7 +300,8 @@
           : "You are already watching this event in other tabs or on other devices. Close " +
             "one and this page will join; the tally keeps updating.");
         startPolling();
-        setTimeout(connect, FULL_RETRY_MS / 2 + Math.random() * FULL_RETRY_MS);
+        fullRetry = setTimeout(connect, FULL_RETRY_MS / 2 + Math.random() * FULL_RETRY_MS);
+        fullSince = Date.now();
         return;
       }
       failures += 1;

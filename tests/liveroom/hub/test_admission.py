@@ -5,6 +5,7 @@ import time
 
 from websockets.exceptions import ConnectionClosed
 
+from events import capacity
 from events.models import CapacityTier, EventStatus
 from liveroom.consumers import CLOSE_FULL
 from tests.factories import EventFactory
@@ -103,3 +104,33 @@ def test_a_burst_of_a_thousand_connects_at_once_all_get_in_with_the_snapshot(web
     started = time.monotonic()
     assert asyncio.run(scenario()) == 1_000
     assert time.monotonic() - started < 30
+
+
+def test_a_larger_tier_admits_the_waiting_viewer_at_once_on_every_process(web_processes):
+    """The processes keep the event's admission facts for half a minute; a move to a larger
+    tier (events/capacity.py) tells them to read them again: the refused viewer gets in on
+    their next attempt, well within that half minute."""
+    tier = CapacityTier.objects.create(name="one seat", max_attendees=1)
+    larger = CapacityTier.objects.create(name="two seats", max_attendees=2)
+    event = EventFactory(status=EventStatus.LIVE, capacity_tier=tier)
+    first, second = web_processes
+
+    async def scenario():
+        kind_a, a = await attempt(first, event.slug)
+        refused = await attempt(second, event.slug)
+        await asyncio.to_thread(
+            capacity.upgrade_capacity, event_id=event.pk, tier_id=larger.pk, by_user_id=None
+        )
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            kind, ws = await attempt(second, event.slug)
+            if kind == "in" or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        for socket in (a, ws):
+            if kind_a == "in" and not isinstance(socket, int | None):
+                await socket.close()
+        return kind_a, refused, kind
+
+    kind_a, refused, kind = asyncio.run(scenario())
+    assert (kind_a, refused, kind) == ("in", ("out", CLOSE_FULL), "in")

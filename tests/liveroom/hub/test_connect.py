@@ -37,6 +37,7 @@ def test_it_sends_the_current_snapshot_on_connect(live_redis):
         "donors": 0,
         "donations": 0,
         "viewers": 1,  # the connecting viewer counts
+        "capacity": event.capacity_tier.max_attendees,
         "recent": [],
         "matched": 0,
         "match": None,

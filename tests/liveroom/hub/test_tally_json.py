@@ -30,6 +30,7 @@ def test_it_serves_the_snapshot_with_cache_headers_and_an_etag(client, live_redi
         "donors": 0,
         "donations": 0,
         "viewers": 0,
+        "capacity": event.capacity_tier.max_attendees,
         "recent": [],
         "matched": 0,
         "match": None,
