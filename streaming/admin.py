@@ -45,7 +45,7 @@ class StreamForm(forms.ModelForm[Stream]):
     class Meta:
         model = Stream
         fields = ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
-                  "signed_playback", "captions"]  # fmt: skip
+                  "signed_playback", "captions", "latency"]  # fmt: skip
         # A URL typed without a scheme is taken as https (Django 6's default, said now).
         formfield_callback = lambda field, **kw: field.formfield(  # noqa: E731
             **({"assume_scheme": "https"} if isinstance(field, models.URLField) else {}), **kw
@@ -96,9 +96,10 @@ class StreamAdmin(CampaignScopedAdmin):
         # Signed playback, and the ladder once the stream exists.
         if obj is None:
             return ["event", "mode", "relay_url", "dvr", "record", "record_practice",
-                    "signed_playback"]  # fmt: skip
+                    "signed_playback", "latency"]  # fmt: skip
         return ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
-                "signed_playback", "captions", "captions_cart", *self.readonly_fields]  # fmt: skip
+                "signed_playback", "latency", "captions", "captions_cart",
+                *self.readonly_fields]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -155,6 +156,7 @@ class StreamAdmin(CampaignScopedAdmin):
             services.set_delivery_options(
                 stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
                 record_practice=obj.record_practice, captions_mode=obj.captions,
+                latency=obj.latency,
             )  # fmt: skip
             return
         stream, key = services.create_stream(
@@ -164,6 +166,7 @@ class StreamAdmin(CampaignScopedAdmin):
         services.set_delivery_options(
             stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
             record_practice=obj.record_practice, captions_mode=obj.captions,
+            latency=obj.latency,
         )  # fmt: skip
         obj.pk = stream.pk
         obj.refresh_from_db()

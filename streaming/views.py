@@ -51,7 +51,9 @@ def _not_found() -> HttpResponse:
     return _cors(response)
 
 
-def cache_control(*, file: str, rendition: str | None, ext: str, target_duration: int) -> str:
+def cache_control(
+    *, file: str, rendition: str | None, ext: str, target_duration: int, blocking: bool = False
+) -> str:
     """Segments immutable; live playlists short, with bounded staleness: a cache may serve an
     expired playlist while it refreshes it for one target duration (stale-while-revalidate),
     or while the origin fails for STALE_IF_ERROR_TARGETS of them, and never longer (so a 403
@@ -60,6 +62,10 @@ def cache_control(*, file: str, rendition: str | None, ext: str, target_duration
         return SEGMENT_CACHE
     if file == "replay":
         return VOD_CACHE
+    if blocking and rendition is not None:
+        # The answer to a blocking reload (streaming/blocking.py): its URL names the part it
+        # waited for, so every viewer asking it may share it (the edge keys on it).
+        return f"public, max-age={target_duration}"
     stale = (
         f"stale-while-revalidate={target_duration}, "
         f"stale-if-error={STALE_IF_ERROR_TARGETS * target_duration}"
@@ -156,6 +162,7 @@ def published_file(request: HttpRequest, public_id: str, path: str) -> HttpRespo
         "Cache-Control": cache_control(
             file=match["file"], rendition=match["rendition"], ext=ext,
             target_duration=info.target_duration,
+            blocking=bool(request.GET.get("_HLS_msn")) and info.low_latency,
         ),
         "ETag": etag,
         "Accept-Ranges": "bytes" if ext != "m3u8" else "none",
