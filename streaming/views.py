@@ -33,6 +33,10 @@ VOD_CACHE = "public, max-age=3600"
 NOT_PUBLISHED_CACHE = "no-store"
 # How many target durations a cache may serve a live playlist while the origin fails.
 STALE_IF_ERROR_TARGETS = 3
+# How many target durations a cache may keep the answer to a blocking playlist reload (a
+# live window's worth by default): our segment numbers are never reused, so the answer for a
+# part stays right; only viewers far behind ask it late.
+BLOCKING_TARGETS = 6
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Content-Length, Content-Range, ETag",
@@ -64,8 +68,13 @@ def cache_control(
         return VOD_CACHE
     if blocking and rendition is not None:
         # The answer to a blocking reload (streaming/blocking.py): its URL names the part it
-        # waited for, so every viewer asking it may share it (the edge keys on it).
-        return f"public, max-age={target_duration}"
+        # waited for, and it holds that part whenever it is asked, so every viewer asking
+        # it may share it (the edge
+        # keys on it), a viewer a little behind the others included; past that, a cache
+        # serves it while one request refreshes it (nginx locks only new entries: without
+        # this, every viewer behind would reach the origin while the entry is expired).
+        keep = BLOCKING_TARGETS * target_duration
+        return f"public, max-age={keep}, stale-while-revalidate={keep}"
     stale = (
         f"stale-while-revalidate={target_duration}, "
         f"stale-if-error={STALE_IF_ERROR_TARGETS * target_duration}"

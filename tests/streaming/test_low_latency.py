@@ -198,7 +198,7 @@ def test_the_edge_collapses_identical_blocking_reloads_into_one_origin_request(
     assert all(b'URI="2_1.ts"' in body for _, _, body in answers)
     statuses = sorted(headers["X-Cache-Status"] for _, headers, _ in answers)
     assert statuses == ["HIT"] * (viewers - 1) + ["MISS"]
-    assert answers[0][1]["cache-control"] == "public, max-age=1"
+    assert answers[0][1]["cache-control"] == "public, max-age=6, stale-while-revalidate=6"
     # A bad directive is refused through the edge too, and never cached.
     bad = http_get(video_path.edge_port, path.replace("_HLS_msn=2", "_HLS_msn=-2"))
     assert (bad[0], bad[1]["cache-control"]) == (400, "no-store")
