@@ -69,10 +69,10 @@ def cache_control(
     if blocking and rendition is not None:
         # The answer to a blocking reload (streaming/blocking.py): its URL names the part it
         # waited for, and it holds that part whenever it is asked, so every viewer asking
-        # it may share it (the edge
-        # keys on it), a viewer a little behind the others included; past that, a cache
-        # serves it while one request refreshes it (nginx locks only new entries: without
-        # this, every viewer behind would reach the origin while the entry is expired).
+        # it may share it (the edge keys on it), a viewer a little behind the others
+        # included; past that, a cache serves it while one request refreshes it (nginx locks
+        # only new entries: without this, every viewer behind would reach the origin while
+        # the entry is expired).
         keep = BLOCKING_TARGETS * target_duration
         return f"public, max-age={keep}, stale-while-revalidate={keep}"
     stale = (
