@@ -51,6 +51,15 @@ class StreamForm(forms.ModelForm[Stream]):
             **({"assume_scheme": "https"} if isinstance(field, models.URLField) else {}), **kw
         )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "latency" in self.fields:
+            # Left out of a form (or a script's POST): the stream keeps its latency.
+            self.fields["latency"].required = False
+
+    def clean_latency(self) -> str:
+        return self.cleaned_data.get("latency") or self.instance.latency
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         mode = data.get("mode", self.instance.mode)
