@@ -22,12 +22,14 @@ from config.websocket import WebSocketGate  # noqa: E402
 # /static/ (SERVE_STATIC) is served by the first middleware (config/staticfiles.py).
 http_app = django_asgi_app
 
+from streaming.blocking import BlockingReloadApp  # noqa: E402
 from streaming.ingest import IngestApp  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # HLS ingest streams request bodies itself (Django reads whole bodies first).
-        "http": IngestApp(http_app),
+        # LL-HLS blocking playlist reloads wait on the event loop (streaming/blocking.py).
+        "http": IngestApp(BlockingReloadApp(http_app)),
         # The Origin checked exactly, unknown paths closed with 4404 (config/websocket.py).
         "websocket": WebSocketGate(URLRouter(websocket_urlpatterns), websocket_urlpatterns),
     }

@@ -224,6 +224,12 @@ if HLS_WINDOW_SECONDS < 3 * HLS_TARGET_DURATION:
         f"HLS_WINDOW_SECONDS={HLS_WINDOW_SECONDS} must be at least 3 * HLS_TARGET_DURATION "
         f"({3 * HLS_TARGET_DURATION})"
     )
+# Low-latency streams (LL-HLS, streaming/blocking.py): the part target in milliseconds (the
+# encoder's segment length in that mode; parts are grouped into segments of the target
+# duration) and the longest a blocking playlist reload is held (RFC 8216bis §6.2.5.2: three
+# target durations), in target durations.
+HLS_PART_TARGET_MS = env_int("HLS_PART_TARGET_MS", 500, minimum=100)
+HLS_BLOCKING_RELOAD_TARGETS = env_int("HLS_BLOCKING_RELOAD_TARGETS", 3, minimum=1)
 # The window of a stream with DVR on (viewers can rewind this far).
 HLS_DVR_WINDOW_SECONDS = env_int("HLS_DVR_WINDOW_SECONDS", 7200, minimum=HLS_WINDOW_SECONDS)
 # The largest object (segment or playlist) an encoder may PUT; larger bodies get 413.

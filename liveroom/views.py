@@ -91,6 +91,7 @@ def _stream_json(event: Event, stream: stream_selectors.StreamView) -> dict[str,
         "master_url": stream.master_url,
         "replay_url": stream.replay_url,
         "target_duration": stream.target_duration,
+        "latency": stream.latency,
     }
 
 

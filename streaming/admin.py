@@ -45,11 +45,20 @@ class StreamForm(forms.ModelForm[Stream]):
     class Meta:
         model = Stream
         fields = ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
-                  "signed_playback", "captions"]  # fmt: skip
+                  "signed_playback", "captions", "latency"]  # fmt: skip
         # A URL typed without a scheme is taken as https (Django 6's default, said now).
         formfield_callback = lambda field, **kw: field.formfield(  # noqa: E731
             **({"assume_scheme": "https"} if isinstance(field, models.URLField) else {}), **kw
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "latency" in self.fields:
+            # Left out of a form (or a script's POST): the stream keeps its latency.
+            self.fields["latency"].required = False
+
+    def clean_latency(self) -> str:
+        return self.cleaned_data.get("latency") or self.instance.latency
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -96,9 +105,10 @@ class StreamAdmin(CampaignScopedAdmin):
         # Signed playback, and the ladder once the stream exists.
         if obj is None:
             return ["event", "mode", "relay_url", "dvr", "record", "record_practice",
-                    "signed_playback"]  # fmt: skip
+                    "signed_playback", "latency"]  # fmt: skip
         return ["event", "mode", "relay_url", "dvr", "record", "record_practice", "ladder",
-                "signed_playback", "captions", "captions_cart", *self.readonly_fields]  # fmt: skip
+                "signed_playback", "latency", "captions", "captions_cart",
+                *self.readonly_fields]  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -155,6 +165,7 @@ class StreamAdmin(CampaignScopedAdmin):
             services.set_delivery_options(
                 stream_id=obj.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
                 record_practice=obj.record_practice, captions_mode=obj.captions,
+                latency=obj.latency,
             )  # fmt: skip
             return
         stream, key = services.create_stream(
@@ -164,6 +175,7 @@ class StreamAdmin(CampaignScopedAdmin):
         services.set_delivery_options(
             stream_id=stream.pk, ladder=obj.ladder, signed_playback=obj.signed_playback,
             record_practice=obj.record_practice, captions_mode=obj.captions,
+            latency=obj.latency,
         )  # fmt: skip
         obj.pk = stream.pk
         obj.refresh_from_db()

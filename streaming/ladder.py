@@ -97,7 +97,7 @@ def tap_command(*, ffmpeg: str, input_url: str) -> list[str]:
                         executable=ffmpeg)  # fmt: skip
 
 
-def gop_frames(fps: float, target_duration: int) -> int:
+def gop_frames(fps: float, target_duration: float) -> int:
     return max(1, round(fps * target_duration))
 
 
@@ -110,6 +110,7 @@ def command(
     outputs: list[Output],
     source: Source,
     target_duration: int,
+    segment_seconds: float | None = None,
 ) -> list[str]:
     """The ffmpeg argv. Progress goes to stdout (`-progress pipe:1`, key=value lines every
     0.5 s, among them `speed=`); errors to stderr. It reads the input as it comes, without
@@ -117,8 +118,9 @@ def command(
     metadata give it; an estimate would hold the first second back, then burst it out). The
     token travels only in a header. The playlists never get EXT-X-ENDLIST from ffmpeg
     (`omit_endlist`): an encoder's drop is not the end of the broadcast; each new ffmpeg
-    starts with a discontinuity (`discont_start`)."""
-    td = target_duration
+    starts with a discontinuity (`discont_start`). `segment_seconds`: shorter segments than
+    the target duration (a low-latency stream's parts), with a keyframe each."""
+    td: float = segment_seconds or target_duration
     gop = gop_frames(source.fps, td)
     copies_top = outputs[0].rung is None
     cmd = base_command("-nostats", "-progress", "pipe:1", "-stats_period", "0.5",

@@ -43,6 +43,11 @@ class LadderChoice(models.TextChoices):
     ADAPTIVE = "adaptive", "Adaptive: 720p / 480p / 360p (the source copied on top when it fits)"
 
 
+class Latency(models.TextChoices):
+    STANDARD = "standard", "Standard (about 10 s behind the stage)"
+    LOW = "low", "Low (LL-HLS: about 3 s behind the stage)"
+
+
 class CaptionMode(models.TextChoices):
     OFF = "off", "Off"
     CART = "cart", "A captioner (CART) posts the lines"
@@ -88,6 +93,15 @@ class Stream(models.Model):
         default=False,
         help_text="Private or paid events: players get expiring signed URLs; unsigned "
         "requests get 403.",
+    )
+    # --- low latency (LL-HLS: partial segments and blocking reloads, streaming/blocking.py).
+    latency = models.CharField(
+        max_length=8,
+        choices=Latency.choices,
+        default=Latency.STANDARD,
+        help_text="Low: partial segments (LL-HLS) so viewers are a few seconds behind the "
+        "stage; the encoder must send segments of HLS_PART_TARGET seconds (the ladder does). "
+        "Regular HLS players keep working. Applies from the next segment.",
     )
     # --- live captions (streaming/captions/).
     captions = models.CharField(
@@ -159,6 +173,8 @@ class Rendition(models.Model):
     peak_bits_per_second = models.PositiveIntegerField(default=0)
     # The program date-time of the next segment when it follows on without a discontinuity.
     next_pdt = models.DateTimeField(null=True)
+    # Low latency: the segment being built from parts (publishing.append_part), or {}.
+    open_segment = models.JSONField(default=dict)
     ended = models.BooleanField(default=False)
 
     class Meta:
@@ -184,6 +200,8 @@ class Segment(models.Model):
     # When it left the live playlist's window; its file goes after duration + window more.
     removed_at = models.DateTimeField(null=True)
     deleted = models.BooleanField(default=False)
+    # Low latency: the durations of the parts it was built from (files `<seq>_<i>.<ext>`).
+    parts = models.JSONField(default=list)
 
     class Meta:
         ordering = ["seq"]

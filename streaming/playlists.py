@@ -182,6 +182,8 @@ class PublishedSegment:
     discontinuity: bool
     init_name: str
     extension: str
+    # Low latency: the durations of the parts it was built from (`<seq>_<i>.<ext>`), or ().
+    parts: tuple[float, ...] = ()
 
 
 def _pdt(value: datetime) -> str:
@@ -196,9 +198,11 @@ def render_media(
     segments: Sequence[PublishedSegment],
     ended: bool,
     vod: bool = False,
+    low_latency: LowLatency | None = None,
 ) -> str:
     """A media playlist. `segments` are in order, all with a rounded duration ≤ the target.
-    VOD playlists (the replay) start at sequence 0 and always end."""
+    VOD playlists (the replay) start at sequence 0 and always end. With `low_latency`, the
+    LL-HLS tags too (ll_* below): regular clients read the same segments, parts are extra."""
     uses_map = any(s.init_name for s in segments)
     lines = [
         "#EXTM3U",
@@ -208,6 +212,8 @@ def render_media(
         f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}",
         f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}",
     ]
+    if low_latency is not None:
+        lines += ll_header(low_latency, segments)
     if vod:
         lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
     current_init = ""
@@ -218,8 +224,12 @@ def render_media(
             lines.append(f'#EXT-X-MAP:URI="{segment.init_name}"')
             current_init = segment.init_name
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_pdt(segment.program_date_time)}")
+        if low_latency is not None:
+            lines += ll_parts(low_latency, segments, segment, target_duration)
         lines.append(f"#EXTINF:{segment.duration:.3f},")
         lines.append(f"{segment.seq}.{segment.extension}")
+    if low_latency is not None and not (ended or vod):
+        lines += ll_tail(low_latency, current_init)
     if ended or vod:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
@@ -254,3 +264,79 @@ def render_master(
         lines.append(f"#EXT-X-STREAM-INF:{attrs}")
         lines.append(uri)
     return "\n".join(lines) + "\n"
+
+
+# --- Low latency (LL-HLS, RFC 8216bis §4.4.4.9, §4.4.5.2-3, §6.2.5.2) -----------------------
+# Each part is one encoder segment of about the part target (it starts on a keyframe:
+# INDEPENDENT=YES); publishing.append_part groups them into the segments regular clients read.
+
+
+@dataclass(frozen=True)
+class LowLatency:
+    part_target: float
+    # The segment being built: its number, the durations of its parts so far, what comes
+    # before it (a discontinuity, its date-time), its extension.
+    open_seq: int
+    open_parts: tuple[float, ...]
+    open_pdt: datetime | None
+    open_discontinuity: bool
+    open_init: str
+    extension: str
+
+
+def part_uri(seq: int, index: int, ext: str) -> str:
+    return f"{seq}_{index}.{ext}"
+
+
+def _advertised_part_target(ll: LowLatency, segments: Sequence[PublishedSegment]) -> float:
+    # Every part is at most PART-TARGET long (§4.4.3.7): an encoder a little over still plays.
+    longest = max([*ll.open_parts, *(p for s in segments for p in s.parts)], default=0.0)
+    return max(ll.part_target, longest)
+
+
+def ll_header(ll: LowLatency, segments: Sequence[PublishedSegment]) -> list[str]:
+    part_target = _advertised_part_target(ll, segments)
+    return [
+        # Blocking reloads answered (streaming/blocking.py); players stay 3 parts back.
+        f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={3 * part_target:.3f}",
+        f"#EXT-X-PART-INF:PART-TARGET={part_target:.3f}",
+    ]
+
+
+def ll_parts(
+    ll: LowLatency,
+    segments: Sequence[PublishedSegment],
+    segment: PublishedSegment,
+    target_duration: int,
+) -> list[str]:
+    """The parts of a complete segment, for those within 3 target durations of the end."""
+    if not segment.parts:
+        return []
+    after = sum(s.duration for s in segments if s.seq > segment.seq) + sum(ll.open_parts)
+    if after > 3 * target_duration:
+        return []
+    return [
+        f'#EXT-X-PART:DURATION={d:.5f},URI="{part_uri(segment.seq, i, segment.extension)}"'
+        ",INDEPENDENT=YES"
+        for i, d in enumerate(segment.parts)
+    ]
+
+
+def ll_tail(ll: LowLatency, current_init: str) -> list[str]:
+    """The parts of the segment being built, then the hint of the next part."""
+    lines: list[str] = []
+    if ll.open_parts:
+        if ll.open_discontinuity:
+            lines.append("#EXT-X-DISCONTINUITY")
+        if ll.open_init and ll.open_init != current_init:
+            lines.append(f'#EXT-X-MAP:URI="{ll.open_init}"')
+        if ll.open_pdt is not None:
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_pdt(ll.open_pdt)}")
+        lines += [
+            f'#EXT-X-PART:DURATION={d:.5f},URI="{part_uri(ll.open_seq, i, ll.extension)}"'
+            ",INDEPENDENT=YES"
+            for i, d in enumerate(ll.open_parts)
+        ]
+    hint = part_uri(ll.open_seq, len(ll.open_parts), ll.extension)
+    lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{hint}"')
+    return lines

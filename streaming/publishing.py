@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from streaming import codecs, playlists
+from streaming import blocking, codecs, playlists
 from streaming.captions import rendition as captions
-from streaming.models import Rendition, Segment, Stream
+from streaming.models import Latency, Rendition, Segment, Stream, StreamMode
 from streaming.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,10 @@ def append_segment(
     if size is None or not storage.move(source_key, target):
         return None
     discontinuity = rendition.pending_discontinuity and seq > 0
-    if captured_at is not None and abs(captured_at - now) <= CLOCK_SKEW:
-        pdt = captured_at
-    elif rendition.next_pdt is not None and not discontinuity:
-        pdt = rendition.next_pdt
-    else:
-        started = storage.started_at(target) if upload_is_capture else None
-        pdt = min(started, now) if started is not None else now - timedelta(seconds=duration)
+    pdt = _program_date_time(
+        rendition=rendition, key=target, duration=duration, now=now, captured_at=captured_at,
+        upload_is_capture=upload_is_capture, discontinuity=discontinuity,
+    )  # fmt: skip
     segment = Segment.objects.create(
         rendition=rendition,
         seq=seq,
@@ -115,6 +112,24 @@ def append_segment(
     return segment
 
 
+def _program_date_time(
+    *,
+    rendition: Rendition,
+    key: str,
+    duration: float,
+    now: datetime,
+    captured_at: datetime | None,
+    upload_is_capture: bool,
+    discontinuity: bool,
+) -> datetime:
+    if captured_at is not None and abs(captured_at - now) <= CLOCK_SKEW:
+        return captured_at
+    if rendition.next_pdt is not None and not discontinuity:
+        return rendition.next_pdt
+    started = get_storage().started_at(key) if upload_is_capture else None
+    return min(started, now) if started is not None else now - timedelta(seconds=duration)
+
+
 def publish_init(*, stream: Stream, rendition: Rendition, source_key: str) -> bool:
     """Publish an fMP4 initialization section under a new name (names are never reused:
     files we published are immutable). False if there is no such object."""
@@ -134,6 +149,7 @@ def _as_published(segment: Segment) -> playlists.PublishedSegment:
         discontinuity=segment.discontinuity,
         init_name=segment.init_name,
         extension=segment.extension,
+        parts=tuple(segment.parts),
     )
 
 
@@ -172,8 +188,14 @@ def write_media_playlist(*, stream: Stream, rendition: Rendition, now: datetime)
         discontinuity_sequence=rendition.discontinuity_sequence,
         segments=published,
         ended=ended,
+        low_latency=_low_latency_view(stream, rendition) if not ended else None,
     )
     get_storage().put(live_key(stream, rendition.name, "index.m3u8"), text.encode())
+    if is_low_latency(stream):
+        blocking.announce(
+            stream=stream, rendition=rendition, complete=keep[-1].seq,
+            complete_parts=len(keep[-1].parts),
+        )  # fmt: skip
     captions.write_playlist(
         stream=stream, rendition=rendition, segments=published, media_sequence=first,
         discontinuity_sequence=rendition.discontinuity_sequence, ended=ended,
@@ -312,9 +334,135 @@ def delete_expired_segments(*, now: datetime, limit: int = 500) -> int:
         if keep_until >= now:
             continue
         storage.delete(live_key(stream, segment.rendition.name, segment.file_name))
+        for index in range(len(segment.parts)):
+            name = playlists.part_uri(segment.seq, index, segment.extension)
+            storage.delete(live_key(stream, segment.rendition.name, name))
         if segment.rendition.name == stream.caption_anchor:
             storage.delete(live_key(stream, captions.FOLDER, f"{segment.seq}.vtt"))
         done.append(segment.pk)
     if done:
         Segment.objects.filter(pk__in=done).update(deleted=True)
     return len(done)
+
+
+# --- Low latency (LL-HLS): parts grouped into segments --------------------------------------
+# In low latency each encoder segment (about HLS_PART_TARGET_MS long, starting on a keyframe)
+# is published at once as a part `<seq>_<i>.<ext>` of the segment being built
+# (`Rendition.open_segment`); once the parts add up to the target duration (the next one
+# would exceed it) the segment is closed: its file is the parts' bytes one after the other
+# (MPEG-TS and fMP4 fragments both concatenate), and regular clients read it as before.
+
+
+def is_low_latency(stream: Stream) -> bool:
+    # A relay's segments are whole upstream segments, never parts.
+    return stream.latency == Latency.LOW and stream.mode != StreamMode.RELAY
+
+
+def part_target(stream: Stream) -> float:
+    return min(settings.HLS_PART_TARGET_MS / 1000, float(stream.target_duration))
+
+
+def append_part(
+    *,
+    stream: Stream,
+    rendition: Rendition,
+    source_key: str,
+    duration: float,
+    ext: str,
+    now: datetime,
+    captured_at: datetime | None = None,
+    upload_is_capture: bool = False,
+) -> tuple[bool, Segment | None]:
+    """Publish the object at `source_key` as the next part of the rendition's open segment
+    (opening one if needed; closing the open one first at a discontinuity or a new init
+    section). Returns (whether the part was published, the segment it closed or None). The
+    caller saves `rendition` and writes its playlist afterwards."""
+    storage = get_storage()
+    if rounded(duration) > stream.target_duration:
+        closed = close_open_segment(stream=stream, rendition=rendition, now=now)
+        return (
+            append_segment(
+                stream=stream, rendition=rendition, source_key=source_key, duration=duration,
+                ext=ext, now=now, captured_at=captured_at, upload_is_capture=upload_is_capture,
+            ) is not None,
+            closed,
+        )  # fmt: skip
+    closed = None
+    opened = rendition.open_segment or None
+    if opened is not None and (
+        rendition.pending_discontinuity
+        or opened["ext"] != ext
+        or opened["init"] != rendition.current_init
+    ):
+        closed = close_open_segment(stream=stream, rendition=rendition, now=now)
+        opened = None
+    if storage.size(source_key) is None:
+        return False, closed
+    if opened is None:
+        seq = rendition.next_seq
+        discontinuity = rendition.pending_discontinuity and seq > 0
+        pdt = _program_date_time(
+            rendition=rendition, key=source_key, duration=duration, now=now,
+            captured_at=captured_at, upload_is_capture=upload_is_capture,
+            discontinuity=discontinuity,
+        )  # fmt: skip
+        opened = {"seq": seq, "pdt": pdt.isoformat(), "ext": ext, "init": rendition.current_init,
+                  "discontinuity": discontinuity, "parts": []}  # fmt: skip
+        rendition.pending_discontinuity = False
+    name = playlists.part_uri(opened["seq"], len(opened["parts"]), ext)
+    if not storage.move(source_key, live_key(stream, rendition.name, name)):
+        return False, closed
+    opened["parts"] = [*opened["parts"], round(duration, 5)]
+    rendition.open_segment = opened
+    if sum(opened["parts"]) + part_target(stream) > stream.target_duration + 1e-6:
+        closed = close_open_segment(stream=stream, rendition=rendition, now=now) or closed
+    return True, closed
+
+
+def close_open_segment(*, stream: Stream, rendition: Rendition, now: datetime) -> Segment | None:
+    """Turn the open segment's parts into a segment (see above); None if there is none."""
+    opened = rendition.open_segment
+    rendition.open_segment = {}
+    if not opened or not opened["parts"]:
+        return None
+    storage = get_storage()
+    seq, ext = opened["seq"], opened["ext"]
+    data = bytearray()
+    for index in range(len(opened["parts"])):
+        key = live_key(stream, rendition.name, playlists.part_uri(seq, index, ext))
+        data += storage.read(key, max_bytes=settings.HLS_MAX_OBJECT_BYTES) or b""
+    storage.put(live_key(stream, rendition.name, f"{seq}.{ext}"), bytes(data))
+    duration = round(sum(opened["parts"]), 5)
+    pdt = datetime.fromisoformat(opened["pdt"])
+    segment = Segment.objects.create(
+        rendition=rendition, seq=seq, duration=duration, program_date_time=pdt,
+        discontinuity=opened["discontinuity"], init_name=opened["init"], extension=ext,
+        size=len(data), published_at=now, parts=opened["parts"],
+    )  # fmt: skip
+    rendition.next_seq = seq + 1
+    rendition.next_pdt = pdt + timedelta(seconds=duration)
+    rendition.peak_bits_per_second = max(
+        rendition.peak_bits_per_second, int(len(data) * 8 / max(duration, 0.1))
+    )
+    captions.on_segment(stream=stream, rendition=rendition, segment=segment)
+    return segment
+
+
+def _low_latency_view(stream: Stream, rendition: Rendition) -> playlists.LowLatency | None:
+    if not is_low_latency(stream):
+        return None
+    opened = rendition.open_segment or {}
+    return playlists.LowLatency(
+        part_target=part_target(stream),
+        open_seq=opened.get("seq", rendition.next_seq),
+        open_parts=tuple(opened.get("parts", ())),
+        open_pdt=datetime.fromisoformat(opened["pdt"]) if opened else None,
+        open_discontinuity=bool(opened.get("discontinuity")),
+        open_init=opened.get("init", ""),
+        extension=opened.get("ext") or _last_extension(rendition),
+    )
+
+
+def _last_extension(rendition: Rendition) -> str:
+    last = rendition.segments.order_by("-seq").values_list("extension", flat=True).first()
+    return last or "ts"

@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from events.models import EventStatus
 from streaming import health, signing
-from streaming.models import CaptionMode, Stream, StreamMode, StreamState, Transcoder
+from streaming.models import (
+    CaptionMode,
+    Latency,
+    Stream,
+    StreamMode,
+    StreamState,
+    Transcoder,
+)
 from streaming.refusals import EncoderRefused
 from streaming.services import hash_key
 
@@ -85,6 +92,8 @@ class StreamView:
     target_duration: int | None
     # Live captions on (or the replay has them): the player needs a build with subtitles.
     captions: bool = False
+    # "low": the playlists are LL-HLS; the player plays at their PART-HOLD-BACK.
+    latency: str = Latency.STANDARD
 
 
 # What viewers play through: receiving, or waiting for the encoder to come back.
@@ -125,6 +134,7 @@ def event_stream_state(*, event_id: int) -> StreamView:
         else None,
         target_duration=stream.target_duration,
         captions=stream.captions != CaptionMode.OFF or bool(stream.caption_anchor),
+        latency=stream.latency,
     )
 
 
@@ -143,17 +153,19 @@ class OriginInfo:
 
     target_duration: int
     state: str
+    low_latency: bool = False
 
 
 def origin_info(*, public_id: str) -> OriginInfo | None:
     row = (
         Stream.objects.filter(public_id=public_id)
-        .values_list("target_duration", "state", "live_at")
+        .values_list("target_duration", "state", "live_at", "latency", "mode")
         .first()
     )
     if row is None or row[2] is None:
         return None  # unknown or not yet published
-    return OriginInfo(target_duration=row[0], state=row[1])
+    low = row[3] == Latency.LOW and row[4] != StreamMode.RELAY
+    return OriginInfo(target_duration=row[0], state=row[1], low_latency=low)
 
 
 def needs_signed_url(*, public_id: str) -> bool:

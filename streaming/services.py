@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -27,7 +28,7 @@ from events import services as event_services
 from events.models import Event, EventStatus
 from streaming import keycache, playlists, publishing
 from streaming.captions import rendition as captions
-from streaming.models import Rendition, Stream, StreamMode, StreamState
+from streaming.models import Rendition, Segment, Stream, StreamMode, StreamState
 from streaming.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,13 @@ def set_delivery_options(
     signed_playback: bool,
     record_practice: bool = False,
     captions_mode: str | None = None,
+    latency: str | None = None,
 ) -> None:
     """Staff's delivery choices for a stream: the ladder (taken by the next transcoder
     start), signed playback (at once: unsigned URLs get 403 from the next request), whether
-    the replay keeps the practice before "Go live" (read when the show ends), and live
-    captions (from the next segment; the master lists or drops the subtitle track at once)."""
+    the replay keeps the practice before "Go live" (read when the show ends), live captions
+    (from the next segment; the master lists or drops the subtitle track at once), and the
+    latency (standard or low: from the next segment; the ladder's next start cuts parts)."""
     stream = Stream.objects.select_for_update().get(pk=stream_id)
     stream.ladder, stream.signed_playback, stream.record_practice = (
         ladder, signed_playback, record_practice,
@@ -123,6 +126,9 @@ def set_delivery_options(
     if captions_mode is not None and captions_mode != stream.captions:
         stream.captions = captions_mode
         fields.append("captions")
+    if latency is not None and latency != stream.latency:
+        stream.latency = latency
+        fields.append("latency")
     stream.save(update_fields=fields)
     if "captions" in fields and stream.state != StreamState.ENDED:
         publishing.write_master(stream=stream)
@@ -241,7 +247,11 @@ def apply_segments(
         # The encoder said ENDLIST, then came back: a new session after a gap.
         rendition.ended = False
         rendition.pending_discontinuity = True
+    if rendition.open_segment and not publishing.is_low_latency(stream):
+        # Back to standard latency: the segment being built of parts is complete as it is.
+        publishing.close_open_segment(stream=stream, rendition=rendition, now=now)
     published = 0
+    published_parts: list[bool] = []  # low latency: one entry per part published
     master_changed = rendition.next_seq == 0
     anchored = stream.caption_anchor  # a new caption anchor adds the subtitles to the master
     for index, segment in enumerate(fresh):
@@ -258,7 +268,10 @@ def apply_segments(
             init_key = fetch(segment.init_uri)
             if init_key is not None:
                 publishing.publish_init(stream=stream, rendition=rendition, source_key=init_key)
-        added = publishing.append_segment(
+        append = publishing.append_segment
+        if publishing.is_low_latency(stream):
+            append = _append_part_of(published_parts)
+        added = append(
             stream=stream,
             rendition=rendition,
             source_key=key,
@@ -273,6 +286,7 @@ def apply_segments(
             # The first segment of an encoder session tells what its segments carry.
             master_changed |= publishing.describe(stream=stream, rendition=rendition, segment=added)
         published += added is not None
+    published = max(published, len(published_parts))
     if parsed.ended:
         rendition.ended = True
     if published:
@@ -288,6 +302,19 @@ def apply_segments(
     if master_changed and published:
         publishing.write_master(stream=stream)
     return published
+
+
+def _append_part_of(published_parts: list[bool]) -> Callable[..., Segment | None]:
+    """publishing.append_part in the shape of append_segment (the segment it closed, if any),
+    noting each part published in `published_parts`."""
+
+    def append(**kwargs: Any) -> Segment | None:
+        part_published, closed = publishing.append_part(**kwargs)
+        if part_published:
+            published_parts.append(True)
+        return closed
+
+    return append
 
 
 @transaction.atomic
@@ -330,9 +357,11 @@ def _end_locked(stream: Stream, *, now: datetime, reason: str) -> None:
     stream.ended_at = now
     stream.save()
     for rendition in stream.renditions.all():
+        # Low latency: the segment being built is the last one.
+        publishing.close_open_segment(stream=stream, rendition=rendition, now=now)
         if rendition.next_seq:
             publishing.write_media_playlist(stream=stream, rendition=rendition, now=now)
-            rendition.save(update_fields=["media_sequence", "discontinuity_sequence"])
+            rendition.save()
     went_live_at = (
         Event.objects.filter(pk=stream.event_id).values_list("went_live_at", flat=True).first()
     )

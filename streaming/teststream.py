@@ -19,6 +19,7 @@ def push_command(
     ffmpeg: str | None = None,
     realtime: bool = True,
     audio: str | None = None,
+    segment_seconds: float | None = None,
 ) -> list[str]:
     """The ffmpeg command line pushing a test stream to `ingest_url`
     (`http://host/streaming/ingest/<public_id>`), with one or two renditions (640x360 and
@@ -26,9 +27,11 @@ def push_command(
     `seconds` or until stopped. The key travels only in the Authorization header. `ffmpeg`
     is the executable written first (default: streaming.ffmpeg.ffmpeg_path(), which raises
     FfmpegMissing). `audio`: a sound file looped as the audio instead of the tone (speech,
-    for the captions' tests and bench)."""
-    fps = 25
-    gop = fps * target_duration
+    for the captions' tests and bench). `segment_seconds`: shorter segments (a low-latency
+    stream's parts), a keyframe each."""
+    fps = 25 if segment_seconds is None else 30  # 0.5 s: 15 frames
+    seconds_each = segment_seconds or target_duration
+    gop = max(1, round(fps * seconds_each))
     cmd = base_command(executable=ffmpeg)
     if realtime:
         cmd.append("-re")
@@ -42,7 +45,7 @@ def push_command(
     encode = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
               "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop),
               "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-ac", "2"]  # fmt: skip
-    hls = ["-f", "hls", "-hls_time", str(target_duration), "-hls_list_size", "4",
+    hls = ["-f", "hls", "-hls_time", str(seconds_each), "-hls_list_size", "4",
            "-hls_flags", "delete_segments", "-method", "PUT", "-http_persistent", "1",
            "-headers", f"Authorization: Bearer {key}\r\n"]  # fmt: skip
     if renditions == 1:

@@ -148,7 +148,7 @@ def wanted_streams() -> dict[int, dict[str, Any]]:
         row["stream_id"]: dict(row)
         for row in rows.values(
             "stream_id", "stream__public_id", "stream__key_hash", "stream__ladder",
-            "stream__target_duration",
+            "stream__target_duration", "stream__latency",
         )
     }  # fmt: skip
 
@@ -184,6 +184,10 @@ class Runner(threading.Thread):
         )
         self.ladder = str(info["stream__ladder"])
         self.target_duration = int(info["stream__target_duration"])
+        # Low latency: ffmpeg cuts parts (streaming/publishing.py groups them into segments).
+        self.segment_seconds: float | None = (
+            settings.HLS_PART_TARGET_MS / 1000 if info.get("stream__latency") == "low" else None
+        )
         self.stopping = threading.Event()
         self.proc: subprocess.Popen[str] | None = None
         self.tapping: subprocess.Popen[bytes] | None = None
@@ -266,6 +270,7 @@ class Runner(threading.Thread):
             ffmpeg=ffmpeg.ffmpeg_path(), input_url="pipe:0", token=self.token,
             ingest_url=f"{settings.TRANSCODER_INGEST_URL.rstrip('/')}/{self.public_id}",
             outputs=outputs, source=source, target_duration=self.target_duration,
+            segment_seconds=self.segment_seconds,
         )  # fmt: skip
         readable, writable = os.pipe()
         try:

@@ -34,6 +34,10 @@ VOD_CACHE = "public, max-age=3600"
 NOT_PUBLISHED_CACHE = "no-store"
 # How many target durations a cache may serve a live playlist while the origin fails.
 STALE_IF_ERROR_TARGETS = 3
+# How many target durations a cache may keep the answer to a blocking playlist reload (a
+# live window's worth by default): our segment numbers are never reused, so the answer for a
+# part stays right; only viewers far behind ask it late.
+BLOCKING_TARGETS = 6
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Content-Length, Content-Range, ETag",
@@ -52,7 +56,9 @@ def _not_found() -> HttpResponse:
     return _cors(response)
 
 
-def cache_control(*, file: str, rendition: str | None, ext: str, target_duration: int) -> str:
+def cache_control(
+    *, file: str, rendition: str | None, ext: str, target_duration: int, blocking: bool = False
+) -> str:
     """Segments immutable; live playlists short, with bounded staleness: a cache may serve an
     expired playlist while it refreshes it for one target duration (stale-while-revalidate),
     or while the origin fails for STALE_IF_ERROR_TARGETS of them, and never longer (so a 403
@@ -61,6 +67,15 @@ def cache_control(*, file: str, rendition: str | None, ext: str, target_duration
         return SEGMENT_CACHE
     if file == "replay":
         return VOD_CACHE
+    if blocking and rendition is not None:
+        # The answer to a blocking reload (streaming/blocking.py): its URL names the part it
+        # waited for, and it holds that part whenever it is asked, so every viewer asking
+        # it may share it (the edge keys on it), a viewer a little behind the others
+        # included; past that, a cache serves it while one request refreshes it (nginx locks
+        # only new entries: without this, every viewer behind would reach the origin while
+        # the entry is expired).
+        keep = BLOCKING_TARGETS * target_duration
+        return f"public, max-age={keep}, stale-while-revalidate={keep}"
     stale = (
         f"stale-while-revalidate={target_duration}, "
         f"stale-if-error={STALE_IF_ERROR_TARGETS * target_duration}"
@@ -168,6 +183,7 @@ def published_file(request: HttpRequest, public_id: str, path: str) -> HttpRespo
         "Cache-Control": cache_control(
             file=match["file"], rendition=match["rendition"], ext=ext,
             target_duration=info.target_duration,
+            blocking=bool(request.GET.get("_HLS_msn")) and info.low_latency,
         ),
         "ETag": etag,
         "Accept-Ranges": "bytes" if ext != "m3u8" else "none",

@@ -203,13 +203,22 @@
 
   function startHls(url, what) {
     var Hls = window.Hls;
-    hls = new Hls({
+    var options = {
+      backBufferLength: what === "live" ? 30 : 90,
+      capLevelToPlayerSize: true,
+      lowLatencyMode: false,
       // Three segments from the live edge (RFC 8216 §6.3.3), and never further than ten.
       liveSyncDurationCount: 3,
       liveMaxLatencyDurationCount: 10,
-      backBufferLength: what === "live" ? 30 : 90,
-      capLevelToPlayerSize: true,
-    });
+    };
+    if (what === "live" && config.latency === "low") {
+      // LL-HLS: parts, blocking reloads, and the playlist's PART-HOLD-BACK as the target
+      // (hls.js uses it only when no liveSync* option is given).
+      options.lowLatencyMode = true;
+      delete options.liveSyncDurationCount;
+      delete options.liveMaxLatencyDurationCount;
+    }
+    hls = new Hls(options);
     hls.on(Hls.Events.MANIFEST_PARSED, function () {
       buildLevels();
       updateCaptions();

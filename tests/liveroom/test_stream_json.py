@@ -35,7 +35,7 @@ def test_an_event_without_a_stream_has_no_urls_and_may_be_cached_for_a_second(cl
     assert response.status_code == 200
     assert response.json() == {
         "status": "live", "state": "none", "master_url": None, "replay_url": None,
-        "target_duration": None,
+        "target_duration": None, "latency": "standard",
     }  # fmt: skip
     assert response["Cache-Control"] == "public, max-age=1, stale-while-revalidate=2"
 
@@ -48,6 +48,13 @@ def test_a_live_stream_gives_its_master_playlist(client):
         "live", f"/live/{stream.public_id}/master.m3u8", None
     )  # fmt: skip
     assert data["target_duration"] == stream.target_duration
+
+
+def test_a_low_latency_stream_tells_the_player_to_play_ll_hls(client):
+    # static/js/player.js turns on hls.js's lowLatencyMode for it.
+    event = EventFactory(status=EventStatus.LIVE)
+    live_stream(event, latency="low")
+    assert player_config(client.get(event.get_absolute_url()).content.decode())["latency"] == "low"
 
 
 def test_a_signed_live_stream_is_refused_to_a_browser_the_live_room_has_not_admitted(client):
@@ -131,7 +138,7 @@ def test_the_page_starts_the_player_from_the_streams_state(client):
     assert player_config(html) == {
         "status": "live", "state": "live",
         "master_url": f"/live/{stream.public_id}/master.m3u8", "replay_url": None,
-        "target_duration": stream.target_duration,
+        "target_duration": stream.target_duration, "latency": "standard",
         "stream_url": f"/events/{event.slug}/stream.json",
     }  # fmt: skip
     assert 'data-may-watch="true"' in html

@@ -102,6 +102,19 @@ def test_staff_choose_to_keep_the_practice_in_the_replay(manager, scheduled_even
     assert stream.record_practice is False
 
 
+def test_staff_choose_low_latency_per_event_and_a_bad_choice_is_a_form_error(manager, stream):
+    url = reverse("admin:streaming_stream_change", args=[stream.pk])
+    form = {"relay_url": "", "ladder": stream.ladder, "captions": "off"}
+    response = manager.post(url, {**form, "latency": "lowest"})
+    assert response.status_code == 200
+    assert "Select a valid choice. lowest is not one of the available choices." in (
+        response.content.decode()
+    )
+    assert manager.post(url, {**form, "latency": "low"}).status_code == 302
+    stream.refresh_from_db()
+    assert stream.latency == "low"
+
+
 def test_ending_a_stream_before_the_show_is_refused_and_changes_nothing(manager, stream):
     deliver(stream, 0, 1)  # backstage
 

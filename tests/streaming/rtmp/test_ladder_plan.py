@@ -91,3 +91,15 @@ def test_the_token_travels_only_in_a_header_and_ffmpeg_never_ends_the_playlist()
     assert [arg for arg in cmd if "tc_x" in arg] == ["Authorization: Bearer tc_x\r\n"]
     assert "omit_endlist" in _value(cmd, "-hls_flags")
     assert "discont_start" in _value(cmd, "-hls_flags")
+
+
+def test_a_low_latency_stream_gets_parts_of_half_a_second_each_starting_on_a_keyframe():
+    source = _source(1080)
+    cmd = ladder.command(
+        ffmpeg="ffmpeg", input_url="rtmp://127.0.0.1/live/abc", ingest_url="http://h/i/abc",
+        token="tc_x", outputs=ladder.plan(ladder="adaptive", source=source), source=source,
+        target_duration=2, segment_seconds=0.5,
+    )  # fmt: skip
+    assert _value(cmd, "-hls_time") == "0.5"
+    assert _value(cmd, "-g:v:0") == "15"
+    assert _value(cmd, "-force_key_frames:v:0") == "expr:gte(t,n_forced*0.5)"
