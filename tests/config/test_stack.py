@@ -27,7 +27,7 @@ from tests import support
 from tests.factories import EventFactory
 from tests.liveroom.test_database_restart import give
 from tests.support.liveroom import snapshot_where
-from tests.support.processes import ROOT, Server, server_env
+from tests.support.processes import ROOT, PrivateRedis, Server, server_env
 
 pytestmark = pytest.mark.skipif(
     not Path(stack.RTMP_MODULE).exists(), reason="nginx-rtmp (libnginx-mod-rtmp) is missing"
@@ -76,9 +76,17 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def box(tmp_path, transactional_db, live_redis):
-    for key in live_redis.scan_iter("pc:proc:*"):  # other tests' web processes
-        live_redis.delete(key)
+def private_redis():
+    """The stack's own Redis: its processes' heartbeats, broker and live room, apart from the
+    web processes other tests start on the shared one."""
+    server = PrivateRedis(port=support.free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def box(tmp_path, transactional_db, private_redis):
     ports = {name: support.free_port() for name in ("front", "lb", "origin", "edge", "rtmp")}
     web_port = _two_free_ports()
     env = server_env(
@@ -88,6 +96,7 @@ def box(tmp_path, transactional_db, live_redis):
             "MEDIA_ROOT": str(tmp_path / "media"),
             "SERVE_STATIC": "0",  # nginx serves /static/ from STATIC_ROOT
             "TRANSCODER_POLL_MS": "500",
+            "REDIS_URL": private_redis.url,
         }
     )
     run = tmp_path / "run"
