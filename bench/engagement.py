@@ -37,6 +37,7 @@ import bisect
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -127,6 +128,13 @@ class Sock(fanout.Client):
                     print(f"unreadable frame: {payload[:120]!r}", file=sys.stderr, flush=True)
                 return
             self.part.box.answer(self.part, body)
+
+    def _frames(self) -> None:
+        # The server's close frame, counted by its code; the rest is fanout's client's.
+        buf = self.buf
+        if len(buf) >= 4 and buf[0] & 0x0F == 8 and (buf[1] & 0x7F) >= 2:
+            self.part.box.inc(f"server_close_{int.from_bytes(buf[2:4], 'big')}")
+        super()._frames()
 
     def send(self, body: dict[str, object]) -> bool:
         if self.closed or self.transport is None or self.opened_at == 0.0:
@@ -237,31 +245,47 @@ class Box:
         tenths = [[i for i in range(n) if i % 10 == g] for g in range(10)]
         hundredths = [[i for i in range(n) if i % 100 == g] for g in range(100)]
         tasks: list[asyncio.Task[bool]] = []
+
+        def react(indices: list[int]) -> None:
+            for i in indices:
+                sock = self.parts[i].sock
+                if sock is not None and sock.send(
+                    {"type": "react", "counts": {"heart": 1}, "ref": REF_REACT}
+                ):
+                    self.inc("reactions_sent")
+
+        def up(indices: list[int], second: int) -> None:
+            for i in indices:
+                sock = self.parts[i].sock
+                q = questions[(i // 100 + second) % len(questions)]
+                if sock is not None and sock.send(
+                    {"type": "upvote", "question": q, "ref": REF_UPVOTE}
+                ):
+                    self.inc("upvotes_sent")
+
+        # Each second's tenth reacts (and hundredth upvotes) once, spread over its ticks: a
+        # cursor per group, so a late tick catches up without sending anything twice.
+        current, r_at, u_at = 0, 0, 0
         k = 0
         while True:
             elapsed = time.monotonic() - started
             if elapsed >= seconds:
                 break
             second, frac = int(elapsed), elapsed % 1.0
-            # This second's reacting tenth, spread over its ticks.
+            if second != current:  # the rest of the last second's groups first
+                react(tenths[current % 10][r_at:])
+                if upvote:
+                    up(hundredths[current % 100][u_at:], current)
+                current, r_at, u_at = second, 0, 0
             group = tenths[second % 10]
-            lo, hi = int(len(group) * frac), int(len(group) * min(1.0, frac + tick))
-            for i in group[lo:hi]:
-                sock = self.parts[i].sock
-                if sock is not None and sock.send(
-                    {"type": "react", "counts": {"heart": 1}, "ref": REF_REACT}
-                ):
-                    self.inc("reactions_sent")
+            hi = int(len(group) * min(1.0, frac + tick))
+            react(group[r_at:hi])
+            r_at = max(r_at, hi)
             if upvote:
                 ups = hundredths[second % 100]
-                lo, hi = int(len(ups) * frac), int(len(ups) * min(1.0, frac + tick))
-                for i in ups[lo:hi]:
-                    sock = self.parts[i].sock
-                    q = questions[(i // 100 + second) % len(questions)]
-                    if sock is not None and sock.send(
-                        {"type": "upvote", "question": q, "ref": REF_UPVOTE}
-                    ):
-                        self.inc("upvotes_sent")
+                hi = int(len(ups) * min(1.0, frac + tick))
+                up(ups[u_at:hi], second)
+                u_at = max(u_at, hi)
             if vote is not None:
                 due = min(n, int(n * min(1.0, elapsed / VOTE_WINDOW_S)))
                 for i in range(voted_upto, due):
@@ -596,6 +620,23 @@ async def phase(run: Run, clients: list[asyncio.subprocess.Process], name: str, 
     }
 
 
+def log_summary(server: fanout.System) -> dict[str, int]:
+    """The server's warnings and errors (config.logging's key=value lines), counted by level,
+    logger and message."""
+    if server.log is None:
+        return {}
+    server.log.flush()
+    server.log.seek(0)
+    found: dict[str, int] = {}
+    for line in server.log.read().decode(errors="replace").splitlines():
+        if "level=" not in line:
+            continue
+        fields = dict(re.findall(r'(level|logger|msg)=("[^"]*"|\S+)', line))
+        key = " ".join(fields.get(k, "").strip('"') for k in ("level", "logger", "msg"))
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
 async def bench(args: argparse.Namespace, redis_url: str) -> dict[str, object]:
     env = django_env()
     setup = subprocess.run([PY, __file__, "--setup"], env=env, cwd=ROOT, check=True,
@@ -615,6 +656,7 @@ async def bench(args: argparse.Namespace, redis_url: str) -> dict[str, object]:
     try:
         background = [asyncio.ensure_future(run.watch()), asyncio.ensure_future(run.tally())]
         n = args.sockets
+        connect_cmds = await run.commandstats()
         sizes = [PER_CLIENT] * (n // PER_CLIENT) + ([n % PER_CLIENT] if n % PER_CLIENT else [])
         started = time.monotonic()
         for i, size in enumerate(sizes):
@@ -627,8 +669,11 @@ async def bench(args: argparse.Namespace, redis_url: str) -> dict[str, object]:
         for proc in clients:
             line = (await asyncio.wait_for(proc.stdout.readline(), 400)).decode()  # type: ignore[union-attr]
             connected += int(line.split()[1])
+        after = await run.commandstats()
+        per_connect = (sum(after.values()) - sum(connect_cmds.values()) - 1) / max(connected, 1)
         print(f"{connected} sockets connected in {time.monotonic() - started:.1f} s "
-              f"({len(clients)} client processes, 1 server process)", flush=True)  # fmt: skip
+              f"({len(clients)} client processes, 1 server process); "
+              f"{per_connect:.1f} Redis commands per connect", flush=True)  # fmt: skip
         rows: list[dict[str, object]] = []
         # 1. reactions only: no tally, so the only writes are the hub's own.
         written_before = rows_written()
@@ -661,6 +706,15 @@ async def bench(args: argparse.Namespace, redis_url: str) -> dict[str, object]:
             await asyncio.sleep(2.5)  # over two of the hub's flushes
         for proc in clients:
             proc.stdin.write(b"stop\n")  # type: ignore[union-attr]
+        if args.profile and server.proc is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(args.profile)
+            os.kill(server.proc.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 60
+            while not os.path.exists(args.profile) and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(2)  # written
+        server_log = log_summary(server)
     finally:
         for task in background:
             task.cancel()
@@ -673,8 +727,9 @@ async def bench(args: argparse.Namespace, redis_url: str) -> dict[str, object]:
         [PY, __file__, "--count-votes", str(ev["poll"])], env=env, cwd=ROOT, check=True,
         capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1])  # fmt: skip
-    return {"sockets": connected, "rows": rows, "reacted": reacted, "written": written,
-            "votes": votes, "counted_reactions": counted_reactions}  # fmt: skip
+    return {"sockets": connected, "rows": rows, "per_connect": round(per_connect, 1),
+            "reacted": reacted, "written": written, "votes": votes,
+            "counted_reactions": counted_reactions, "server_log": server_log}  # fmt: skip
 
 
 def serve_profiled(port: int, out: str) -> None:
@@ -685,6 +740,8 @@ def serve_profiled(port: int, out: str) -> None:
 
     sys.path.insert(0, str(ROOT))
     profile = cProfile.Profile()
+    # The orchestrator asks for the profile (SIGUSR1) before it stops the server.
+    signal.signal(signal.SIGUSR1, lambda *_: profile.dump_stats(out))
     profile.enable()
     try:
         uvicorn.run(
@@ -757,6 +814,8 @@ def main() -> None:
           f"messages, {did.get('dropped', 0)} sockets dropped and "
           f"{did.get('reconnected', 0)} reconnected); the database has {votes['rows']} votes "
           f"from {votes['voters']} voters")  # fmt: skip
+    for line, n in sorted(out["server_log"].items(), key=lambda kv: -kv[1])[:12]:  # type: ignore[attr-defined]
+        print(f"server log: {n} x {line}")
     load_after = os.getloadavg()
     tally_p99 = float(tally["broadcast_p99_ms"])  # type: ignore[arg-type]
     engaged_p99 = float(engaged["broadcast_p99_ms"])  # type: ignore[arg-type]
@@ -777,6 +836,7 @@ def main() -> None:
         "not_delivered": sum(int(r["not_delivered"]) for r in rows),  # type: ignore[call-overload]
         "redis_cmds_per_s_tally_only": tally["redis_cmds_per_s"],
         "redis_cmds_per_s_reactions_only": reactions_phase["redis_cmds_per_s"],
+        "redis_cmds_per_connect": out["per_connect"],
         "reactions_sent": reacted + did.get("reactions_sent", 0),
         "reactions_counted": out["counted_reactions"],
         "upvotes_sent": did.get("upvotes_sent", 0),
