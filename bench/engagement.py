@@ -19,13 +19,20 @@ message on the channel (seen by the bench's own subscriber) to the last socket's
 
 Phases, in this order:
 1. reactions only (10% of sockets send a reaction every second): database rows written
-   (pg_stat_user_tables, read once the stats are flushed), Redis commands per second;
+   (pg_stat_user_tables, read once the stats are flushed; the dashboard's viewer samples, a
+   row per 15 s whatever the reactions, are printed and left out of db_writes_per_reaction),
+   Redis commands per second;
 2. tally only: the baseline broadcast times, Redis commands per second;
 3. engagement: 10% react every second, 1% upvote a question every second, every socket votes
    once in the poll over 10 s, and halfway through 20% of the sockets drop and reconnect with
    their cookie and vote again (the hub must refuse the second vote), while tallies go on.
 Votes are then counted from the database: rows, distinct voters, `double_votes` = rows -
-distinct voters; reactions from Redis's per-minute counts. Last line: one JSON object.
+distinct voters; reactions from Redis's per-minute counts. A vote with no answer in 20 s is
+sent again, and a socket the server closed reconnects, as the page does (both counted).
+`ratio_to_tally_only` is the tally-only broadcast p99 over the engagement one (1.0: no cost;
+the goal is at least 0.8). Redis commands per connect are printed apart: the storm's
+reconnects are in the engagement phase's commands per second. `--profile FILE` runs the
+server under cProfile. Last line: one JSON object.
 """
 
 from __future__ import annotations
