@@ -317,7 +317,7 @@ class Box:
             ok = await asyncio.gather(*tasks)
             self.inc("reconnected", sum(ok))
         if vote is not None:
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 240  # then reported as unsettled
             while time.monotonic() < deadline and not all(p.vote_done for p in self.parts):
                 now = time.monotonic()
                 for part in self.parts:
@@ -554,7 +554,7 @@ async def command(clients: list[asyncio.subprocess.Process], line: str, reply: s
     out = []
     for proc in clients:
         while True:
-            got = (await asyncio.wait_for(proc.stdout.readline(), 400)).decode()  # type: ignore[union-attr]
+            got = (await asyncio.wait_for(proc.stdout.readline(), 900)).decode()  # type: ignore[union-attr]
             if not got:
                 raise RuntimeError("a client process ended")
             if got.startswith(reply + " "):
