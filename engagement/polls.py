@@ -11,6 +11,7 @@ Every change every viewer sees is told to the live room on commit.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -160,3 +161,63 @@ def cast_vote(*, event_id: int, poll_id: int, option_id: int, voter: str) -> Non
             tell_room(event_id)
     except IntegrityError:
         raise Refused("already_voted", "You have already voted in this poll.") from None
+
+
+# The poll's status, its row locked against a close (not against other votes).
+_POLL_STATUS = "SELECT status FROM engagement_poll WHERE id = %s AND event_id = %s"
+# Votes not yet cast: the voters whose vote went in (the others had voted already).
+_INSERT_VOTES = """
+INSERT INTO engagement_pollvote (poll_id, option_id, voter, created_at) VALUES {rows}
+ON CONFLICT (poll_id, voter) DO NOTHING RETURNING voter
+"""
+
+
+def cast_votes(
+    *, event_id: int, poll_id: int, ballots: list[tuple[str, int]]
+) -> list[Refused | None]:
+    """Many participants' `(voter, option_id)` votes in one poll at once (the live room sends the
+    votes that arrive together, liveroom/inbound.py), with `cast_vote`'s rules and in one
+    transaction and one insert: for each ballot, in order, None when it was counted, or the
+    Refused that says why not (another answer's poll, a second vote by the participant, before
+    or in the same batch). Raises Refused, for every ballot, when the poll is not the event's
+    or not open, and once the show is over."""
+    check_taking_part(room_rules(event_id=event_id))
+    sql = _POLL_STATUS + (" FOR KEY SHARE" if connection.vendor == "postgresql" else "")
+    answers: list[Refused | None] = []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [poll_id, event_id])
+            row = cursor.fetchone()
+        if row is None:
+            raise Refused("not_found", "That poll is not in this event.")
+        if row[0] != PollStatus.OPEN:
+            raise Refused("poll_closed", "This poll is closed: your vote was not counted.")
+        options = set(PollOption.objects.filter(poll_id=poll_id).values_list("pk", flat=True))
+        first: dict[str, int] = {}  # voter → their ballot's index
+        for n, (voter, option_id) in enumerate(ballots):
+            if option_id not in options:
+                answers.append(Refused("bad_option", "That is not one of this poll's answers."))
+            elif voter in first:
+                answers.append(_already_voted())
+            else:
+                first[voter] = n
+                answers.append(None)
+        if first:
+            now = timezone.now()
+            params: list[int | str | datetime] = []
+            for voter, n in first.items():
+                params += [poll_id, ballots[n][1], voter, now]
+            rows = ", ".join(["(%s, %s, %s, %s)"] * len(first))
+            with connection.cursor() as cursor:
+                cursor.execute(_INSERT_VOTES.format(rows=rows), params)
+                counted = {voter for (voter,) in cursor.fetchall()}
+            for voter, n in first.items():
+                if voter not in counted:
+                    answers[n] = _already_voted()
+            if counted:
+                tell_room(event_id)
+    return answers
+
+
+def _already_voted() -> Refused:
+    return Refused("already_voted", "You have already voted in this poll.")

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -76,11 +78,31 @@ def local_changes(event_id: int) -> int:
         return _local_changes[event_id]
 
 
+_deferred: ContextVar[set[tuple[int, str]] | None] = ContextVar("livebus_deferred", default=None)
+
+
+@contextmanager
+def deferred_changes(into: set[tuple[int, str]]) -> Iterator[None]:
+    """Inside the block, `publish_change` only adds `(event_id, kind)` to `into`: the caller
+    tells them once the block is over. The live room's hub does so for its clients' messages,
+    coalescing a poll's thousands of votes a second into a few notices (liveroom/hub.py)."""
+    token = _deferred.set(into)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
 def publish_change(*, event_id: int, kind: ChangeKind) -> None:
     """Tell the live room that `kind` changed for the event. Never raises: the change is
     already committed, and a missed notification is healed by the next snapshot.
 
-    One Redis round trip (INCR and PUBLISH pipelined), whatever the number of viewers."""
+    One Redis round trip (INCR and PUBLISH pipelined), whatever the number of viewers; or,
+    inside `deferred_changes`, none (its caller tells)."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.add((event_id, kind))
+        return
     if not settings.REDIS_URL:
         with _local_lock:
             _local_changes[event_id] += 1

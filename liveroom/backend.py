@@ -188,6 +188,7 @@ class RedisBackend:
     async def notify(self, event_id: int, kind: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pipe.incr(livebus.key(event_id, "changes"))
+        pipe.expire(livebus.key(event_id, "changes"), SNAPSHOT_TTL_S)
         pipe.publish(self.channel, livebus.notice(event_id, kind))
         await pipe.execute()
 

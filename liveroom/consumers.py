@@ -149,7 +149,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         participant, refusal = attendees.participant(
             cookies, event_id=info.event_id, registration_required=info.registration_required
         )
-        self.sender = inbound.Sender(info.event_id, participant, refusal, hub.reactions.add)
+        self.sender = inbound.Sender(
+            info.event_id, participant, refusal, hub.reactions.add, hub.tell_soon
+        )
         try:
             try:
                 await hub.snapshot(info.event_id)

@@ -21,6 +21,10 @@ One hub per web process (per event loop). It replaces a channel-layer group per 
   per event per slot for the deployment (liveroom/samples.py).
 - Reactions: counted per process, flushed once a second, shown as bursts
   (liveroom/reactions.py).
+- Changes made by clients' messages (votes, upvotes, questions: liveroom/inbound.py) are told
+  to every process at most once per NOTICE_EVERY_S per event from this process, the ones
+  made meanwhile together at its end: a poll's thousand votes a second cost a few Redis
+  commands a second, and the last change always gets out.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ DOWN_GRACE_S = 3.0
 CLOSE_VERSION = 2**62  # above any snapshot's: the outbox sends it whatever is pending
 CLOSE_UNAVAILABLE: Message = {"type": "websocket.close", "code": 1011}
 ERROR_RETRY_S = 1.0  # Redis or the database is back within seconds: so is the tally
+NOTICE_EVERY_S = 0.1
 
 
 class Hub:
@@ -96,6 +101,9 @@ class Hub:
         self._tasks: set[asyncio.Task[object]] = set()
         self._presence: asyncio.Task[None] | None = None
         self._failures: dict[int, int] = {}  # event id → failed attempts in this outage
+        # event id → the kind of change to tell when the current notice's wait is over (None:
+        # nothing yet); an event is here while a notice of this process is in its wait.
+        self._telling: dict[int, str | None] = {}
         self.caps = caps or Caps(per_attendee=0, per_address_percent=0)
         self.seats: RedisSeats | LocalSeats = (
             RedisSeats(backend.redis, pid=self.pid)
@@ -308,6 +316,30 @@ class Hub:
                 await asyncio.sleep(0)
                 if self.latest[event_id][0] != version:
                     return  # a newer snapshot started its own fan-out
+
+    # -- changes made by clients' messages --------------------------------------------------
+    def tell_soon(self, event_id: int, kind: str) -> None:
+        """Tell every process that `kind` changed for the event (what
+        `events.livebus.publish_change` does): now, or at the end of this process's current
+        notice for the event, together with the other changes made meanwhile."""
+        if event_id in self._telling:
+            self._telling[event_id] = kind
+            return
+        self._telling[event_id] = None
+        self._spawn(self._tell(event_id, kind))
+
+    async def _tell(self, event_id: int, kind: str) -> None:
+        try:
+            await self.backend.notify(event_id, kind)
+        except Exception as exc:
+            # Redis away: the next snapshot after it returns carries the change.
+            self._failed(event_id, "live change not published", exc)
+        self.loop.call_later(NOTICE_EVERY_S, self._told, event_id)
+
+    def _told(self, event_id: int) -> None:
+        pending = self._telling.pop(event_id, None)
+        if pending is not None:
+            self.tell_soon(event_id, pending)
 
     # -- coalescing: one publisher per event per interval --------------------------------------
     def _on_change(self, event_id: int) -> None:

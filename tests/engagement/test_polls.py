@@ -188,3 +188,43 @@ def test_votes_racing_a_close_are_counted_before_it_or_refused_after_it(transact
     assert PollVote.objects.filter(poll=poll).count() == at_close == len(counted)
     assert set(refused) <= {"poll_closed"}
     assert len(counted) + len(refused) == 160
+
+
+CAROL, DAN = "c" * 32, "d" * 32
+
+
+def codes(answers):
+    return [None if a is None else a.code for a in answers]
+
+
+def test_votes_cast_together_follow_the_same_rules_in_one_go(
+    event, django_capture_on_commit_callbacks
+):
+    poll = open_poll(event)
+    rent, jobs = poll.options.get(position=1).pk, poll.options.get(position=2).pk
+    stranger = open_poll(EventFactory(status=EventStatus.LIVE)).options.first().pk
+    vote(event, poll, 1, ADA)  # before the batch
+    ballots = [(ADA, jobs), (BOB, jobs), (CAROL, stranger), (BOB, rent), (DAN, rent)]
+    with django_capture_on_commit_callbacks(execute=False) as told:
+        answers = polls.cast_votes(event_id=event.pk, poll_id=poll.pk, ballots=ballots)
+    # Ada voted before, Carol's answer is another poll's, Bob's second vote is refused.
+    assert codes(answers) == ["already_voted", None, "bad_option", "already_voted", None]
+    assert answers[0].message == "You have already voted in this poll."
+    assert sorted(PollVote.objects.values_list("voter", "option_id")) == [
+        (ADA, rent), (BOB, jobs), (DAN, rent),
+    ]  # fmt: skip
+    assert len(told) == 1  # the room is told once for the batch
+
+
+def test_votes_cast_together_in_a_closed_or_foreign_poll_are_all_refused(event):
+    poll = open_poll(event)
+    option = poll.options.first().pk
+    other = open_poll(EventFactory(status=EventStatus.LIVE))
+    with pytest.raises(Refused) as refused:
+        polls.cast_votes(event_id=event.pk, poll_id=other.pk, ballots=[(ADA, option)])
+    assert refused.value.code == "not_found"
+    run(event, poll, "close")
+    with pytest.raises(Refused) as refused:
+        polls.cast_votes(event_id=event.pk, poll_id=poll.pk, ballots=[(ADA, option), (BOB, option)])
+    assert refused.value.code == "poll_closed"
+    assert not PollVote.objects.exists()
