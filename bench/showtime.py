@@ -363,7 +363,7 @@ async def _request(port: int, method: str, path: str, headers: dict[str, str],
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        answer = await asyncio.wait_for(reader.read(), 30)
+        answer = await asyncio.wait_for(reader.read(), 20)
     finally:
         writer.close()
     head, _, rest = answer.partition(b"\r\n\r\n")
@@ -432,7 +432,9 @@ async def donors(port: int, slug: str, token: str, rate: float, seconds: float, 
                 "metadata": {"donation_id": str(donation_id)}, "status": "succeeded",
             }},
         }).encode()  # fmt: skip
-        for attempt in range(6):  # Stripe retries an answer that is not 2xx
+        for attempt in range(6):  # Stripe retries an answer that is not 2xx (here, briefly)
+            if attempt and time.monotonic() > began + seconds + 15:
+                break
             sent = time.monotonic()
             try:
                 status, _ = await _request(
@@ -1076,6 +1078,8 @@ def bench(args: argparse.Namespace) -> None:
         "socket_client_processes": len(clients), "viewers": plan["viewers"],
         "gift_rate_per_s": plan["rate"], "gifts_sent": night["sent"], "gifts_confirmed": confirmed,
         "gifts_per_s": round(confirmed / max(1e-9, night["elapsed"]), 1),
+        # Paid at the (fake) Stripe, its webhook never answered 2xx within the bench's retries.
+        "unconfirmed_after_retries": night["starts"].get("200", 0) - confirmed,
         "start_statuses": statuses["starts"], "webhook_statuses": statuses["webhooks"],
         "failed_starts_outside_restart": len(failed_outside),
         "lost": book["lost"], "double_counted": book["double_counted"],
@@ -1097,6 +1101,8 @@ def bench(args: argparse.Namespace) -> None:
         "webhook_p50_ms": round(night["webhook_p50_ms"], 1),
         "webhook_p99_ms": round(night["webhook_p99_ms"], 1),
         "quiet_webhook_p99_ms": round(quiet["webhook_p99_ms"], 1),
+        "quiet_start_p50_ms": round(quiet["start_p50_ms"], 1),
+        "quiet_start_p99_ms": round(quiet["start_p99_ms"], 1),
         "start_p99_ms": round(night["start_p99_ms"], 1),
         "votes_sent": votes_sent, "votes_acked": acks.get("vote", 0),
         "votes_counted": book["votes_counted"], "double_votes": book["double_votes"],
@@ -1195,7 +1201,8 @@ def report(r: dict) -> None:
                                f"{r['disconnects_in_restart']} in it"),
         ("webhook p50 / p99", f"{r['webhook_p50_ms']} / {r['webhook_p99_ms']} ms (quiet baseline "
                               f"p99 {r['quiet_webhook_p99_ms']} ms); start p99 "
-                              f"{r['start_p99_ms']} ms"),
+                              f"{r['start_p99_ms']} ms (quiet baseline p50 / p99 "
+                              f"{r['quiet_start_p50_ms']} / {r['quiet_start_p99_ms']} ms)"),
         ("engagement", f"votes {r['votes_sent']} sent, {r['votes_acked']} acked, "
                        f"{r['votes_counted']} counted, {r['double_votes']} double; reactions "
                        f"{r['reactions_sent']}; errors {r['socket_errors']}"),
