@@ -61,7 +61,9 @@ test: install node_modules/.package-lock.json
 	$(BIN)/bandit -q -r $(TYPED) -ll -x '*/migrations/*'
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=1 $(BIN)/mypy $(TYPED)
-	$(BIN)/pytest
+# Two workers (pytest-xdist), a test file each at a time: much of the suite waits on servers,
+# browsers and streams, so two share the two cores well (tests/testenv.py splits ports, Redis).
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -130,15 +130,15 @@ def render(args: argparse.Namespace) -> Path:
     }
     environment = {key: os.environ.get(key, value) for key, value in environment.items()}
     environment.update({key: os.environ[key] for key in ONE_BOX_DEFAULTS})
+    # deploy/bin/pledgecast's settings for this stack.
+    environment["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
+    environment["BEAT_SCHEDULE_FILE"] = str(run / "celerybeat-schedule")
     values = {
         "RUN_DIR": str(run),
         "BASE_DIR": str(BASE_DIR),
-        "PYTHON": sys.executable,
-        "BIN": str(Path(sys.executable).parent),
         "NGINX": shutil.which("nginx") or "/usr/sbin/nginx",
         "WEB_COUNT": str(args.web_count),
         "WEB_PORT": str(args.web_port),
-        "WORKER_CONCURRENCY": str(args.worker_concurrency),
     }
     text = TEMPLATE.read_text()
     for key, value in values.items():

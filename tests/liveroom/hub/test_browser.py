@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from events import livebus
+from events import capacity, livebus
 from events.models import CapacityTier, EventStatus
 from tests.donations.factories import DonationFactory
 from tests.factories import EventFactory
@@ -74,6 +74,12 @@ def test_the_page_says_the_event_is_full_when_refused(web_processes, browser):
     assert "This event is full." in second.text_content('[data-live="state"]')
     # It still shows the tally, from tally.json.
     second.wait_for_selector("[data-live-room][data-version]")
+    # An owner moves the event to a larger tier: the waiting page sees the free seat in the
+    # next tally.json it polls and comes in within seconds (its own retry is a minute away).
+    larger = CapacityTier.objects.create(name="duo", max_attendees=2)
+    capacity.upgrade_capacity(event_id=event.pk, tier_id=larger.pk, by_user_id=None)
+    second.wait_for_selector("[data-live-room]:not([data-full])", timeout=15_000)
+    assert second.evaluate("() => window.Pledgecast.liveroom.connected()")
 
 
 def test_when_websockets_fail_the_page_polls_tally_json(web_processes, browser):
