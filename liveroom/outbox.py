@@ -5,10 +5,13 @@ The hub offers each snapshot to every outbox in a plain loop. An idle outbox sta
 keeps only the newest unsent snapshot in its single slot, replacing an older one. So a slow
 client costs at most one pending message and never delays the others.
 
-Messages that are not snapshots (a reply to this client's own message, a burst of reactions)
-go through `push`, into a short queue of their own (SIDE_SLOTS; a slow client loses the
-oldest), sent in order before the pending snapshot: every frame of a socket leaves through its
-outbox, one ASGI `send` at a time.
+Messages that are not snapshots go apart from them: a reply to this client's own message
+(`push`) into a short queue (SIDE_SLOTS, sent in order; the client's inbound rate limit keeps
+it short, and only a client flooding past it loses its oldest replies), and a burst of
+reactions (`push_burst`) into a slot of its own where the newest replaces an older one (a
+burst is decoration: under backpressure only the latest is worth showing, and it never pushes
+a reply, such as a vote's ack, out of the queue). Replies go first, then the burst, then the
+pending snapshot: every frame of a socket leaves through its outbox, one ASGI `send` at a time.
 
 Why the send is driven by hand instead of in a task: with uvicorn (and any server whose
 `send` only waits when the transport is paused) the send completes without suspending, and a
@@ -27,17 +30,20 @@ from typing import Any
 
 Message = dict[str, Any]
 
-SIDE_SLOTS = 8  # replies and reaction bursts waiting behind a slow client's send
+SIDE_SLOTS = 16  # replies waiting behind a slow client's send
 
 
 class Outbox:
-    __slots__ = ("_busy", "_pending", "_send", "_side", "closed", "replaced", "sent", "version")
+    __slots__ = (
+        "_burst", "_busy", "_pending", "_send", "_side", "closed", "replaced", "sent", "version"
+    )  # fmt: skip
 
     def __init__(self, send: Callable[[Message], Awaitable[None]]) -> None:
         self._send = send
         self._busy = False
         self._pending: tuple[int, Message] | None = None
         self._side: deque[Message] | None = None  # made on first use: most sockets never need it
+        self._burst: Message | None = None  # the newest reaction burst waiting
         self.closed = False
         self.version = 0  # the highest version handed to the server
         self.sent = 0
@@ -71,10 +77,24 @@ class Outbox:
         self._busy = True
         self._drive(self._send(message))  # type: ignore[arg-type]
 
+    def push_burst(self, message: Message) -> None:
+        """Send a reaction burst now, or, behind a busy send, keep it in place of an older
+        one still waiting (replies waiting go first)."""
+        if self.closed:
+            return
+        if self._busy:
+            if self._burst is not None:
+                self.replaced += 1
+            self._burst = message
+            return
+        self._busy = True
+        self._drive(self._send(message))  # type: ignore[arg-type]
+
     def close(self) -> None:
         self.closed = True
         self._pending = None
         self._side = None
+        self._burst = None
 
     @property
     def busy(self) -> bool:
@@ -112,6 +132,11 @@ class Outbox:
         if self._side:
             self._busy = True
             self._drive(self._send(self._side.popleft()))  # type: ignore[arg-type]
+            return
+        if self._burst is not None:
+            burst, self._burst = self._burst, None
+            self._busy = True
+            self._drive(self._send(burst))  # type: ignore[arg-type]
             return
         pending, self._pending = self._pending, None
         if pending is not None:

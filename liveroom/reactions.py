@@ -122,6 +122,6 @@ class ReactionRelay:
             "text": snapshots.encode({"type": "reactions", "counts": counts}),
         }
         for i, outbox in enumerate(list(room)):
-            outbox.push(message)
+            outbox.push_burst(message)
             if i % FANOUT_YIELD_EVERY == FANOUT_YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let connects and snapshots breathe in a big room

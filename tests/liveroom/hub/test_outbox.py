@@ -124,3 +124,35 @@ def test_a_slow_client_keeps_only_the_newest_pushed_frames():
         f'{{"type":"ack","n":{n}}}' for n in range(3, SIDE_SLOTS + 3)
     ]
     assert replaced == 3
+
+
+def burst(n: int) -> dict:
+    return {"type": "websocket.send", "text": f'{{"type":"reactions","n":{n}}}'}
+
+
+def test_reaction_bursts_never_push_a_reply_out_and_only_the_newest_waits():
+    """A slow client with a vote's ack waiting and a storm of reaction bursts behind it: the
+    ack goes out, then only the newest burst, then the pending snapshot."""
+
+    async def scenario():
+        slow = SlowClient()
+        box = Outbox(slow.send)
+        box.offer(1, snapshot(1))  # in flight
+        box.push(side(1))  # the ack of the client's vote
+        for n in range(SIDE_SLOTS * 3):
+            box.push_burst(burst(n))
+        box.offer(2, snapshot(2))
+        slow.gate.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return slow.received, box.replaced
+
+    received, replaced = asyncio.run(scenario())
+    last = SIDE_SLOTS * 3 - 1
+    assert received == [
+        '{"version":1}',
+        '{"type":"ack","n":1}',
+        f'{{"type":"reactions","n":{last}}}',
+        '{"version":2}',
+    ]
+    assert replaced == last
