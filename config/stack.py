@@ -110,7 +110,10 @@ def render(args: argparse.Namespace) -> Path:
         f"load_module {RTMP_MODULE};\n"
         f"daemon off;\n{user}worker_processes auto;\npid {nginx_dir / 'nginx.pid'};\n"
         f"error_log {nginx_dir / 'error.log'} notice;\n"
-        "events { worker_connections 16384; }\n"
+        # Two connections per proxied WebSocket (the client's, the web process's): 65,536 a
+        # worker, and the open files they need.
+        "worker_rlimit_nofile 200000;\n"
+        "events { worker_connections 65536; }\n"
         f"include {nginx_dir / 'rtmp.conf'};\n"
         "http {\n    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
         f"{temp}\n"

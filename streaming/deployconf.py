@@ -123,7 +123,9 @@ def render_front_conf(
         if not _HOST_PORT.match(server):
             raise ValueError(f"front.conf: {server!r} is not host:port")
     upstream = "upstream pledgecast_lb {\n    least_conn;\n"
-    upstream += "".join(f"    server {server} max_fails=1 fail_timeout=2s;\n" for server in web)
+    # A process counts as down after 3 failed connections in 5 s (front.conf.template's
+    # `proxy_next_upstream error`: a slow answer is not a dead process), for 5 s.
+    upstream += "".join(f"    server {server} max_fails=3 fail_timeout=5s;\n" for server in web)
     upstream += "    keepalive 64;\n}\n\n"
     return upstream + _render(
         "front.conf.template",

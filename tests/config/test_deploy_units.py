@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.stack import ROLES
+from streaming import deployconf
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SCRIPT = DEPLOY / "bin" / "pledgecast"
@@ -72,3 +73,26 @@ def test_systemd_reads_every_unit_without_a_complaint():
         if line.strip() and "/srv/pledgecast/deploy/bin/pledgecast is not executable" not in line
     ]
     assert complaints == []
+
+
+def test_the_front_balances_over_the_web_processes_and_refuses_a_bad_address():
+    conf = deployconf.render_front_conf(
+        listen="127.0.0.1:8080",
+        lb_listen="127.0.0.1:8090",
+        edge="127.0.0.1:8092",
+        web=["127.0.0.1:8001", "127.0.0.1:8002"],
+        static_root=Path("/srv/static"),
+    )
+    upstream = conf.split("}", 1)[0]
+    assert "least_conn;" in upstream
+    assert "server 127.0.0.1:8001 max_fails=3 fail_timeout=5s;" in upstream
+    assert "server 127.0.0.1:8002 max_fails=3 fail_timeout=5s;" in upstream
+    # Only a refused connection moves a request on: never a slow answer.
+    assert conf.count("proxy_next_upstream error;") == 3
+    assert "alias /srv/static/;" in conf
+    for bad in ([], ["127.0.0.1:8001; server evil:80"], ["nohost"]):
+        with pytest.raises(ValueError, match=r"front\.conf"):
+            deployconf.render_front_conf(
+                listen="127.0.0.1:8080", lb_listen="127.0.0.1:8090", edge="127.0.0.1:8092",
+                web=bad,
+            )  # fmt: skip
