@@ -63,7 +63,9 @@ test: install node_modules/.package-lock.json
 	DEBUG=1 $(BIN)/mypy $(TYPED)
 # Two workers (pytest-xdist), a test file each at a time: much of the suite waits on servers,
 # browsers and streams, so two share the two cores well (tests/testenv.py splits ports, Redis).
-	$(BIN)/pytest -n 2 --dist loadfile
+# Then, alone, the tests marked `serial`: their deadlines and bursts must not share the machine.
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,6 +32,8 @@ from tests.support.processes import (
     start_server,
 )
 
+pytestmark = pytest.mark.serial  # deadlines and bursts: run alone (Makefile)
+
 MAX_CONNECTIONS = 20
 POOL_SIZE = 4
 WEBHOOK_THREADS = 2

@@ -29,9 +29,12 @@ from tests.liveroom.test_database_restart import give
 from tests.support.liveroom import snapshot_where
 from tests.support.processes import ROOT, PrivateRedis, Server, server_env
 
-pytestmark = pytest.mark.skipif(
-    not Path(stack.RTMP_MODULE).exists(), reason="nginx-rtmp (libnginx-mod-rtmp) is missing"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not Path(stack.RTMP_MODULE).exists(), reason="nginx-rtmp (libnginx-mod-rtmp) is missing"
+    ),
+    pytest.mark.serial,  # eight processes: run alone (Makefile)
+]
 
 ROLES = {"web", "worker", "beat", "stream_worker", "transcoder"}
 

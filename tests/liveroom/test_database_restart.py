@@ -30,6 +30,8 @@ from tests.support.processes import (
     start_server,
 )
 
+pytestmark = pytest.mark.serial  # deadlines and bursts: run alone (Makefile)
+
 SETUP = """
 import json
 from events.models import EventStatus

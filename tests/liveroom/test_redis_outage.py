@@ -28,6 +28,8 @@ from tests.support.liveroom import in_thread, snapshot_where
 from tests.support.processes import PrivateRedis, Server, start_server
 from tests.support.stripe import receive, succeeded
 
+pytestmark = pytest.mark.serial  # deadlines and bursts: run alone (Makefile)
+
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:

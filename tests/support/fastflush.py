@@ -8,10 +8,15 @@ few rows). Django's foreign keys on PostgreSQL are `DEFERRABLE INITIALLY DEFERRE
 runs its statements in one transaction, so the order of the DELETEs does not matter.
 
 Only the test process's flush changes; a flush that must reset sequences or cascade keeps
-Django's TRUNCATE."""
+Django's TRUNCATE.
+
+The flush also puts back the rows the migrations seed (the capacity tiers of
+events/migrations/0002), so every test finds the database as migrated whichever tests ran
+before it on its worker (under pytest-xdist the order of files differs from run to run)."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from django.db.backends.postgresql.operations import DatabaseOperations
@@ -39,7 +44,24 @@ def _delete_each(
         for table in tables
         if table not in KEPT
     ]
-    return ["SET CONSTRAINTS ALL DEFERRED;", *deletes]
+    return ["SET CONSTRAINTS ALL DEFERRED;", *deletes, *_seeded(self, tables)]
+
+
+def _seeded(self: DatabaseOperations, tables: list[str]) -> list[str]:
+    """The migrations' seed rows of the tables emptied, inserted again."""
+    if "events_capacitytier" not in tables:
+        return []
+    tiers = importlib.import_module("events.migrations.0002_capacity_tiers").TIERS
+    values = ", ".join(
+        f"('{name}', {attendees}, {'NULL' if price is None else price}, 'usd')"
+        for name, attendees, price in tiers
+    )
+    table = self.quote_name("events_capacitytier")
+    # The migration's own constants (names and integers), not input: nothing to inject.
+    return [
+        f"INSERT INTO {table} (name, max_attendees, price_minor, price_currency) "  # noqa: S608
+        f"VALUES {values} ON CONFLICT DO NOTHING;"
+    ]
 
 
 def install() -> None:

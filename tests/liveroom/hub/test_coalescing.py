@@ -3,6 +3,7 @@
 import asyncio
 import time
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -10,6 +11,8 @@ from events import livebus
 from events.models import Event, EventStatus
 from tests.factories import EventFactory
 from tests.support.liveroom import collect_snapshots, in_thread, open_socket, snapshot_where
+
+pytestmark = pytest.mark.serial  # deadlines and bursts: run alone (Makefile)
 
 
 def hundred_changes(event_id: int) -> float:

@@ -4,6 +4,7 @@ import asyncio
 import json
 import time
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -19,6 +20,8 @@ from tests.support.liveroom import (
     snapshot_where,
 )
 from tests.support.stripe import receive, succeeded
+
+pytestmark = pytest.mark.serial  # deadlines and bursts: run alone (Makefile)
 
 VIEWERS_2 = lambda s: s["viewers"] == 2  # noqa: E731
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'

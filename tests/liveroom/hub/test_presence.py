@@ -3,12 +3,15 @@
 import asyncio
 import time
 
+import pytest
 from django.conf import settings
 
 from events.models import EventStatus
 from tests.factories import EventFactory
 from tests.support.liveroom import open_socket, snapshot_where
 from tests.support.processes import SERVER_PRESENCE_TTL_S
+
+pytestmark = pytest.mark.serial  # deadlines and bursts: run alone (Makefile)
 
 
 def test_the_viewer_count_sums_the_sockets_of_every_web_process(web_processes):

@@ -89,6 +89,7 @@ def test_jump_to_live_brings_a_paused_attendee_back_to_the_live_edge(platform, b
     assert_video_advances(page, 1)
 
 
+@pytest.mark.serial  # the refusal within its deadline: run alone (Makefile)
 def test_an_attendee_beyond_the_capacity_sees_the_event_is_full(platform, browser, screenshot):
     tier = CapacityTier.objects.create(name="one seat", max_attendees=1)
     event = EventFactory(status=EventStatus.SCHEDULED, capacity_tier=tier)
