@@ -15,12 +15,11 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
 from django.utils import timezone
 
 from donations import matching, milestones
 from donations.goal_models import MatchOffer, MatchRatio, Milestone
-from events.admin.event import EventAdmin
+from events.admin.event import EventAdmin, EventRowInline
 from events.models import Event
 from events.money import format_money
 
@@ -33,28 +32,6 @@ def _kept(formset: BaseInlineFormSet[Any, Event, Any]) -> list[forms.ModelForm[A
         if form.is_valid() and not form.cleaned_data.get("DELETE")
         and (form.instance.pk or form.has_changed())
     ]  # fmt: skip
-
-
-class _EventRowAdmin(admin.TabularInline):  # type: ignore[type-arg]
-    """Who may change the rows: whoever may change the event (owners and managers)."""
-
-    extra = 1
-
-    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
-        parent = self.admin_site._registry[Event]
-        return obj is not None and parent.has_change_permission(request, obj)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True  # the event's admin decides who sees the event
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
 
 
 # --- Milestones
@@ -114,7 +91,7 @@ class MilestoneFormSet(BaseInlineFormSet[Milestone, Event, forms.ModelForm[Miles
         milestones.remove_milestone(milestone_id=obj.pk)
 
 
-class MilestoneInline(_EventRowAdmin):
+class MilestoneInline(EventRowInline):
     model = Milestone
     form = MilestoneForm
     formset = MilestoneFormSet
@@ -182,7 +159,7 @@ class MatchOfferFormSet(BaseInlineFormSet[MatchOffer, Event, forms.ModelForm[Mat
         matching.remove_match_offer(offer_id=obj.pk)
 
 
-class MatchOfferInline(_EventRowAdmin):
+class MatchOfferInline(EventRowInline):
     model = MatchOffer
     form = MatchOfferForm
     formset = MatchOfferFormSet

@@ -107,11 +107,8 @@ def upgrade_capacity(
         )
     event.capacity_tier = tier
     fields = ["capacity_tier"]
-    if automatic or (
-        event.auto_upgrade_tier_id is not None
-        and event.auto_upgrade_tier is not None
-        and event.auto_upgrade_tier.max_attendees <= tier.max_attendees
-    ):
+    upgrade = event.auto_upgrade_tier
+    if automatic or (upgrade is not None and upgrade.max_attendees <= tier.max_attendees):
         event.auto_upgrade_tier = None  # used up, or no longer larger
         fields.append("auto_upgrade_tier")
     event.save(update_fields=fields)

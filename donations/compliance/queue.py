@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,20 +151,41 @@ def _gift_items() -> list[ComplianceItem]:
     return found
 
 
+class _DonorSums:
+    """Per group (campaign, donor, and an election or a year): what the donor's paid gifts
+    count, and the latest of them (by payment time, then id): the one an excess came with."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[int, str, int], int] = defaultdict(int)
+        self.latest: dict[tuple[int, str, int], tuple[datetime | None, int]] = {}
+
+    def add(self, group: tuple[int, str, int], minor: int, at: datetime | None, pk: int) -> None:
+        self.totals[group] += minor
+        if group not in self.latest or (at, pk) > self.latest[group]:
+            self.latest[group] = (at, pk)
+
+    def past(
+        self, limits: Mapping[int, int | None]
+    ) -> Iterator[tuple[int, tuple[int, str, int], int]]:
+        """(latest gift id, group, excess) of each group past its campaign's limit."""
+        for group, total in sorted(self.totals.items()):
+            limit = limits.get(group[0])
+            if limit is not None and total > limit:
+                yield self.latest[group][1], group, total - limit
+
+
 def excess_by_gift(*, campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
     """The gifts that took a donor past an election's limit: {gift id: (election id,
     excess)}. A donor is the identity key (gifts without one: their email); what counts is
-    the paid gifts' net
-    (refunds off, a reversed refund back on), per election, as checkout counts it. The gift
-    named is the donor's latest in that election: the one the excess came with."""
+    the paid gifts' net (refunds off, a reversed refund back on), per election, as checkout
+    counts it. The gift named is the donor's latest in that election: the one the excess came
+    with."""
     gifts = Donation.objects.filter(
         net_minor__gt=0, succeeded_seen=True, succeeded_at__isnull=False
     ).exclude(election=None)
     if campaign_id is not None:
         gifts = gifts.filter(campaign_id=campaign_id)
-    limits: dict[int, int | None] = {}
-    totals: dict[tuple[int, str, int], int] = defaultdict(int)
-    latest: dict[tuple[int, str, int], tuple[datetime | None, int]] = {}
+    sums = _DonorSums()
     rows = gifts.values_list(
         "pk",
         "campaign_id",
@@ -187,19 +209,13 @@ def excess_by_gift(*, campaign_id: int | None = None) -> dict[int, tuple[int, in
             amount_minor=amount,
             counted_minor=net,
         ):
-            if part_election is None or minor <= 0:
-                continue
-            group = (cid, who, part_election)
-            totals[group] += minor
-            if group not in latest or (at, pk) > latest[group]:
-                latest[group] = (at, pk)
-    for cid in {group[0] for group in totals}:
-        limits[cid] = Campaign.objects.get(pk=cid).election_limit
+            if part_election is not None and minor > 0:
+                sums.add((cid, who, part_election), minor, at, pk)
+    campaigns = Campaign.objects.filter(pk__in={group[0] for group in sums.totals})
+    limits = {campaign.pk: campaign.election_limit for campaign in campaigns}
     excess: dict[int, tuple[int, int]] = {}
-    for group, total in sorted(totals.items()):
-        limit = limits[group[0]]
-        if limit is not None and total > limit:
-            excess.setdefault(latest[group][1], (group[2], total - limit))
+    for gift, group, over in sums.past(limits):
+        excess.setdefault(gift, (group[2], over))
     return excess
 
 
@@ -219,19 +235,14 @@ def excess_by_year(*, campaign_id: int | None = None) -> dict[int, tuple[None, i
     rows = Donation.objects.filter(
         campaign_id__in=list(limits), net_minor__gt=0, succeeded_seen=True
     ).exclude(succeeded_at=None)
-    totals: dict[tuple[int, str, int], int] = defaultdict(int)
-    latest: dict[tuple[int, str, int], tuple[datetime | None, int]] = {}
+    sums = _DonorSums()
     for pk, cid, key, email, net, created, at in rows.values_list(
         "pk", "campaign_id", "donor_key", "email", "net_minor", "created_at", "succeeded_at"
     ).iterator():
-        group = (cid, key or email.lower(), gift_date(created).year)
-        totals[group] += net
-        if group not in latest or (at, pk) > latest[group]:
-            latest[group] = (at, pk)
+        sums.add((cid, key or email.lower(), gift_date(created).year), net, at, pk)
     excess: dict[int, tuple[None, int]] = {}
-    for group, total in sorted(totals.items()):
-        if total > limits[group[0]]:
-            excess.setdefault(latest[group][1], (None, total - limits[group[0]]))
+    for gift, _, over in sums.past(limits):
+        excess.setdefault(gift, (None, over))
     return excess
 
 

@@ -228,3 +228,27 @@ class EventAdmin(CampaignScopedAdmin):
 
 def _is_over(event: Event) -> bool:
     return event.status in (EventStatus.ENDED, EventStatus.CANCELLED)
+
+
+class EventRowInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The base of the inlines other apps add to the event's page (EventAdmin.add_inline): a
+    row of the event may be added, changed or deleted by whoever may change the event (owners
+    and managers, through EventAdmin's campaign scoping); anyone who sees the event sees it."""
+
+    extra = 1
+
+    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
+        parent = self.admin_site._registry[Event]
+        return obj is not None and parent.has_change_permission(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # the event's admin decides who sees the event
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may_change(request, obj)

@@ -17,7 +17,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from events.admin.event import EventAdmin
+from events.admin.event import EventAdmin, EventRowInline
 from events.models import Event
 from streaming.models import SimulcastDestination, SimulcastState
 from streaming.simulcast import services
@@ -107,7 +107,7 @@ class DestinationFormSet(
         services.remove_destination(destination_id=obj.pk)
 
 
-class SimulcastInline(admin.TabularInline[SimulcastDestination, Event]):
+class SimulcastInline(EventRowInline):
     model = SimulcastDestination
     form = DestinationForm
     formset = DestinationFormSet
@@ -134,22 +134,6 @@ class SimulcastInline(admin.TabularInline[SimulcastDestination, Event]):
         if not self._may_change(request, obj):
             return ["service", "url", "enabled", "status"]  # read-only: no key field at all
         return list(self.fields)
-
-    def _may_change(self, request: HttpRequest, obj: Any) -> bool:
-        parent = self.admin_site._registry[Event]
-        return obj is not None and parent.has_change_permission(request, obj)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True  # the event's admin decides who sees the event
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._may_change(request, obj)
 
 
 EventAdmin.add_inline(SimulcastInline)
