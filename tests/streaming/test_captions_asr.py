@@ -20,7 +20,10 @@ from tests.factories import EventFactory
 from tests.support import wait_for
 from tests.support.streaming import TARGET_DURATION
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.serial,  # recognition keeps up with the stream in real time: run alone (Makefile)
+]
 
 SPOKEN = (
     "Thank you all for joining us tonight. Every gift helps our campaign reach more voters "

@@ -24,7 +24,10 @@ from tests.factories import EventFactory
 from tests.support import processes, wait_for
 from tests.support.streaming import LOOPBACK_NETWORKS, deliver, hls_env
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.serial,  # the worker measures within a deadline: run alone (Makefile)
+]
 
 
 def test_a_live_stream_is_not_stalled_within_two_target_durations(live_stream):

@@ -3,6 +3,7 @@
 import asyncio
 import time
 
+import pytest
 import redis
 from django.conf import settings
 
@@ -10,6 +11,8 @@ from events import livebus
 from events.models import Event, EventStatus
 from tests.factories import EventFactory
 from tests.support.liveroom import in_thread, next_snapshot, open_socket, snapshot_where
+
+pytestmark = pytest.mark.serial  # processes that lose and regain Redis: run alone (Makefile)
 
 
 def change_goal(event_id: int, goal: int) -> None:
